@@ -1,0 +1,1 @@
+"""Livability Score platform: shared core (warehouse, bucket, ingest, CLI)."""

@@ -1,0 +1,221 @@
+"""Row validation derived from the schema files: types, required fields, physical ranges.
+
+A valid row comes back normalised to Python values (`date`, naive-UTC `datetime`, `int`,
+`float`, `str`, WKT), ready for any warehouse. An invalid row raises `RowError`, whose
+message names every offending field and its value.
+
+Accepted input is what BigQuery's streaming API accepts from JSON plus the quirks of its
+JSON export (see ../shared/data/README.md): INTEGER as a decimal string, TIMESTAMP with a
+`Z` or `+00:00` offset and 0-6 fraction digits, GEOGRAPHY as WKT, NULL columns omitted.
+Fields that the schema does not declare are dropped: sensors may send technical fields
+that have no business value (seed.md, "Sensors").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from schemas import Field, Table
+
+_INT64 = (-(2**63), 2**63 - 1)
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# WKT point, longitude first: `POINT(-0.41472 51.87833)`.
+_POINT = re.compile(r"^\s*POINT\s*\(\s*(\S+)\s+(\S+)\s*\)\s*$", re.IGNORECASE)
+_MAX_SHOWN = 60
+
+
+class RowError(ValueError):
+    """A row that breaks the contract; `problems` holds one `field: value ...` per issue."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class _FieldError(ValueError):
+    pass
+
+
+def shown(value: Any) -> str:
+    """A value as it appears in an error message: JSON-like and bounded in length."""
+    try:
+        text = json.dumps(value, default=str, allow_nan=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+def validate_row(table: Table, row: Any) -> dict[str, Any]:
+    """Check `row` against `table` and return it normalised, or raise `RowError`."""
+    if not isinstance(row, Mapping):
+        raise RowError([f"row: expected a JSON object, got {shown(row)}"])
+    problems: list[str] = []
+    out = _record(table.fields, row, "", table, problems)
+    if not problems:
+        _check_partition(table, out, problems)
+    if problems:
+        raise RowError(problems)
+    return out
+
+
+def _record(
+    fields: tuple[Field, ...], raw: Mapping[str, Any], prefix: str, table: Table, problems: list[str]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields:
+        path = f"{prefix}{f.name}"
+        value = raw.get(f.name)
+        if value is None:
+            if f.required:
+                problems.append(f"{path}: required field is missing")
+            out[f.name] = None
+            continue
+        if f.type == "RECORD":
+            if not isinstance(value, Mapping):
+                problems.append(f"{path}: expected a JSON object, got {shown(value)}")
+                out[f.name] = None
+            else:
+                out[f.name] = _record(f.fields, value, f"{path}.", table, problems)
+            continue
+        try:
+            out[f.name] = _scalar(f.type, value)
+        except _FieldError as err:
+            problems.append(f"{path}: {shown(value)} {err}")
+            continue
+        bounds = table.ranges.get(path)
+        if bounds is not None and not bounds[0] <= out[f.name] <= bounds[1]:
+            problems.append(
+                f"{path}: {shown(value)} is outside the physical range {bounds[0]:g}..{bounds[1]:g}"
+            )
+    return out
+
+
+def _scalar(type_: str, value: Any) -> Any:  # noqa: PLR0911 - one branch per BigQuery type
+    if type_ == "STRING":
+        if not isinstance(value, str):
+            raise _FieldError("is not a string")
+        return value
+    if type_ == "INTEGER":
+        return _integer(value)
+    if type_ == "FLOAT":
+        return _float(value)
+    if type_ == "BOOLEAN":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise _FieldError("is not a boolean")
+    if type_ == "DATE":
+        return _date(value)
+    if type_ == "TIMESTAMP":
+        return _timestamp(value)
+    if type_ == "GEOGRAPHY":
+        return _point(value)
+    raise _FieldError(f"has type {type_}, which the validator does not support")
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise _FieldError("is not an integer")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _INTEGER.match(value):
+        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        raise _FieldError("is not an integer")
+    if not _INT64[0] <= number <= _INT64[1]:
+        raise _FieldError("does not fit in INT64")
+    return number
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise _FieldError("is not a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise _FieldError("is not a number") from None
+    if not math.isfinite(number):
+        raise _FieldError("is not a finite number")
+    return number
+
+
+def _date(value: Any) -> date:
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise _FieldError("is not a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _FieldError("is not a valid calendar date") from None
+
+
+def _timestamp(value: Any) -> datetime:
+    """ISO 8601; a timestamp without offset is UTC, as BigQuery reads it."""
+    if not isinstance(value, str):
+        raise _FieldError("is not an ISO 8601 timestamp string")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _FieldError("is not an ISO 8601 timestamp") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _point(value: Any) -> str:
+    match = _POINT.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise _FieldError("is not a WKT point 'POINT(longitude latitude)'")
+    try:
+        lon, lat = float(match[1]), float(match[2])
+    except ValueError:
+        raise _FieldError("has non-numeric coordinates") from None
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+        raise _FieldError("has longitude outside -180..180 or latitude outside -90..90")
+    return f"POINT({lon!r} {lat!r})"
+
+
+def _check_partition(table: Table, row: dict[str, Any], problems: list[str]) -> None:
+    """A row's `day` must be the UTC date of its `timestamp`, or partition pruning lies."""
+    if table.partition != "day" or not isinstance(row.get("timestamp"), datetime):
+        return
+    expected = row["timestamp"].date()
+    if row["day"] != expected:
+        problems.append(
+            f"day: {shown(row['day'].isoformat())} is not the UTC date of timestamp "
+            f"{shown(row['timestamp'].isoformat())} (expected {expected.isoformat()})"
+        )
+
+
+def to_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A normalised row as JSON-ready values (what BigQuery's insertAll takes)."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, datetime):
+            return value.isoformat(timespec="microseconds") + "Z"
+        if isinstance(value, date):
+            return value.isoformat()
+        return value
+
+    return {k: convert(v) for k, v in row.items()}
+
+
+def row_id(table: Table, row: Mapping[str, Any]) -> str:
+    """Idempotency key of a normalised row: the hash of its table and canonical content.
+
+    Content, not the Pub/Sub message id, so a redelivered message, a gateway that
+    re-publishes after a timeout, and an archive loaded twice all map to the same key.
+    """
+    canonical = json.dumps([table.name, to_json(row)], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
