@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 @cache
-def _warehouse(settings: Settings) -> Warehouse:
+def warehouse_for(settings: Settings) -> Warehouse:
     configure_logging()
     return settings.open_warehouse()
 
@@ -28,7 +28,7 @@ def _warehouse(settings: Settings) -> Warehouse:
 @functions_framework.cloud_event
 def event_processor(cloud_event: CloudEvent) -> None:
     """Pub/Sub → warehouse rows. Raising makes the platform answer 500 and redeliver."""
-    warehouse = _warehouse(Settings.from_env())
+    warehouse = warehouse_for(Settings.from_env())
     outcome = process_event(
         cloud_event.data, cloud_event["id"], warehouse, received_at=datetime.now(UTC)
     )

@@ -100,15 +100,20 @@ def ingest_rows(
     *,
     source: str | None,
     received_at: datetime,
+    first: int = 0,
 ) -> IngestResult:
-    """Validate `rows` for `table`; write the valid ones and dead-letter the rest."""
+    """Validate `rows` for `table`; write the valid ones and dead-letter the rest.
+
+    Reasons number rows from `first` (0-based), so a batch of a larger file points at
+    the row's place in the file.
+    """
     valid: list[dict[str, Any]] = []
     rejections: list[Rejection] = []
     for index, raw in enumerate(rows):
         try:
             valid.append(validate_row(table, raw))
         except RowError as err:
-            rejections.append(Rejection(f"row {index}: {err}", payload_text(raw), table.name))
+            rejections.append(Rejection(f"row {first + index}: {err}", payload_text(raw), table.name))
     # Dead letters first: if the valid rows then fail to land, the redelivery finds the
     # dead letters already stored under the same ids and adds no copy.
     dead_letter(warehouse, rejections, source=source, received_at=received_at)

@@ -1,0 +1,284 @@
+"""`livability`: run the platform on one machine (demo, load-archive, score, serve)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table as RichTable
+
+from livability.logs import configure_logging
+from livability.settings import Settings, SettingsError
+from livability.warehouse import WarehouseError
+from schemas import SchemaError
+
+FAILURES = (WarehouseError, SettingsError, SchemaError, OSError)
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
+    return int(value)
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a TCP port (1-65535)")
+    return int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="livability",
+        description="Livability Score platform on one machine. Data lives under "
+        "$LIVABILITY_HOME (default .livability/): a DuckDB warehouse and a bucket folder.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log INFO as JSON to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = commands.add_parser("demo", help="simulate homes, ingest through the event processor, score")
+    demo.add_argument("--homes", type=_positive, default=10, help="homes to simulate (default 10)")
+    demo.add_argument("--weeks", type=_positive, default=2, help="weeks to simulate (default 2)")
+    demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    demo.add_argument(
+        "--start", type=_date, help="first day (default: the Monday two complete weeks ago)"
+    )
+
+    archive = commands.add_parser("load-archive", help="load BigQuery JSON exports <week>/<table>/*.gz")
+    archive.add_argument("path", type=Path, help="archive folder, or one <week start> folder in it")
+    archive.add_argument("--json", action="store_true", help="print counts as JSON")
+
+    score = commands.add_parser("score", help="score the 7 days starting --week, publish the vectors")
+    score.add_argument("--week", type=_date, required=True, help="first day of the week, YYYY-MM-DD")
+    score.add_argument("--json", action="store_true", help="print the vectors as a JSON list")
+
+    serve = commands.add_parser("serve", help="serve the event processor on 127.0.0.1")
+    serve.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
+    return parser
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    from livability import demo
+
+    start = args.start or demo.default_start(datetime.now(UTC).date())
+    err.print(
+        f"Simulating {args.homes} homes for {args.weeks} weeks from {start} (seed {args.seed}) "
+        f"into {settings.home}/"
+    )
+    began = time.perf_counter()
+    with _progress(err) as progress:
+        task = progress.add_task("Pub/Sub → event processor", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = demo.run(
+            settings,
+            homes=args.homes,
+            seed=args.seed,
+            start=start,
+            weeks=args.weeks,
+            on_message=advance,
+        )
+    vectors = {(r["home_id"], r["week_start"]): r for r in result.vectors.to_dicts()}
+    last, previous = result.weeks[-1], result.weeks[-2] if len(result.weeks) > 1 else None
+    table = RichTable(title=f"Livability scores, week of {last} (model {_model_version()})")
+    for column in ("home", "archetype", "site", "score", "grade", "Δ week", "coverage",
+                   "thermal", "cold", "humidity", "mould", "°C mean", "%RH mean"):
+        table.add_column(column, justify="left" if column in ("archetype", "site") else "right")
+    for home in result.homes:
+        v = vectors.get((home.home_id, last))
+        if v is None:
+            continue
+        before = vectors.get((home.home_id, previous)) if previous else None
+        delta = (
+            f"{v['score'] - before['score']:+.1f}"
+            if before and v["score"] is not None and before["score"] is not None
+            else "-"
+        )
+        table.add_row(
+            str(home.home_id), home.archetype, home.site.name, _fmt(v["score"]), v["grade"] or "-",
+            delta, f"{v['coverage']:.0%}", _fmt(v["thermal_comfort"]), _fmt(v["cold_exposure"]),
+            _fmt(v["humidity_comfort"]), _fmt(v["mould_risk"]), _fmt(v["temperature_mean"]),
+            _fmt(v["humidity_mean"]),
+        )
+    out.print(table)
+    out.print(
+        f"{result.messages} messages ingested, {len(result.weeks)} weeks scored in "
+        f"{time.perf_counter() - began:.1f} s. Vectors: {settings.bucket_path}/scores/, "
+        f"table {settings.dataset}.livability_scores in {settings.warehouse_path}"
+    )
+    return 0
+
+
+def _model_version() -> str:
+    from scoring.model import MODEL_VERSION
+
+    return MODEL_VERSION
+
+
+def cmd_load_archive(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    from livability import archive
+
+    root: Path = args.path
+    try:
+        files = archive.find_files(root)
+    except archive.ArchiveError as error:
+        raise CliError(str(error)) from None
+    warehouse = settings.open_warehouse()
+    began = time.perf_counter()
+    try:
+        with _progress(err) as progress:
+            task = progress.add_task(f"Loading {len(files)} file(s)", total=None)
+            totals = archive.load(warehouse, files, root=root, on_rows=lambda n: progress.advance(task, n))
+    except archive.ArchiveError as error:
+        raise CliError(str(error)) from None
+    finally:
+        warehouse.close()
+    seconds = time.perf_counter() - began
+    if args.json:
+        counts = {
+            name: {"loaded": r.loaded, "rejected": r.rejected, "duplicates": r.duplicates}
+            for name, r in totals.items()
+        }
+        out.print_json(json.dumps({"tables": counts}))
+        return 0
+    table = RichTable(title=f"Loaded {root}")
+    for column in ("table", "loaded", "rejected", "duplicates"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    rows = 0
+    for name, r in totals.items():
+        table.add_row(name, str(r.loaded), str(r.rejected), str(r.duplicates))
+        rows += r.loaded + r.rejected + r.duplicates
+    out.print(table)
+    out.print(f"{rows} rows in {seconds:.2f} s ({rows / seconds:,.0f} rows/s)")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    from scoring import job
+
+    warehouse = settings.open_warehouse()
+    try:
+        published = job.run(warehouse, settings.open_bucket(), args.week, datetime.now(UTC))
+    finally:
+        warehouse.close()
+    vectors = published.vectors.to_dicts()
+    if args.json:
+        from schemas.validation import to_json
+
+        out.print_json(json.dumps([to_json(v) for v in vectors]))
+        return 0
+    if not vectors:
+        err.print(f"No readings in the 7 days from {args.week}: nothing to score.")
+        return 0
+    table = RichTable(title=f"Livability scores, week of {args.week}")
+    columns = ("home_id", "score", "grade", "coverage", "thermal_comfort", "cold_exposure",
+               "humidity_comfort", "mould_risk", "temperature_mean", "humidity_mean",
+               "hours_below_18c", "hours_above_70rh")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    for v in vectors:
+        table.add_row(*(_fmt(v[c], 2 if c == "coverage" else 1) for c in columns))
+    out.print(table)
+    out.print(f"Published to {published.object_uri}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    import functions_framework
+    from functions_framework._http import create_server
+
+    import functions.main
+
+    # Open the warehouse now, so a bad LIVABILITY_HOME fails here and not on the first push.
+    functions.main.warehouse_for(settings).dataset  # noqa: B018
+    app = functions_framework.create_app(
+        target="event_processor", source=functions.main.__file__, signature_type="cloudevent"
+    )
+    err.print(f"Event processor listening on http://127.0.0.1:{args.port}/ (warehouse {settings.warehouse_path})")
+    create_server(app, debug=False).run("127.0.0.1", args.port)
+    return 0
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "load-archive": cmd_load_archive,
+    "score": cmd_score,
+    "serve": cmd_serve,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(logging.INFO if args.verbose else logging.WARNING, sys.stderr)
+    out, err = Console(), Console(stderr=True)
+    if not out.is_terminal:  # piped or in CI: wide enough for the score table
+        out = Console(width=160)
+    try:
+        settings = Settings.from_env()
+        return COMMANDS[args.command](args, settings, out, err)
+    except CliError as error:
+        print(f"livability: error: {error}", file=sys.stderr)
+    except FAILURES as error:
+        print(f"livability: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("livability: interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

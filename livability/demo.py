@@ -1,0 +1,132 @@
+"""The whole job on one machine: simulate homes, publish, ingest, score, publish scores.
+
+Every message goes through the real event processor as Pub/Sub delivers it: a binary-mode
+CloudEvent posted to the functions-framework app (in process, through its WSGI stack,
+so no port is needed).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import functions_framework
+import polars as pl
+
+import functions.main
+from livability.settings import Settings
+from livability.simulator import Home, make_homes, sensor_rows, weather_rows
+from scoring import job
+
+TOPIC = "//pubsub.googleapis.com/projects/livability-local/topics/sensor_data"
+PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+class DemoError(RuntimeError):
+    """The event processor refused a message the simulator produced."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One Pub/Sub message: a gateway's batch of rows for one table."""
+
+    table: str
+    rows: list[dict[str, Any]]
+
+    @property
+    def sent_at(self) -> str:
+        return str(self.rows[-1]["timestamp"])
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    homes: list[Home]
+    messages: int
+    weeks: list[date]
+    vectors: pl.DataFrame  # every scored week, all homes
+
+
+def default_start(today: date) -> date:
+    """The Monday two complete weeks back, so both simulated weeks have ended."""
+    return job.last_complete_week(today) - job.WEEK
+
+
+def hourly(table: str, rows: list[dict[str, Any]]) -> Iterator[Message]:
+    """A gateway buffers readings and publishes once an hour (fewer, larger messages)."""
+    for _, batch in groupby(rows, key=lambda r: str(r["timestamp"])[:13]):
+        yield Message(table, list(batch))
+
+
+def simulate(homes: list[Home], start: date, days: int, seed: int) -> list[Message]:
+    """Every message the gateways and the weather poller would publish, in time order."""
+    start_at = datetime.combine(start, time(), UTC)
+    weather = {
+        site: weather_rows(site, start_at, days, seed) for site in {h.site for h in homes}
+    }
+    messages: list[Message] = []
+    for site_rows in weather.values():
+        messages += hourly("weather_data", site_rows)
+    for home in homes:
+        messages += hourly("sensor_thermo_beacon", sensor_rows(home, weather[home.site], start_at, days, seed))
+    return sorted(messages, key=lambda m: m.sent_at)
+
+
+def cloud_event(message: Message, index: int, dataset: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """Headers and body of a binary-mode CloudEvent carrying `message`, as Eventarc sends it."""
+    message_id = f"demo-{index}"
+    headers = {
+        "ce-id": message_id,
+        "ce-specversion": "1.0",
+        "ce-type": PUBLISHED,
+        "ce-source": TOPIC,
+        "ce-time": message.sent_at,
+    }
+    body = {
+        "message": {
+            "data": base64.b64encode(json.dumps(message.rows).encode()).decode(),
+            "attributes": {"dataset_id": dataset, "table_id": message.table},
+            "messageId": message_id,
+            "publishTime": message.sent_at,
+        },
+        "subscription": "projects/livability-local/subscriptions/event-processor",
+    }
+    return headers, body
+
+
+def run(
+    settings: Settings,
+    *,
+    homes: int,
+    seed: int,
+    start: date,
+    weeks: int,
+    on_message: Callable[[int, int], None] = lambda _done, _total: None,
+) -> DemoResult:
+    """Simulate, deliver every message to the event processor, then score each week."""
+    population = make_homes(homes, seed)
+    messages = simulate(population, start, 7 * weeks, seed)
+    app = functions_framework.create_app(
+        target="event_processor", source=str(Path(functions.main.__file__)), signature_type="cloudevent"
+    )
+    client = app.test_client()
+    for index, message in enumerate(messages):
+        headers, body = cloud_event(message, index, settings.dataset)
+        response = client.post("/", json=body, headers=headers)
+        if response.status_code != 200:
+            raise DemoError(
+                f"event processor answered {response.status_code} to message {index} "
+                f"({message.table}, {message.sent_at})"
+            )
+        on_message(index + 1, len(messages))
+    warehouse = functions.main.warehouse_for(settings)
+    bucket = settings.open_bucket()
+    scored = [start + timedelta(days=7 * w) for w in range(weeks)]
+    now = datetime.now(UTC)
+    vectors = pl.concat([job.run(warehouse, bucket, week, now).vectors for week in scored])
+    return DemoResult(population, len(messages), scored, vectors)
