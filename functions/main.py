@@ -13,22 +13,23 @@ from cloudevents.http.event import CloudEvent
 
 from functions.processor import process_event
 from livability.logs import configure_logging
-from livability.settings import Settings
-from livability.warehouse import Warehouse
+from livability.settings import Settings, shared_warehouse
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(
+    "functions.event_processor"
+)  # a fixed name: the runtime loads this file by path
 
 
 @cache
-def warehouse_for(settings: Settings) -> Warehouse:
+def _configure_logging() -> None:
     configure_logging()
-    return settings.open_warehouse()
 
 
 @functions_framework.cloud_event
 def event_processor(cloud_event: CloudEvent) -> None:
     """Pub/Sub → warehouse rows. Raising makes the platform answer 500 and redeliver."""
-    warehouse = warehouse_for(Settings.from_env())
+    _configure_logging()
+    warehouse = shared_warehouse(Settings.from_env())
     outcome = process_event(
         cloud_event.data, cloud_event["id"], warehouse, received_at=datetime.now(UTC)
     )

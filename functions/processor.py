@@ -123,9 +123,7 @@ def process_message(
             message.message_id,
             received_at,
         )
-    result = ingest_rows(
-        warehouse, table, rows, source=message.message_id, received_at=received_at
-    )
+    result = ingest_rows(warehouse, table, rows, source=message.message_id, received_at=received_at)
     return Outcome(table.name, result)
 
 

@@ -38,8 +38,10 @@ def find_files(root: Path) -> list[ArchiveFile]:
     """Every export file under `root`, which is an archive or one `<week start>` folder."""
     if not root.is_dir():
         raise ArchiveError(f"{root}: not a directory")
-    weeks = [root] if _WEEK.match(root.name) else sorted(
-        d for d in root.iterdir() if d.is_dir() and _WEEK.match(d.name)
+    weeks = (
+        [root]
+        if _WEEK.match(root.name)
+        else sorted(d for d in root.iterdir() if d.is_dir() and _WEEK.match(d.name))
     )
     tables = registry()
     files: list[ArchiveFile] = []

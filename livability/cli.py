@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table as RichTable
 
 from livability.logs import configure_logging
-from livability.settings import Settings, SettingsError
+from livability.settings import Settings, SettingsError, shared_warehouse
 from livability.warehouse import WarehouseError
 from schemas import SchemaError
 
@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log INFO as JSON to stderr")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    demo = commands.add_parser("demo", help="simulate homes, ingest through the event processor, score")
+    demo = commands.add_parser(
+        "demo", help="simulate homes, ingest through the event processor, score"
+    )
     demo.add_argument("--homes", type=_positive, default=10, help="homes to simulate (default 10)")
     demo.add_argument("--weeks", type=_positive, default=2, help="weeks to simulate (default 2)")
     demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
@@ -76,12 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", type=_date, help="first day (default: the Monday two complete weeks ago)"
     )
 
-    archive = commands.add_parser("load-archive", help="load BigQuery JSON exports <week>/<table>/*.gz")
+    archive = commands.add_parser(
+        "load-archive", help="load BigQuery JSON exports <week>/<table>/*.gz"
+    )
     archive.add_argument("path", type=Path, help="archive folder, or one <week start> folder in it")
     archive.add_argument("--json", action="store_true", help="print counts as JSON")
 
-    score = commands.add_parser("score", help="score the 7 days starting --week, publish the vectors")
-    score.add_argument("--week", type=_date, required=True, help="first day of the week, YYYY-MM-DD")
+    score = commands.add_parser(
+        "score", help="score the 7 days starting --week, publish the vectors"
+    )
+    score.add_argument(
+        "--week", type=_date, required=True, help="first day of the week, YYYY-MM-DD"
+    )
     score.add_argument("--json", action="store_true", help="print the vectors as a JSON list")
 
     serve = commands.add_parser("serve", help="serve the event processor on 127.0.0.1")
@@ -135,8 +143,21 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Co
     vectors = {(r["home_id"], r["week_start"]): r for r in result.vectors.to_dicts()}
     last, previous = result.weeks[-1], result.weeks[-2] if len(result.weeks) > 1 else None
     table = RichTable(title=f"Livability scores, week of {last} (model {_model_version()})")
-    for column in ("home", "archetype", "site", "score", "grade", "Δ week", "coverage",
-                   "thermal", "cold", "humidity", "mould", "°C mean", "%RH mean"):
+    for column in (
+        "home",
+        "archetype",
+        "site",
+        "score",
+        "grade",
+        "Δ week",
+        "coverage",
+        "thermal",
+        "cold",
+        "humidity",
+        "mould",
+        "°C mean",
+        "%RH mean",
+    ):
         table.add_column(column, justify="left" if column in ("archetype", "site") else "right")
     for home in result.homes:
         v = vectors.get((home.home_id, last))
@@ -149,9 +170,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Co
             else "-"
         )
         table.add_row(
-            str(home.home_id), home.archetype, home.site.name, _fmt(v["score"]), v["grade"] or "-",
-            delta, f"{v['coverage']:.0%}", _fmt(v["thermal_comfort"]), _fmt(v["cold_exposure"]),
-            _fmt(v["humidity_comfort"]), _fmt(v["mould_risk"]), _fmt(v["temperature_mean"]),
+            str(home.home_id),
+            home.archetype,
+            home.site.name,
+            _fmt(v["score"]),
+            v["grade"] or "-",
+            delta,
+            f"{v['coverage']:.0%}",
+            _fmt(v["thermal_comfort"]),
+            _fmt(v["cold_exposure"]),
+            _fmt(v["humidity_comfort"]),
+            _fmt(v["mould_risk"]),
+            _fmt(v["temperature_mean"]),
             _fmt(v["humidity_mean"]),
         )
     out.print(table)
@@ -169,7 +199,9 @@ def _model_version() -> str:
     return MODEL_VERSION
 
 
-def cmd_load_archive(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+def cmd_load_archive(
+    args: argparse.Namespace, settings: Settings, out: Console, err: Console
+) -> int:
     from livability import archive
 
     root: Path = args.path
@@ -182,7 +214,9 @@ def cmd_load_archive(args: argparse.Namespace, settings: Settings, out: Console,
     try:
         with _progress(err) as progress:
             task = progress.add_task(f"Loading {len(files)} file(s)", total=None)
-            totals = archive.load(warehouse, files, root=root, on_rows=lambda n: progress.advance(task, n))
+            totals = archive.load(
+                warehouse, files, root=root, on_rows=lambda n: progress.advance(task, n)
+            )
     except archive.ArchiveError as error:
         raise CliError(str(error)) from None
     finally:
@@ -225,9 +259,20 @@ def cmd_score(args: argparse.Namespace, settings: Settings, out: Console, err: C
         err.print(f"No readings in the 7 days from {args.week}: nothing to score.")
         return 0
     table = RichTable(title=f"Livability scores, week of {args.week}")
-    columns = ("home_id", "score", "grade", "coverage", "thermal_comfort", "cold_exposure",
-               "humidity_comfort", "mould_risk", "temperature_mean", "humidity_mean",
-               "hours_below_18c", "hours_above_70rh")
+    columns = (
+        "home_id",
+        "score",
+        "grade",
+        "coverage",
+        "thermal_comfort",
+        "cold_exposure",
+        "humidity_comfort",
+        "mould_risk",
+        "temperature_mean",
+        "humidity_mean",
+        "hours_below_18c",
+        "hours_above_70rh",
+    )
     for column in columns:
         table.add_column(column.replace("_", " "), justify="right")
     for v in vectors:
@@ -244,11 +289,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console, err: C
     import functions.main
 
     # Open the warehouse now, so a bad LIVABILITY_HOME fails here and not on the first push.
-    functions.main.warehouse_for(settings).dataset  # noqa: B018
+    shared_warehouse(settings).dataset  # noqa: B018
     app = functions_framework.create_app(
         target="event_processor", source=functions.main.__file__, signature_type="cloudevent"
     )
-    err.print(f"Event processor listening on http://127.0.0.1:{args.port}/ (warehouse {settings.warehouse_path})")
+    err.print(
+        f"Event processor listening on http://127.0.0.1:{args.port}/ (warehouse {settings.warehouse_path})"
+    )
     create_server(app, debug=False).run("127.0.0.1", args.port)
     return 0
 
@@ -263,7 +310,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(logging.INFO if args.verbose else logging.WARNING, sys.stderr)
+    configure_logging(logging.INFO if args.verbose else logging.WARNING, "stderr")
     out, err = Console(), Console(stderr=True)
     if not out.is_terminal:  # piped or in CI: wide enough for the score table
         out = Console(width=160)

@@ -20,7 +20,7 @@ import functions_framework
 import polars as pl
 
 import functions.main
-from livability.settings import Settings
+from livability.settings import Settings, shared_warehouse
 from livability.simulator import Home, make_homes, sensor_rows, weather_rows
 from scoring import job
 
@@ -66,18 +66,20 @@ def hourly(table: str, rows: list[dict[str, Any]]) -> Iterator[Message]:
 def simulate(homes: list[Home], start: date, days: int, seed: int) -> list[Message]:
     """Every message the gateways and the weather poller would publish, in time order."""
     start_at = datetime.combine(start, time(), UTC)
-    weather = {
-        site: weather_rows(site, start_at, days, seed) for site in {h.site for h in homes}
-    }
+    weather = {site: weather_rows(site, start_at, days, seed) for site in {h.site for h in homes}}
     messages: list[Message] = []
     for site_rows in weather.values():
         messages += hourly("weather_data", site_rows)
     for home in homes:
-        messages += hourly("sensor_thermo_beacon", sensor_rows(home, weather[home.site], start_at, days, seed))
+        messages += hourly(
+            "sensor_thermo_beacon", sensor_rows(home, weather[home.site], start_at, days, seed)
+        )
     return sorted(messages, key=lambda m: m.sent_at)
 
 
-def cloud_event(message: Message, index: int, dataset: str) -> tuple[dict[str, str], dict[str, Any]]:
+def cloud_event(
+    message: Message, index: int, dataset: str
+) -> tuple[dict[str, str], dict[str, Any]]:
     """Headers and body of a binary-mode CloudEvent carrying `message`, as Eventarc sends it."""
     message_id = f"demo-{index}"
     headers = {
@@ -112,7 +114,9 @@ def run(
     population = make_homes(homes, seed)
     messages = simulate(population, start, 7 * weeks, seed)
     app = functions_framework.create_app(
-        target="event_processor", source=str(Path(functions.main.__file__)), signature_type="cloudevent"
+        target="event_processor",
+        source=str(Path(functions.main.__file__)),
+        signature_type="cloudevent",
     )
     client = app.test_client()
     for index, message in enumerate(messages):
@@ -124,7 +128,7 @@ def run(
                 f"({message.table}, {message.sent_at})"
             )
         on_message(index + 1, len(messages))
-    warehouse = functions.main.warehouse_for(settings)
+    warehouse = shared_warehouse(settings)
     bucket = settings.open_bucket()
     scored = [start + timedelta(days=7 * w) for w in range(weeks)]
     now = datetime.now(UTC)

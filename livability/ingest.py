@@ -82,8 +82,7 @@ def dead_letter(
     ]
     # The id leaves out received_at, so a redelivered poison message is stored once.
     ids = [
-        row_id(table, {**row, "day": None, "received_at": None, "message_id": None})
-        for row in rows
+        row_id(table, {**row, "day": None, "received_at": None, "message_id": None}) for row in rows
     ]
     for r in rejections:
         log.warning(
@@ -113,7 +112,9 @@ def ingest_rows(
         try:
             valid.append(validate_row(table, raw))
         except RowError as err:
-            rejections.append(Rejection(f"row {first + index}: {err}", payload_text(raw), table.name))
+            rejections.append(
+                Rejection(f"row {first + index}: {err}", payload_text(raw), table.name)
+            )
     # Dead letters first: if the valid rows then fail to land, the redelivery finds the
     # dead letters already stored under the same ids and adds no copy.
     dead_letter(warehouse, rejections, source=source, received_at=received_at)

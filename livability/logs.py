@@ -28,9 +28,25 @@ class CloudLoggingFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
-    """Route the `livability` loggers to `stream` as JSON lines. Call from entry points only."""
-    handler = logging.StreamHandler(stream or sys.stdout)
+class _StandardStream(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stdout`/`sys.stderr` is at emit time (test capture swaps it)."""
+
+    def __init__(self, name: str) -> None:
+        self._stream_name = name
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return getattr(sys, self._stream_name)  # type: ignore[no-any-return]
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def configure_logging(level: int = logging.INFO, stream: str = "stdout") -> None:
+    """Route the platform's loggers to `sys.<stream>` as JSON lines. Call from entry points."""
+    handler = _StandardStream(stream)
     handler.setFormatter(CloudLoggingFormatter())
     for name in ("livability", "functions", "scoring", "edge"):
         logger = logging.getLogger(name)

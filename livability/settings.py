@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from livability.bucket import LocalBucket
@@ -60,3 +61,13 @@ class Settings:
 
     def open_bucket(self) -> LocalBucket:
         return LocalBucket(self.bucket_path)
+
+
+@cache
+def shared_warehouse(settings: Settings) -> DuckDBWarehouse:
+    """One open warehouse per settings and process, shared by its threads and callers.
+
+    DuckDB lets one process at a time write a file; a long-lived process (the function
+    runtime, the demo) keeps it open rather than paying for an open per message.
+    """
+    return settings.open_warehouse()

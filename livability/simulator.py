@@ -19,7 +19,18 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
+
+__all__ = [
+    "ARCHETYPES",
+    "SITES",
+    "Home",
+    "Site",
+    "make_home",
+    "make_homes",
+    "sensor_rows",
+    "weather_rows",
+]
 
 # --- Sites ----------------------------------------------------------------------------------
 
@@ -31,6 +42,9 @@ class Site:
     name: str
     latitude: float
     longitude: float
+    # 0 for an oceanic climate, 1 for a continental one: bigger seasonal and daily swings and,
+    # away from the poles, dry clear summers. Latitude alone cannot tell Madrid from Lisbon.
+    continentality: float = 0.0
 
     @property
     def wkt(self) -> str:
@@ -39,10 +53,10 @@ class Site:
 
 
 SITES: Final[tuple[Site, ...]] = (
-    Site("Luton", 51.87833, -0.41472),
-    Site("Edinburgh", 55.95333, -3.18833),
-    Site("Madrid", 40.41667, -3.70333),
-    Site("Oslo", 59.91333, 10.75222),
+    Site("Luton", 51.87833, -0.41472, continentality=0.2),
+    Site("Edinburgh", 55.95333, -3.18833, continentality=0.0),
+    Site("Madrid", 40.41667, -3.70333, continentality=0.8),
+    Site("Oslo", 59.91333, 10.75222, continentality=0.7),
 )
 
 # --- Sun ------------------------------------------------------------------------------------
@@ -118,11 +132,11 @@ def _require_days(days: int) -> None:
 
 
 def _iso_millis(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _iso_seconds(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # --- Weather --------------------------------------------------------------------------------
@@ -181,30 +195,35 @@ def _diurnal_shape(solar_hour: float, dawn: float, peak: float = 15.0) -> float:
 
 @dataclass(frozen=True)
 class _Climate:
-    """A site's climatology, from latitude alone (fitted by eye to Madrid, Luton, Oslo)."""
+    """A site's climatology (fitted by eye to Madrid, Luton, Edinburgh and Oslo normals)."""
 
     annual_mean_c: float
     seasonal_amplitude_c: float  # half the January-July difference
+    diurnal_factor: float
     hemisphere: float
     synoptic_sigma_c: float
     cloud_bias: float  # subtropical highs are clearer ...
-    aridity_c: float  # ... and drier: extra dew-point depression
+    aridity_c: float  # ... and drier: extra dew-point depression, mostly in summer
+    summer_clearing: float
 
     @classmethod
     def of(cls, site: Site) -> _Climate:
         abs_lat = abs(site.latitude)
         return cls(
             annual_mean_c=30.0 - 0.38 * abs_lat,
-            seasonal_amplitude_c=0.14 * abs_lat,
+            seasonal_amplitude_c=0.10 * abs_lat + 6.0 * site.continentality,
+            diurnal_factor=1.0 + site.continentality,
             hemisphere=1.0 if site.latitude >= 0 else -1.0,
             synoptic_sigma_c=1.0 + 0.03 * abs_lat,
             cloud_bias=0.06 * (abs_lat - 45.0),
             aridity_c=0.8 * max(0.0, 48.0 - abs_lat),
+            summer_clearing=1.0 * site.continentality,
         )
 
-    def seasonal_mean(self, day_of_year: float) -> float:
+    def season(self, day_of_year: float) -> float:
+        """-1 in mid-winter, +1 in mid-summer, for this hemisphere."""
         phase = 2 * math.pi * (day_of_year - _COLDEST_DAY_OF_YEAR) / _DAYS_PER_YEAR
-        return self.annual_mean_c - self.hemisphere * self.seasonal_amplitude_c * math.cos(phase)
+        return -self.hemisphere * math.cos(phase)
 
 
 @dataclass(frozen=True)
@@ -241,23 +260,35 @@ def _observation(
     sun = _sun_day(site, day)
     utc_hours = moment.hour + moment.minute / 60 + moment.second / 3600
 
+    season = climate.season(moment.timetuple().tm_yday - 1 + utc_hours / 24)
     low = -_lerp(synoptic.pressure, i, frac)  # positive in a depression
     front = _lerp(synoptic.cloud, i, frac)
-    cover = 1 / (1 + math.exp(-1.6 * (0.9 * low + 0.9 * front + climate.cloud_bias)))
+    clearing = climate.summer_clearing * (1 + season) / 2
+    cover = 1 / (1 + math.exp(-1.6 * (0.9 * low + 0.9 * front + climate.cloud_bias - clearing)))
     clouds = float(round(100 * cover))
 
-    mean_temp = climate.seasonal_mean(
-        moment.timetuple().tm_yday - 1 + utc_hours / 24
-    ) + climate.synoptic_sigma_c * _lerp(synoptic.temperature, i, frac)
+    mean_temp = (
+        climate.annual_mean_c
+        + climate.seasonal_amplitude_c * season
+        + climate.synoptic_sigma_c * _lerp(synoptic.temperature, i, frac)
+    )
     # Long sunny days heat more; clouds damp both the afternoon high and the night low.
-    amplitude = (1.0 + 4.0 * sun.half_day_min / 720) * (1 - 0.65 * cover)
+    amplitude = climate.diurnal_factor * (1.0 + 4.0 * sun.half_day_min / 720) * (1 - 0.65 * cover)
     dawn = min(10.0, max(2.0, 12 - sun.half_day_min / 60))
     shape = _diurnal_shape(_solar_hour(site, utc_hours, sun), dawn)
     temperature = mean_temp + amplitude * shape
     # The dew point follows the day's air mass, so RH peaks at dawn and dips after noon.
-    depression = 1.5 + 5.0 * (1 - cover) + climate.aridity_c + 0.8 * _lerp(synoptic.dew, i, frac)
+    depression = (
+        1.0
+        + 4.0 * (1 - cover)
+        + 1.5 * (1 + season)
+        + climate.aridity_c * (1 + 0.8 * season)
+        + 0.8 * _lerp(synoptic.dew, i, frac)
+    )
     dew_point = min(temperature, mean_temp - max(0.3, depression))
-    humidity = 100 * _saturation_vapour_pressure(dew_point) / _saturation_vapour_pressure(temperature)
+    humidity = (
+        100 * _saturation_vapour_pressure(dew_point) / _saturation_vapour_pressure(temperature)
+    )
     wind = max(0.2, 3.5 + 2.0 * low + 1.3 * _lerp(synoptic.wind, i, frac)) * (1 + 0.15 * shape)
     direction = (235 + 60 * _lerp(synoptic.direction, i, frac) + 20 * low) % 360
 
@@ -301,7 +332,9 @@ def weather_rows(
         moment = start + timedelta(seconds=k * step_s)
         data = _observation(site, climate, synoptic, k * step_s / 3600, moment)
         polled = moment + timedelta(milliseconds=rng.randint(200, 2500))
-        rows.append({"day": polled.date().isoformat(), "timestamp": _iso_millis(polled), "data": data})
+        rows.append(
+            {"day": polled.date().isoformat(), "timestamp": _iso_millis(polled), "data": data}
+        )
     return rows
 
 
@@ -335,45 +368,50 @@ _PARAMETER_NAMES: Final[tuple[str, ...]] = (
     "laundry_moisture_g_per_hour",
     "wind_sensitivity",
 )
+# Columns in the order of _PARAMETER_NAMES:
+#  tau h  heater K/h  gains K/h  solar K/h  setpoint C  setback C
+#  volume m3  air changes/h  buffer  people g/h  cooking g/h  shower g  laundry g/h  wind
+# People's vapour covers breathing, washing up and plants: BS 5250 puts a household's total at
+# 7-14 kg/day.
 _ARCHETYPE_RANGES: Final[dict[str, tuple[tuple[float, float], ...]]] = {
+    # Well insulated, steady 20-21 C, moderate moisture: the platform's best case.
     "insulated heated flat": (
-        (35, 50), (1.5, 2.5), (0.12, 0.2), (0.2, 0.5), (20.6, 21.4), (18.8, 19.6),
-        (120, 180), (0.5, 0.8), (2, 3), (80, 140), (150, 300), (150, 300), (0, 20), (0, 0.1),
+        (35, 50), (1.5, 2.5), (0.12, 0.2), (0.2, 0.5), (20.6, 21.4), (19.2, 19.8),
+        (120, 180), (0.45, 0.65), (2, 3), (110, 170), (150, 300), (150, 300), (0, 20), (0, 0.1),
     ),
+    # Leaky and barely heated, little ventilation, laundry dried indoors: cold and damp.
     "cold damp house": (
-        (8, 12), (0.5, 0.8), (0.1, 0.2), (0.1, 0.3), (16, 18), (10, 12),
-        (180, 250), (0.15, 0.3), (2, 3), (120, 180), (300, 500), (200, 350), (60, 120),
-        (0.1, 0.3),
+        (9, 13), (1.2, 1.8), (0.1, 0.2), (0.1, 0.3), (16.5, 17.5), (14, 15.5),
+        (180, 250), (0.2, 0.35), (2, 3), (150, 220), (300, 500), (200, 350), (40, 90), (0.1, 0.3),
     ),
     "typical semi": (
-        (18, 28), (1.5, 2.5), (0.12, 0.2), (0.2, 0.4), (19, 20.5), (14, 16),
-        (200, 280), (0.4, 0.7), (2, 3), (120, 200), (200, 400), (200, 350), (0, 60),
-        (0.1, 0.2),
+        (18, 28), (2.0, 3.0), (0.12, 0.2), (0.2, 0.4), (19, 20.5), (16, 17.5),
+        (200, 280), (0.4, 0.6), (2, 3), (150, 220), (200, 400), (200, 350), (0, 60), (0.1, 0.2),
     ),
+    # Airtight, heating left on high, mechanical ventilation: too warm and too dry.
     "overheated new-build": (
-        (50, 80), (1.5, 2.5), (0.15, 0.25), (0.3, 0.6), (24, 26.5), (23, 24),
-        (180, 260), (0.9, 1.3), (1.5, 2.5), (60, 100), (100, 200), (100, 200), (0, 0),
-        (0, 0.05),
+        (50, 80), (1.5, 2.5), (0.15, 0.25), (0.4, 0.8), (24.5, 26.5), (22.5, 23.5),
+        (180, 260), (0.6, 0.9), (1.5, 2.5), (70, 110), (100, 200), (100, 200), (0, 0), (0, 0.05),
     ),
+    # Warm, but moisture has nowhere to go.
     "poorly ventilated flat": (
         (30, 45), (1.5, 2.5), (0.2, 0.3), (0.2, 0.4), (21, 22.5), (19, 20),
-        (100, 140), (0.15, 0.25), (1.5, 2.5), (100, 160), (250, 450), (250, 400), (40, 100),
-        (0, 0.05),
+        (110, 140), (0.15, 0.25), (1.5, 2.5), (120, 170), (250, 450), (250, 400), (20, 60), (0, 0.05),
     ),
+    # Big heater, big losses: warm when the heating runs, cold soon after; wind makes it worse.
     "draughty period house": (
-        (5, 8), (3, 5), (0.1, 0.2), (0.2, 0.4), (19.5, 21), (10, 13),
-        (300, 400), (1.2, 1.8), (2, 3), (120, 200), (200, 400), (200, 350), (0, 40),
-        (0.3, 0.6),
+        (5, 8), (3, 5), (0.1, 0.2), (0.2, 0.4), (20, 21.5), (14, 16),
+        (300, 400), (1.2, 1.8), (2, 3), (120, 200), (200, 400), (200, 350), (0, 40), (0.3, 0.6),
     ),
 }  # fmt: skip
 # When the heating runs at its setpoint (local solar hours); every home shifts these a little.
 _HEATING_WINDOWS: Final[dict[str, tuple[tuple[float, float], ...]]] = {
     "insulated heated flat": ((6.0, 9.5), (16.0, 23.0)),
-    "cold damp house": ((7.0, 8.5), (17.5, 21.5)),
+    "cold damp house": ((6.5, 9.0), (16.5, 22.5)),
     "typical semi": ((6.5, 8.5), (16.5, 22.5)),
-    "overheated new-build": ((0.0, 24.0),),
+    "overheated new-build": ((5.5, 23.5),),
     "poorly ventilated flat": ((6.0, 9.5), (15.5, 23.5)),
-    "draughty period house": ((6.5, 9.0), (17.0, 22.5)),
+    "draughty period house": ((6.0, 9.5), (16.0, 23.0)),
 }
 
 
@@ -413,10 +451,11 @@ def make_home(home_id: int, archetype: str, site: Site, seed: int, mac: int | No
     if ranges is None:
         raise ValueError(f"archetype must be one of {ARCHETYPES}, got {archetype!r}")
     rng = random.Random(f"{seed}:{home_id}:home")  # noqa: S311 - simulation, not crypto
-    params = {name: rng.uniform(lo, hi) for name, (lo, hi) in zip(_PARAMETER_NAMES, ranges, strict=True)}
+    params = {
+        name: rng.uniform(lo, hi) for name, (lo, hi) in zip(_PARAMETER_NAMES, ranges, strict=True)
+    }
     windows = tuple(
-        (on, off) if (on, off) == (0.0, 24.0) else (on + rng.gauss(0, 0.3), off + rng.gauss(0, 0.3))
-        for on, off in _HEATING_WINDOWS[archetype]
+        (on + rng.gauss(0, 0.3), off + rng.gauss(0, 0.3)) for on, off in _HEATING_WINDOWS[archetype]
     )
     drawn_mac = rng.getrandbits(48)
     return Home(
@@ -494,36 +533,56 @@ class _Series:
         return values[i] + (values[i + 1] - values[i]) * (moment - t0) / (t1 - t0)
 
 
-def _weather_series(weather: list[dict[str, Any]]) -> dict[str, _Series]:
-    """Series of temperature, humidity, clouds and wind speed from weather rows."""
-    points: dict[str, list[tuple[float, float]]] = {
-        "temperature": [],
-        "humidity": [],
-        "clouds": [],
-        "wind_speed": [],
-    }
-    for index, row in enumerate(weather):
-        try:
-            moment = datetime.fromisoformat(row["timestamp"])
-            data = row["data"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"weather[{index}] is not a weather row ({exc!r}): {row!r}") from exc
-        when = _require_utc(moment, f"weather[{index}].timestamp").timestamp()
-        for field, series in points.items():
-            value = data.get(field)
-            if value is not None:
-                series.append((when, float(value)))
-    for field in ("temperature", "humidity"):
-        if not points[field]:
-            raise ValueError(f"weather has no {field} observations ({len(weather)} rows)")
-    for series in points.values():
-        series.sort()
-    return {
-        "temperature": _Series(points["temperature"]),
-        "humidity": _Series(points["humidity"]),
-        "clouds": _Series(points["clouds"], _DEFAULT_CLOUDS),
-        "wind_speed": _Series(points["wind_speed"], _DEFAULT_WIND_SPEED),
-    }
+class _Outdoor(NamedTuple):
+    temperature: float  # C
+    vapour: float  # g/m3
+    wind_speed: float  # m/s
+    clouds: float  # percent
+
+
+class _Weather:
+    """Outdoor conditions at any time, from weather rows (nullable fields skipped)."""
+
+    def __init__(self, weather: list[dict[str, Any]]) -> None:
+        if not weather:
+            raise ValueError("weather must hold at least one observation, got none")
+        points: dict[str, list[tuple[float, float]]] = {
+            "temperature": [],
+            "humidity": [],
+            "clouds": [],
+            "wind_speed": [],
+        }
+        for index, row in enumerate(weather):
+            try:
+                moment = datetime.fromisoformat(row["timestamp"])
+                data = row["data"]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"weather[{index}] is not a weather row ({exc!r}): {row!r}"
+                ) from exc
+            when = _require_utc(moment, f"weather[{index}].timestamp").timestamp()
+            for field, series in points.items():
+                value = data.get(field)
+                if value is not None:
+                    series.append((when, float(value)))
+        for field in ("temperature", "humidity"):
+            if not points[field]:
+                raise ValueError(f"weather has no {field} observations ({len(weather)} rows)")
+        for series in points.values():
+            series.sort()
+        self._temperature = _Series(points["temperature"])
+        self._humidity = _Series(points["humidity"])
+        self._clouds = _Series(points["clouds"], _DEFAULT_CLOUDS)
+        self._wind_speed = _Series(points["wind_speed"], _DEFAULT_WIND_SPEED)
+
+    def at(self, moment: float) -> _Outdoor:
+        temperature = self._temperature.at(moment)
+        return _Outdoor(
+            temperature=temperature,
+            vapour=self._humidity.at(moment) / 100 * _saturation_absolute_humidity(temperature),
+            wind_speed=self._wind_speed.at(moment),
+            clouds=self._clouds.at(moment),
+        )
 
 
 @dataclass(frozen=True)
@@ -535,16 +594,49 @@ class _Routine:
     cooking_factor: float
 
 
-def _routine(rng: random.Random) -> _Routine:
-    return _Routine(
-        shower_hour=7.0 + rng.gauss(0, 0.4),
-        dinner_hour=18.0 + rng.gauss(0, 0.5),
-        cooking_factor=rng.uniform(0.5, 1.5),
-    )
+class _Moment(NamedTuple):
+    hour: float  # local solar time
+    away: bool  # occupants out at work
+    routine: _Routine
+    sun_sine: float  # sine of the sun's elevation; negative at night
 
 
-def _moisture_source(home: Home, hour: float, away: bool, routine: _Routine) -> float:
-    """Water vapour released indoors at this local hour, g/h."""
+class _Calendar:
+    """What time it is in the home: solar hour, weekday, the day's routine, the sun."""
+
+    def __init__(self, home: Home, rng: random.Random) -> None:
+        self._home = home
+        self._rng = rng
+        self._suns: dict[int, _SunDay] = {}
+        self._routines: dict[int, _Routine] = {}
+
+    def at(self, moment: float) -> _Moment:
+        site = self._home.site
+        utc_day = math.floor(moment / 86400)
+        sun = self._suns.get(utc_day)
+        if sun is None:
+            sun = self._suns[utc_day] = _sun_day(site, date.fromordinal(_EPOCH_ORDINAL + utc_day))
+        hour = _solar_hour(site, (moment / 3600) % 24, sun)
+        local_day = math.floor(moment / 86400 + site.longitude / 360)
+        routine = self._routines.get(local_day)
+        if routine is None:
+            routine = self._routines[local_day] = _Routine(
+                shower_hour=7.0 + self._rng.gauss(0, 0.4),
+                dinner_hour=18.0 + self._rng.gauss(0, 0.5),
+                cooking_factor=self._rng.uniform(0.5, 1.5),
+            )
+        weekday = (local_day + _EPOCH_WEEKDAY) % 7 < 5
+        return _Moment(
+            hour=hour,
+            away=self._home.away_on_weekdays and weekday and 8.5 <= hour < 17.5,
+            routine=routine,
+            sun_sine=_sun_elevation_sine(site, hour, sun),
+        )
+
+
+def _moisture_source(home: Home, moment: _Moment) -> float:
+    """Water vapour released indoors, g/h: people, showers, cooking, laundry drying."""
+    hour, away, routine = moment.hour, moment.away, moment.routine
     source = home.laundry_moisture_g_per_hour + home.occupant_moisture_g_per_hour * (
         0.2 if away else 1.0
     )
@@ -560,6 +652,38 @@ def _moisture_source(home: Home, hour: float, away: bool, routine: _Routine) -> 
     return source
 
 
+@dataclass
+class _Indoor:
+    """State of the single-zone model: air temperature (C) and water vapour density (g/m3)."""
+
+    temperature: float
+    vapour: float
+
+    def step(self, home: Home, outdoor: _Outdoor, moment: _Moment, dt_h: float) -> None:
+        """Explicit Euler; stable because dt_h is far below tau and 1/air changes."""
+        leak = 1 + home.wind_sensitivity * outdoor.wind_speed / 5
+        heating = any(on <= moment.hour < off for on, off in home.heating_windows)
+        setpoint = home.setpoint_c if heating else home.setback_c
+        demand = _CONTROL_GAIN_PER_HOUR * (setpoint - self.temperature)
+        heat = min(home.heater_k_per_hour, max(0.0, demand))
+        solar = max(0.0, moment.sun_sine) * (1 - 0.75 * outdoor.clouds / 100)
+        self.temperature += dt_h * (
+            (outdoor.temperature - self.temperature) * leak / home.tau_hours
+            + heat
+            + home.internal_gain_k_per_hour * (0.5 if moment.away else 1.0)
+            + home.solar_gain_k_per_hour * solar
+        )
+        exchange = home.air_changes_per_hour * leak * (outdoor.vapour - self.vapour)
+        source = _moisture_source(home, moment) / home.volume_m3
+        self.vapour += dt_h * (exchange + source) / home.moisture_buffer
+        # Vapour beyond saturation condenses on the coldest surfaces.
+        self.vapour = min(self.vapour, _saturation_absolute_humidity(self.temperature))
+
+    @property
+    def relative_humidity(self) -> float:
+        return 100 * self.vapour / _saturation_absolute_humidity(self.temperature)
+
+
 def sensor_rows(
     home: Home,
     weather: list[dict[str, Any]],
@@ -571,90 +695,45 @@ def sensor_rows(
 
     ``weather`` gives the outdoor conditions (interpolated between observations and held
     beyond them); it is normally ``weather_rows(home.site, ...)`` over the same period.
-    Some homes lose readings to BLE dropouts and gateway outages, as real ones do.
+    Some homes lose readings to BLE dropouts and a gateway outage, as real ones do.
     """
     start = _require_utc(start, "start")
     _require_days(days)
-    if not weather:
-        raise ValueError("weather must hold at least one observation, got none")
-    outdoor = _weather_series(weather)
+    outdoor = _Weather(weather)
     rng = random.Random(f"{seed}:{home.home_id}")  # noqa: S311 - simulation, not crypto
-    routine_rng = random.Random(f"{seed}:{home.home_id}:routine")  # noqa: S311 - as above
+    calendar = _Calendar(home, random.Random(f"{seed}:{home.home_id}:routine"))  # noqa: S311
 
     readings = days * 24 * 60 // (_STEP_MINUTES * _STEPS_PER_READING)
     outage = (0.0, 0.0)
     if home.outage_hours > 0:
         begin = rng.uniform(0, readings)
-        outage = (begin, begin + home.outage_hours * 6)
+        outage = (begin, begin + home.outage_hours * 60 / (_STEP_MINUTES * _STEPS_PER_READING))
 
-    site = home.site
-    dt_h = _STEP_MINUTES / 60
     start_s = start.timestamp()
-    longitude_h = site.longitude / 15
-    suns: dict[int, _SunDay] = {}
-    routines: dict[int, _Routine] = {}
-
-    t_out = outdoor["temperature"].at(start_s)
-    ah_out = outdoor["humidity"].at(start_s) / 100 * _saturation_absolute_humidity(t_out)
-    temp = (home.setpoint_c + home.setback_c) / 2
-    vapour = ah_out + home.occupant_moisture_g_per_hour / (
-        home.air_changes_per_hour * home.volume_m3
+    first = outdoor.at(start_s - _SPIN_UP_STEPS * _STEP_MINUTES * 60)
+    indoor = _Indoor(
+        temperature=(home.setpoint_c + home.setback_c) / 2,
+        vapour=first.vapour
+        + home.occupant_moisture_g_per_hour / (home.air_changes_per_hour * home.volume_m3),
     )
-
     rows: list[dict[str, Any]] = []
     for step in range(-_SPIN_UP_STEPS, readings * _STEPS_PER_READING):
         now = start_s + step * _STEP_MINUTES * 60
-        utc_day = math.floor(now / 86400)
-        sun = suns.get(utc_day)
-        if sun is None:
-            sun = suns[utc_day] = _sun_day(site, date.fromordinal(_EPOCH_ORDINAL + utc_day))
-        hour = _solar_hour(site, (now / 3600) % 24, sun)
-        local_day = math.floor(now / 86400 + longitude_h / 24)
-        routine = routines.get(local_day)
-        if routine is None:
-            routine = routines[local_day] = _routine(routine_rng)
-        weekday = (local_day + _EPOCH_WEEKDAY) % 7 < 5
-        away = home.away_on_weekdays and weekday and 8.5 <= hour < 17.5
-
         if step >= 0 and step % _STEPS_PER_READING == 0:
             index = step // _STEPS_PER_READING
             lost = outage[0] <= index < outage[1] or rng.random() < home.dropout_rate
             if not lost:
-                rows.append(_reading(home, rng, start=start, index=index, temp=temp, vapour=vapour))
-
-        t_out = outdoor["temperature"].at(now)
-        ah_out = outdoor["humidity"].at(now) / 100 * _saturation_absolute_humidity(t_out)
-        leak = 1 + home.wind_sensitivity * outdoor["wind_speed"].at(now) / 5
-        heating = any(on <= hour < off for on, off in home.heating_windows)
-        setpoint = home.setpoint_c if heating else home.setback_c
-        heat = min(home.heater_k_per_hour, max(0.0, _CONTROL_GAIN_PER_HOUR * (setpoint - temp)))
-        solar = max(0.0, _sun_elevation_sine(site, hour, sun)) * (
-            1 - 0.75 * outdoor["clouds"].at(now) / 100
-        )
-        temp += dt_h * (
-            (t_out - temp) * leak / home.tau_hours
-            + heat
-            + home.internal_gain_k_per_hour * (0.5 if away else 1.0)
-            + home.solar_gain_k_per_hour * solar
-        )
-        source = _moisture_source(home, hour, away, routine)
-        vapour += (
-            dt_h
-            * (home.air_changes_per_hour * leak * (ah_out - vapour) + source / home.volume_m3)
-            / home.moisture_buffer
-        )
-        # Vapour beyond saturation condenses on the coldest surfaces.
-        vapour = min(vapour, _saturation_absolute_humidity(temp))
+                rows.append(_reading(home, rng, start=start, index=index, indoor=indoor))
+        indoor.step(home, outdoor.at(now), calendar.at(now), _STEP_MINUTES / 60)
     return rows
 
 
 def _reading(
-    home: Home, rng: random.Random, *, start: datetime, index: int, temp: float, vapour: float
+    home: Home, rng: random.Random, *, start: datetime, index: int, indoor: _Indoor
 ) -> dict[str, Any]:
     """One ThermoBeacon message: sensor noise and calibration offset, 2-decimal rounding."""
-    humidity = 100 * vapour / _saturation_absolute_humidity(temp)
-    measured_rh = humidity + home.sensor_humidity_offset_rh + rng.gauss(0, 0.5)
-    measured_t = temp + home.sensor_temperature_offset_c + rng.gauss(0, 0.05)
+    humidity = indoor.relative_humidity + home.sensor_humidity_offset_rh + rng.gauss(0, 0.5)
+    temperature = indoor.temperature + home.sensor_temperature_offset_c + rng.gauss(0, 0.05)
     # The gateway polls a few seconds late, never early.
     taken = start + timedelta(seconds=index * 600 + rng.uniform(0.0, 4.0))
     return {
@@ -663,8 +742,8 @@ def _reading(
         "data": {
             "mac": home.mac,
             "home_id": home.home_id,
-            "temperature": round(measured_t, 2),
-            "humidity": round(min(100.0, max(0.0, measured_rh)), 2),
+            "temperature": round(temperature, 2),
+            "humidity": round(min(100.0, max(0.0, humidity)), 2),
             "location": home.site.wkt,
         },
     }

@@ -66,7 +66,11 @@ def validate_row(table: Table, row: Any) -> dict[str, Any]:
 
 
 def _record(
-    fields: tuple[Field, ...], raw: Mapping[str, Any], prefix: str, table: Table, problems: list[str]
+    fields: tuple[Field, ...],
+    raw: Mapping[str, Any],
+    prefix: str,
+    table: Table,
+    problems: list[str],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields:
@@ -126,9 +130,9 @@ def _integer(value: Any) -> int:
         raise _FieldError("is not an integer")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and _INTEGER.match(value):
-        number = int(value)
-    elif isinstance(value, float) and value.is_integer():
+    elif (isinstance(value, str) and _INTEGER.match(value)) or (
+        isinstance(value, float) and value.is_integer()
+    ):
         number = int(value)
     else:
         raise _FieldError("is not an integer")

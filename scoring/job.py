@@ -106,7 +106,5 @@ def publish(
     return Published(vectors, uri, new_rows)
 
 
-def run(
-    warehouse: Warehouse, bucket: Bucket, week_start: date, computed_at: datetime
-) -> Published:
+def run(warehouse: Warehouse, bucket: Bucket, week_start: date, computed_at: datetime) -> Published:
     return publish(compute(warehouse, week_start, computed_at), warehouse, bucket, week_start)
