@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table as RichTable
 
 from livability.logs import configure_logging
-from livability.settings import Settings, SettingsError, shared_warehouse
+from livability.settings import Settings, SettingsError
 from livability.warehouse import WarehouseError
 from schemas import SchemaError
 
@@ -105,7 +105,8 @@ def _progress(console: Console) -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
-        transient=False,
+        transient=True,  # leaves the screen to the result (or the one-line error)
+        disable=not console.is_terminal,  # no bar in logs and pipes
     )
 
 
@@ -288,8 +289,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console, err: C
 
     import functions.main
 
-    # Open the warehouse now, so a bad LIVABILITY_HOME fails here and not on the first push.
-    shared_warehouse(settings).dataset  # noqa: B018
+    # Fail now on a bad LIVABILITY_HOME, not on the first push. Closed again: the server's
+    # worker process opens its own connection (DuckDB connections do not survive a fork).
+    settings.open_warehouse().close()
     app = functions_framework.create_app(
         target="event_processor", source=functions.main.__file__, signature_type="cloudevent"
     )

@@ -1,0 +1,137 @@
+"""The `livability` command as a user runs it: the console script, real files, real output."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livability.cli import main
+from livability.settings import Settings
+from scoring.model import MODEL_VERSION
+
+LIVABILITY = Path(sys.executable).parent / "livability"
+
+
+def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LIVABILITY), *args],
+        env={"LIVABILITY_HOME": str(home), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["score"], "the following arguments are required: --week"),
+        (["score", "--week", "2024-13-01"], "'2024-13-01' is not a date (YYYY-MM-DD)"),
+        (["demo", "--homes", "0"], "'0' is not a positive integer"),
+        (["serve", "--port", "70000"], "'70000' is not a TCP port (1-65535)"),
+        (["launch"], "invalid choice: 'launch'"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run(*args, home=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+
+
+def test_bad_dataset_setting_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIVABILITY_HOME", str(tmp_path))
+    monkeypatch.setenv("LIVABILITY_DATASET", "sensor-data; DROP")
+    assert main(["score", "--week", "2024-12-01"]) == 1
+    assert capsys.readouterr().err == (
+        "livability: error: LIVABILITY_DATASET: 'sensor-data; DROP' is not a valid dataset name "
+        "(letters, digits and underscores)\n"
+    )
+
+
+def readings_in_week(archive: Path, first: str, end: str) -> int:
+    path = archive / first / "sensor_thermo_beacon" / "000000000000.gz"
+    with gzip.open(path, "rt") as lines:
+        return sum(first <= json.loads(line)["timestamp"][:10] < end for line in lines)
+
+
+def score_json(capsys: pytest.CaptureFixture[str], week: str) -> Any:
+    assert main(["score", "--week", week, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_score_of_the_real_week(
+    archive: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["load-archive", str(archive), "--json"]) == 0
+    capsys.readouterr()
+    [vector] = score_json(capsys, "2024-12-01")
+    # What ../shared/data/README.md says of that week: 16.54-18.60 °C, 61.5-69.3 %RH, December.
+    assert (vector["home_id"], vector["week_start"], vector["model_version"]) == (
+        1,
+        "2024-12-01",
+        MODEL_VERSION,
+    )
+    assert vector["heating_season"] is True
+    assert 16.54 <= vector["temperature_mean"] <= 18.60
+    assert 61.5 <= vector["humidity_mean"] <= 69.3
+    assert vector["coverage"] > 0.98  # one reading every 10 minutes all week
+    assert vector["readings"] == readings_in_week(archive, "2024-12-01", "2024-12-08")
+    assert vector["hours_below_18c"] > 0
+    assert 0 < vector["score"] < 69  # a cool, humid home is no better than D
+    # The vector went to the bucket and the scores table.
+    bucket = settings.open_bucket()
+    assert bucket.list("scores/") == ["scores/2024-12-01/scores.ndjson"]
+    published = json.loads(bucket.get("scores/2024-12-01/scores.ndjson"))
+    assert published == vector
+
+
+def test_scoring_a_week_again_adds_no_row(
+    archive: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["load-archive", str(archive), "--json"])
+    capsys.readouterr()
+    first = score_json(capsys, "2024-12-01")
+    second = score_json(capsys, "2024-12-01")
+    assert [{**v, "computed_at": None} for v in first] == [
+        {**v, "computed_at": None} for v in second
+    ]
+    warehouse = settings.open_warehouse()
+    rows = warehouse.query("SELECT count(*) AS n FROM sensor_data.livability_scores").column("n")
+    assert rows[0].as_py() == 1
+
+
+def test_week_without_data_scores_nothing(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert score_json(capsys, "2030-01-07") == []
+    assert settings.open_bucket().list() == []
+
+
+def test_demo_runs_the_whole_job_and_prints_the_score_table(tmp_path: Path) -> None:
+    result = run("demo", "--homes", "4", "--weeks", "1", "--start", "2025-01-06", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Livability scores, week of 2025-01-06" in result.stdout
+    for archetype in ("insulated heated flat", "cold damp house"):
+        assert archetype in result.stdout
+    settings = Settings(home=tmp_path)
+    assert settings.open_bucket().list() == ["scores/2025-01-06/scores.ndjson"]
+    vectors = [
+        json.loads(line)
+        for line in settings.open_bucket().get("scores/2025-01-06/scores.ndjson").splitlines()
+    ]
+    assert [v["home_id"] for v in vectors] == [1, 2, 3, 4]
+    assert all(v["week_start"] == date(2025, 1, 6).isoformat() for v in vectors)
