@@ -103,7 +103,14 @@ def process_event(
     try:
         message = message_from_event(data, event_id)
     except PoisonMessageError as err:
-        return _reject(warehouse, err, payload_text(data), None, event_id, received_at)
+        return _reject(
+            warehouse,
+            err,
+            payload=payload_text(data),
+            target_table=None,
+            message_id=event_id,
+            received_at=received_at,
+        )
     return process_message(message, warehouse, received_at=received_at)
 
 
@@ -118,10 +125,10 @@ def process_message(
         return _reject(
             warehouse,
             err,
-            payload_text(message.data),
-            message.attributes.get("table_id"),
-            message.message_id,
-            received_at,
+            payload=payload_text(message.data),
+            target_table=message.attributes.get("table_id"),
+            message_id=message.message_id,
+            received_at=received_at,
         )
     result = ingest_rows(warehouse, table, rows, source=message.message_id, received_at=received_at)
     return Outcome(table.name, result)
@@ -130,6 +137,7 @@ def process_message(
 def _reject(
     warehouse: Warehouse,
     err: PoisonMessageError,
+    *,
     payload: str,
     target_table: str | None,
     message_id: str | None,

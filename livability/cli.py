@@ -296,7 +296,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console, err: C
         target="event_processor", source=functions.main.__file__, signature_type="cloudevent"
     )
     err.print(
-        f"Event processor listening on http://127.0.0.1:{args.port}/ (warehouse {settings.warehouse_path})"
+        f"Event processor listening on http://127.0.0.1:{args.port}/ "
+        f"(warehouse {settings.warehouse_path})"
     )
     create_server(app, debug=False).run("127.0.0.1", args.port)
     return 0

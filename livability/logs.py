@@ -35,7 +35,7 @@ class _StandardStream(logging.StreamHandler):  # type: ignore[type-arg]
         self._stream_name = name
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return getattr(sys, self._stream_name)  # type: ignore[no-any-return]
 

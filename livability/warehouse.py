@@ -104,6 +104,29 @@ def arrow_schema(table: Table) -> pa.Schema:
     return pa.schema([arrow_field(f) for f in table.fields])
 
 
+def _missing(
+    fields: tuple[Field, ...], stored: pa.Schema | pa.StructType, prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], Field]]:
+    """Columns of `fields` that `stored` lacks, as paths, at any depth."""
+    names = {f.name: f.type for f in stored}
+    missing: list[tuple[tuple[str, ...], Field]] = []
+    for field in fields:
+        if field.name not in names:
+            missing.append(((*prefix, field.name), field))
+        elif field.type == "RECORD" and isinstance(names[field.name], pa.StructType):
+            missing += _missing(field.fields, names[field.name], (*prefix, field.name))
+    return missing
+
+
+def _same_type(expected: pa.DataType, found: pa.DataType) -> bool:
+    """Type equality that ignores nullability (DuckDB reports every struct field nullable)."""
+    if isinstance(expected, pa.StructType) and isinstance(found, pa.StructType):
+        return [f.name for f in expected] == [f.name for f in found] and all(
+            _same_type(e.type, f.type) for e, f in zip(expected, found, strict=True)
+        )
+    return bool(expected == found)
+
+
 class DuckDBWarehouse:
     """The embedded default: one DuckDB file, one schema per dataset.
 
@@ -122,9 +145,30 @@ class DuckDBWarehouse:
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {dataset}")
             for table in registry:
                 self._con.execute(duckdb_ddl(table, dataset))
+                self._evolve(table)
         except (OSError, duckdb.Error) as err:
             raise WarehouseError(f"cannot open the warehouse at {path}: {err}") from err
         self._arrow = {t.name: arrow_schema(t) for t in registry}
+
+    def _evolve(self, table: Table) -> None:
+        """Bring a table made under an older contract up to date.
+
+        Schema changes are additive and NULLABLE (schemas/README), so a column the file
+        lacks is added, nested ones too; anything else is a breaking change.
+        """
+        name = f"{self.dataset}.{table.name}"
+        stored = self._con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema  # noqa: S608
+        for path, field in _missing(table.fields, stored):
+            column = ".".join(f'"{part}"' for part in path)
+            self._con.execute(f"ALTER TABLE {name} ADD COLUMN {column} {duckdb_type(field)}")
+        stored = self._con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema  # noqa: S608
+        for field in table.fields:
+            expected, found = arrow_type(field), stored.field(field.name).type
+            if not _same_type(expected, found):
+                raise WarehouseError(
+                    f"{name}.{field.name} is {found} in {self.path} but {expected} in schemas/: "
+                    "a breaking change needs a new table version"
+                )
 
     def insert_rows(
         self, table: str, rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]
@@ -142,7 +186,9 @@ class DuckDBWarehouse:
         batch = pa.Table.from_pylist(list(unique.values()), schema=schema).append_column(
             INSERT_ID, pa.array(list(unique), pa.string())
         )
-        sql = f"INSERT OR IGNORE INTO {self.dataset}.{table} BY NAME SELECT * FROM batch"
+        # Both names are checked identifiers: the table comes from the registry, the dataset
+        # from Settings.
+        sql = f"INSERT OR IGNORE INTO {self.dataset}.{table} BY NAME SELECT * FROM batch"  # noqa: S608
         with self._lock:
             try:
                 self._con.register("batch", batch)

@@ -69,7 +69,9 @@ class Field:
         return self.mode == "REQUIRED"
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any], where: str) -> Field:
+    def from_json(cls, raw: Any, where: str) -> Field:
+        if not isinstance(raw, Mapping):
+            raise SchemaError(f"{where}: field entry {raw!r} is not a JSON object")
         name = raw.get("name")
         if not isinstance(name, str) or not _NAME.match(name):
             raise SchemaError(f"{where}: field name {name!r} is not a valid column name")
@@ -80,7 +82,7 @@ class Field:
         mode = str(raw.get("mode", "NULLABLE")).upper()
         if mode not in MODES:
             raise SchemaError(f"{where}: mode {mode!r} is not supported (use one of {MODES})")
-        children = tuple(cls.from_json(child, where) for child in raw.get("fields", ()))
+        children = _fields(raw.get("fields", []), where)
         if (type_ == "RECORD") != bool(children):
             raise SchemaError(f"{where}: a RECORD needs fields, and only a RECORD has them")
         return cls(name, type_, mode, str(raw.get("description", "")), children)
@@ -169,6 +171,25 @@ class Registry:
         return cls({name: _load_table(files[name], manifest[name]) for name in files}, directory)
 
 
+def _fields(raw: Any, where: str) -> tuple[Field, ...]:
+    if not isinstance(raw, list):
+        raise SchemaError(f"{where}: 'fields' must be a JSON list")
+    fields = tuple(Field.from_json(f, where) for f in raw)
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):
+        raise SchemaError(f"{where}: duplicate column names in {names}")
+    return fields
+
+
+def _range(where: str, bounds: Any) -> tuple[float, float]:
+    numeric = isinstance(bounds, list) and all(
+        isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds
+    )
+    if not numeric or len(bounds) != 2 or bounds[0] > bounds[1]:
+        raise SchemaError(f"{where}: a range is [low, high] with low <= high, not {bounds!r}")
+    return float(bounds[0]), float(bounds[1])
+
+
 def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -176,10 +197,7 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         raise SchemaError(f"{path}: {err}") from err
     if not isinstance(raw, list) or not raw:
         raise SchemaError(f"{path}: a schema file is a non-empty JSON list of fields")
-    fields = tuple(Field.from_json(f, path.stem) for f in raw)
-    names = [f.name for f in fields]
-    if len(set(names)) != len(names):
-        raise SchemaError(f"{path}: duplicate column names in {names}")
+    fields = _fields(raw, path.stem)
     table = Table(
         name=path.stem,
         fields=fields,
@@ -187,7 +205,10 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         ingest=bool(meta.get("ingest", False)),
         partition=meta.get("partition"),
         cluster=tuple(meta.get("cluster", ())),
-        ranges={k: (float(lo), float(hi)) for k, (lo, hi) in meta.get("ranges", {}).items()},
+        ranges={
+            k: _range(f"{MANIFEST} [{path.stem}.ranges] {k!r}", v)
+            for k, v in meta.get("ranges", {}).items()
+        },
     )
     leaves = dict(table.leaves())
     for path_ in [*table.ranges, *table.cluster]:

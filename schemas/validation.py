@@ -24,8 +24,13 @@ from typing import Any
 from schemas import Field, Table
 
 _INT64 = (-(2**63), 2**63 - 1)
-_INTEGER = re.compile(r"^[+-]?\d+$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INTEGER = re.compile(r"[+-]?\d+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# What BigQuery's JSON import takes: date and time with `T` or a space, 0-6 fraction digits,
+# optional `Z` or offset (none means UTC).
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?", re.IGNORECASE
+)
 # WKT point, longitude first: `POINT(-0.41472 51.87833)`.
 _POINT = re.compile(r"^\s*POINT\s*\(\s*(\S+)\s+(\S+)\s*\)\s*$", re.IGNORECASE)
 _MAX_SHOWN = 60
@@ -130,7 +135,7 @@ def _integer(value: Any) -> int:
         raise _FieldError("is not an integer")
     if isinstance(value, int):
         number = value
-    elif (isinstance(value, str) and _INTEGER.match(value)) or (
+    elif (isinstance(value, str) and _INTEGER.fullmatch(value)) or (
         isinstance(value, float) and value.is_integer()
     ):
         number = int(value)
@@ -148,13 +153,15 @@ def _float(value: Any) -> float:
         number = float(value)
     except ValueError:
         raise _FieldError("is not a number") from None
+    except OverflowError:  # float() of an integer beyond 1.8e308
+        raise _FieldError("is not a finite number") from None
     if not math.isfinite(number):
         raise _FieldError("is not a finite number")
     return number
 
 
 def _date(value: Any) -> date:
-    if not isinstance(value, str) or not _DATE.match(value):
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise _FieldError("is not a date (YYYY-MM-DD)")
     try:
         return date.fromisoformat(value)
@@ -166,12 +173,16 @@ def _timestamp(value: Any) -> datetime:
     """ISO 8601; a timestamp without offset is UTC, as BigQuery reads it."""
     if not isinstance(value, str):
         raise _FieldError("is not an ISO 8601 timestamp string")
+    if not _TIMESTAMP.fullmatch(value):
+        raise _FieldError("is not an ISO 8601 timestamp")
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     except ValueError:
-        raise _FieldError("is not an ISO 8601 timestamp") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        raise _FieldError("is not a valid calendar time") from None
+    except OverflowError:  # an offset that moves it past year 1 or 9999
+        raise _FieldError("is outside the years 0001-9999 in UTC") from None
     return parsed
 
 

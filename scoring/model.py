@@ -8,6 +8,7 @@ See ``docs/scoring.md`` for what the numbers mean and where the thresholds come 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -273,10 +274,15 @@ def _aggregate(credits: pl.LazyFrame) -> pl.LazyFrame:
 
 def _grade(score: pl.Expr) -> pl.Expr:
     ((first, bound), *rest) = GRADE_BANDS
-    chain = pl.when(score >= bound).then(pl.lit(first))
+    chain: Any = pl.when(score >= bound).then(pl.lit(first))
     for grade, lower in rest:
         chain = chain.when(score >= lower).then(pl.lit(grade))
-    return chain.otherwise(pl.lit(LOWEST_GRADE))
+    graded: pl.Expr = chain.otherwise(pl.lit(LOWEST_GRADE))
+    return graded
+
+
+MEAN_DECIMALS = 2
+MEANS = ("outdoor_temperature_mean", "temperature_mean", "humidity_mean")
 
 
 def _overall(vectors: pl.LazyFrame) -> pl.LazyFrame:
@@ -293,4 +299,7 @@ def _overall(vectors: pl.LazyFrame) -> pl.LazyFrame:
         .then(_grade(pl.col("score")))
         .alias("grade"),
         *(pl.col(name).round(1) for name in WEIGHTS),
+        # Sensors resolve 0.01; rounding also hides the last-bit noise of parallel sums, so
+        # scoring the same data twice gives the same vector (and the same row id).
+        *(pl.col(name).round(MEAN_DECIMALS) for name in MEANS),
     )

@@ -36,7 +36,9 @@ def counts(settings: Settings) -> dict[str, int]:
     warehouse = settings.open_warehouse()
     try:
         return {
-            table: warehouse.query(f"SELECT count(*) AS n FROM sensor_data.{table}").column("n")[0].as_py()
+            table: warehouse.query(f"SELECT count(*) AS n FROM sensor_data.{table}")
+            .column("n")[0]
+            .as_py()
             for table in (*REAL_WEEK, "dead_letter")
         }
     finally:
@@ -136,4 +138,6 @@ def test_missing_archive_folder_is_a_one_line_error(
     tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["load-archive", str(tmp_path / "nowhere")]) == 1
-    assert capsys.readouterr().err == f"livability: error: {tmp_path / 'nowhere'}: not a directory\n"
+    assert (
+        capsys.readouterr().err == f"livability: error: {tmp_path / 'nowhere'}: not a directory\n"
+    )

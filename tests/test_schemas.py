@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from livability.warehouse import DuckDBWarehouse, arrow_schema, duckdb_ddl
+from livability.warehouse import DuckDBWarehouse, WarehouseError, arrow_schema, duckdb_ddl
 from schemas import (
     MANIFEST,
     MODES,
@@ -117,12 +117,12 @@ SENSOR_ARROW_WITH_BATTERY = pa.schema(
     ]
 )
 
-READING_WITH_BATTERY = {
+READING_WITH_BATTERY: dict[str, Any] = {
     "day": "2024-11-29",
     "timestamp": "2024-11-29T14:33:35.855Z",
     "data": {"mac": 123, "home_id": 1, "temperature": 22.938, "humidity": 43.312, "battery": 87.5},
 }
-NORMALISED_WITH_BATTERY = {
+NORMALISED_WITH_BATTERY: dict[str, Any] = {
     "day": date(2024, 11, 29),
     "timestamp": datetime(2024, 11, 29, 14, 33, 35, 855000),
     "data": {
@@ -234,7 +234,10 @@ SENSOR_DATA = SENSOR[2][3]
     ("evolved", "violations"),
     [
         pytest.param(
-            (*SENSOR[:2], ("data", "RECORD", "REQUIRED", (*SENSOR_DATA, ("b", "FLOAT", "NULLABLE", ())))),
+            (
+                *SENSOR[:2],
+                ("data", "RECORD", "REQUIRED", (*SENSOR_DATA, ("b", "FLOAT", "NULLABLE", ()))),
+            ),
             [],
             id="nullable field added",
         ),
@@ -316,7 +319,9 @@ def sensor_data_fields(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.fixture
 def with_battery(schema_copy: Path) -> Registry:
     """The contract after an additive change: a NULLABLE `data.battery` with a range."""
-    edit_schema(schema_copy, "sensor_thermo_beacon", lambda raw: sensor_data_fields(raw).append(BATTERY))
+    edit_schema(
+        schema_copy, "sensor_thermo_beacon", lambda raw: sensor_data_fields(raw).append(BATTERY)
+    )
     edit_manifest(schema_copy, HUMIDITY_RANGE, f"{HUMIDITY_RANGE}\n{BATTERY_RANGE}")
     return Registry.load(schema_copy)
 
@@ -365,17 +370,13 @@ def test_added_field_is_stored_and_queried(with_battery: Registry, tmp_path: Pat
     assert result.to_pylist() == [NORMALISED_WITH_BATTERY]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: DuckDBWarehouse only runs CREATE TABLE IF NOT EXISTS, so a warehouse file made "
-    "before an additive change keeps the old STRUCT and silently drops the new field",
-)
 def test_added_field_reaches_a_warehouse_made_before_the_change(
     schema_copy: Path, tmp_path: Path
 ) -> None:
     DuckDBWarehouse(tmp_path / "w.duckdb", Registry.load(schema_copy), "sensor_data").close()
-    edit_schema(schema_copy, "sensor_thermo_beacon", lambda raw: sensor_data_fields(raw).append(BATTERY))
+    edit_schema(
+        schema_copy, "sensor_thermo_beacon", lambda raw: sensor_data_fields(raw).append(BATTERY)
+    )
     evolved = Registry.load(schema_copy)
     table = evolved["sensor_thermo_beacon"]
     row = validate_row(table, READING_WITH_BATTERY)
@@ -476,16 +477,10 @@ def test_duplicate_top_level_column_is_rejected(schema_copy: Path) -> None:
         Registry.load(schema_copy)
 
     assert str(caught.value) == (
-        f"{schema_copy / 'sensor_thermo_beacon.json'}: duplicate column names in "
-        "['day', 'timestamp', 'data', 'day']"
+        "sensor_thermo_beacon: duplicate column names in ['day', 'timestamp', 'data', 'day']"
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG: the loader checks duplicate column names only at the top level, not in a RECORD",
-)
 def test_nested_duplicate_column_is_rejected(schema_copy: Path) -> None:
     edit_schema(
         schema_copy,
@@ -493,20 +488,23 @@ def test_nested_duplicate_column_is_rejected(schema_copy: Path) -> None:
         lambda raw: sensor_data_fields(raw).append({"name": "mac", "type": "INTEGER"}),
     )
 
-    with pytest.raises(SchemaError, match="duplicate column names"):
+    with pytest.raises(SchemaError) as caught:
         Registry.load(schema_copy)
 
+    assert str(caught.value) == (
+        "sensor_thermo_beacon.data: duplicate column names in "
+        "['mac', 'home_id', 'temperature', 'humidity', 'location', 'mac']"
+    )
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="BUG: Field.from_json calls .get on a field entry without checking it is an object",
-)
+
 def test_field_entry_that_is_not_an_object_is_rejected(schema_copy: Path) -> None:
-    edit_schema(schema_copy, "sensor_thermo_beacon", lambda raw: raw.append("note"))
+    path = schema_copy / "sensor_thermo_beacon.json"
+    path.write_text(json.dumps([*json.loads(path.read_text(encoding="utf-8")), "note"]))
 
-    with pytest.raises(SchemaError):
+    with pytest.raises(SchemaError) as caught:
         Registry.load(schema_copy)
+
+    assert str(caught.value) == "sensor_thermo_beacon: field entry 'note' is not a JSON object"
 
 
 @pytest.mark.parametrize("content", ["[]", "{}", '[{"name": "day"'], ids=["empty", "object", "cut"])
@@ -606,3 +604,41 @@ def test_bad_manifest_entry_is_rejected_by_name(
         Registry.load(schema_copy)
 
     assert str(caught.value) == message
+
+
+def test_added_top_level_field_reaches_a_warehouse_made_before_the_change(
+    schema_copy: Path, tmp_path: Path
+) -> None:
+    DuckDBWarehouse(tmp_path / "w.duckdb", Registry.load(schema_copy), "sensor_data").close()
+    edit_schema(
+        schema_copy,
+        "sensor_thermo_beacon",
+        lambda raw: raw.append({"name": "gateway", "type": "STRING", "mode": "NULLABLE"}),
+    )
+    evolved = Registry.load(schema_copy)
+    table = evolved["sensor_thermo_beacon"]
+    row = validate_row(table, {**READING_WITH_BATTERY, "gateway": "pi-7"})
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", evolved, "sensor_data")
+    try:
+        assert warehouse.insert_rows(table.name, [row], [row_id(table, row)]) == 1
+        stored = warehouse.query("SELECT gateway FROM sensor_data.sensor_thermo_beacon")
+    finally:
+        warehouse.close()
+    assert stored.to_pylist() == [{"gateway": "pi-7"}]
+
+
+def test_changed_type_on_an_existing_warehouse_is_refused(
+    schema_copy: Path, tmp_path: Path
+) -> None:
+    DuckDBWarehouse(tmp_path / "w.duckdb", Registry.load(schema_copy), "sensor_data").close()
+    edit_schema(schema_copy, "sensor_thermo_beacon", _set_on("timestamp", type="STRING"))
+
+    with pytest.raises(WarehouseError) as caught:
+        DuckDBWarehouse(tmp_path / "w.duckdb", Registry.load(schema_copy), "sensor_data")
+
+    assert str(caught.value) == (
+        f"cannot open the warehouse at {tmp_path / 'w.duckdb'}: sensor_data.sensor_thermo_beacon"
+        f".timestamp is timestamp[us] in {tmp_path / 'w.duckdb'} but string in schemas/: a "
+        "breaking "
+        "change needs a new table version"
+    )

@@ -96,7 +96,13 @@ def test_serve_accepts_every_delivery_format_over_http(
     raw_push = post(port, json.dumps(push_body([reading(20)])), json_type)
     redelivery = post(port, json.dumps(push_body([reading(20)])), json_type)
     not_a_cloud_event = post(port, json.dumps({"hello": "world"}), json_type)
-    assert (binary, structured, raw_push, redelivery, not_a_cloud_event) == (200, 200, 200, 200, 400)
+    assert (binary, structured, raw_push, redelivery, not_a_cloud_event) == (
+        200,
+        200,
+        200,
+        200,
+        400,
+    )
 
     proc.send_signal(signal.SIGTERM)  # DuckDB: one writer process per file
     _, stderr = proc.communicate(timeout=30)
