@@ -142,12 +142,19 @@ class DuckDBWarehouse:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._con = duckdb.connect(str(path))
+        except (OSError, duckdb.Error) as err:
+            raise WarehouseError(f"cannot open the warehouse at {path}: {err}") from err
+        try:
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {dataset}")
             for table in registry:
                 self._con.execute(duckdb_ddl(table, dataset))
                 self._evolve(table)
-        except (OSError, duckdb.Error) as err:
-            raise WarehouseError(f"cannot open the warehouse at {path}: {err}") from err
+        except duckdb.Error as err:
+            self._con.close()
+            raise WarehouseError(f"cannot set up the warehouse at {path}: {err}") from err
+        except WarehouseError:
+            self._con.close()
+            raise
         self._arrow = {t.name: arrow_schema(t) for t in registry}
 
     def _evolve(self, table: Table) -> None:
