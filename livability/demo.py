@@ -8,11 +8,9 @@ so no port is needed).
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import functions_framework
 import polars as pl
 
 import functions.main
+from edge.messages import Message, hourly
 from livability.settings import Settings, shared_warehouse
 from livability.simulator import Home, make_homes, sensor_rows, weather_rows
 from scoring import job
@@ -30,18 +29,6 @@ PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 
 class DemoError(RuntimeError):
     """The event processor refused a message the simulator produced."""
-
-
-@dataclass(frozen=True)
-class Message:
-    """One Pub/Sub message: a gateway's batch of rows for one table."""
-
-    table: str
-    rows: list[dict[str, Any]]
-
-    @property
-    def sent_at(self) -> str:
-        return str(self.rows[-1]["timestamp"])
 
 
 @dataclass(frozen=True)
@@ -57,44 +44,34 @@ def default_start(today: date) -> date:
     return job.last_complete_week(today) - job.WEEK
 
 
-def hourly(table: str, rows: list[dict[str, Any]]) -> Iterator[Message]:
-    """A gateway buffers readings and publishes once an hour (fewer, larger messages)."""
-    for _, batch in groupby(rows, key=lambda r: str(r["timestamp"])[:13]):
-        yield Message(table, list(batch))
-
-
-def simulate(homes: list[Home], start: date, days: int, seed: int) -> list[Message]:
+def simulate(homes: list[Home], start: date, days: int, seed: int, dataset: str) -> list[Message]:
     """Every message the gateways and the weather poller would publish, in time order."""
     start_at = datetime.combine(start, time(), UTC)
     weather = {site: weather_rows(site, start_at, days, seed) for site in {h.site for h in homes}}
     messages: list[Message] = []
     for site_rows in weather.values():
-        messages += hourly("weather_data", site_rows)
+        messages += hourly("weather_data", site_rows, dataset)
     for home in homes:
-        messages += hourly(
-            "sensor_thermo_beacon", sensor_rows(home, weather[home.site], start_at, days, seed)
-        )
-    return sorted(messages, key=lambda m: m.sent_at)
+        rows = sensor_rows(home, weather[home.site], start_at, days, seed)
+        messages += hourly("sensor_thermo_beacon", rows, dataset)
+    return sorted(messages, key=lambda m: m.published_at)
 
 
-def cloud_event(
-    message: Message, index: int, dataset: str
-) -> tuple[dict[str, str], dict[str, Any]]:
+def cloud_event(message: Message, message_id: str) -> tuple[dict[str, str], dict[str, Any]]:
     """Headers and body of a binary-mode CloudEvent carrying `message`, as Eventarc sends it."""
-    message_id = f"demo-{index}"
     headers = {
         "ce-id": message_id,
         "ce-specversion": "1.0",
         "ce-type": PUBLISHED,
         "ce-source": TOPIC,
-        "ce-time": message.sent_at,
+        "ce-time": message.published_at,
     }
     body = {
         "message": {
-            "data": base64.b64encode(json.dumps(message.rows).encode()).decode(),
-            "attributes": {"dataset_id": dataset, "table_id": message.table},
+            "data": base64.b64encode(message.data).decode(),
+            "attributes": dict(message.attributes),
             "messageId": message_id,
-            "publishTime": message.sent_at,
+            "publishTime": message.published_at,
         },
         "subscription": "projects/livability-local/subscriptions/event-processor",
     }
@@ -112,7 +89,7 @@ def run(
 ) -> DemoResult:
     """Simulate, deliver every message to the event processor, then score each week."""
     population = make_homes(homes, seed)
-    messages = simulate(population, start, 7 * weeks, seed)
+    messages = simulate(population, start, 7 * weeks, seed, settings.dataset)
     app = functions_framework.create_app(
         target="event_processor",
         source=str(Path(functions.main.__file__)),
@@ -120,12 +97,12 @@ def run(
     )
     client = app.test_client()
     for index, message in enumerate(messages):
-        headers, body = cloud_event(message, index, settings.dataset)
+        headers, body = cloud_event(message, f"demo-{index}")
         response = client.post("/", json=body, headers=headers)
         if response.status_code != 200:
             raise DemoError(
                 f"event processor answered {response.status_code} to message {index} "
-                f"({message.table}, {message.sent_at})"
+                f"({message.table}, {message.published_at})"
             )
         on_message(index + 1, len(messages))
     warehouse = shared_warehouse(settings)

@@ -1,0 +1,1 @@
+"""The edge gateway: what runs in the home and publishes readings to Pub/Sub."""
