@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from datetime import UTC, datetime
-from functools import cache
 
 import functions_framework
 from cloudevents.http.event import CloudEvent
@@ -20,15 +19,10 @@ log = logging.getLogger(
 )  # a fixed name: the runtime loads this file by path
 
 
-@cache
-def _configure_logging() -> None:
-    configure_logging()
-
-
 @functions_framework.cloud_event
 def event_processor(cloud_event: CloudEvent) -> None:
     """Pub/Sub → warehouse rows. Raising makes the platform answer 500 and redeliver."""
-    _configure_logging()
+    configure_logging(replace=False)
     warehouse = shared_warehouse(Settings.from_env())
     outcome = process_event(
         cloud_event.data, cloud_event["id"], warehouse, received_at=datetime.now(UTC)

@@ -187,7 +187,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Co
         )
     out.print(table)
     out.print(
-        f"{result.messages} messages ingested, {len(result.weeks)} weeks scored in "
+        f"{result.messages} messages ingested, {len(result.weeks)} week(s) scored in "
         f"{time.perf_counter() - began:.1f} s. Vectors: {settings.bucket_path}/scores/, "
         f"table {settings.dataset}.livability_scores in {settings.warehouse_path}"
     )

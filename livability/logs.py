@@ -44,11 +44,22 @@ class _StandardStream(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(level: int = logging.INFO, stream: str = "stdout") -> None:
-    """Route the platform's loggers to `sys.<stream>` as JSON lines. Call from entry points."""
+LOGGERS = ("livability", "functions", "scoring", "edge")
+
+
+def configure_logging(
+    level: int = logging.INFO, stream: str = "stdout", *, replace: bool = True
+) -> None:
+    """Route the platform's loggers to `sys.<stream>` as JSON lines. Call from entry points.
+
+    With `replace=False` an existing set-up is kept: a function runtime configures logging
+    unless the process hosting it (the CLI's demo, say) already did.
+    """
+    if not replace and any(logging.getLogger(name).handlers for name in LOGGERS):
+        return
     handler = _StandardStream(stream)
     handler.setFormatter(CloudLoggingFormatter())
-    for name in ("livability", "functions", "scoring", "edge"):
+    for name in LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)

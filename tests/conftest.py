@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from livability.logs import LOGGERS
 from livability.settings import Settings, shared_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +22,17 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     monkeypatch.delenv("LIVABILITY_DATASET", raising=False)
     yield Settings.from_env()
     shared_warehouse.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def unconfigured_logging() -> Iterator[None]:
+    """Each test starts, as a fresh process does, with the platform's logging not set up."""
+    yield
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): throughput as ratios against a named baseline, never asserted."""
