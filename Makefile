@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help demo test lint typecheck bench clean
+.PHONY: help demo test lint typecheck bench lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,9 +19,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==26.0.1
 
+# pylock.toml (`make lock`) pins every transitive dependency; pip installs with it as
+# constraints, so each group gets exactly the locked versions and nothing more.
+$(VENV)/constraints.txt: pylock.toml | $(BIN)/python
+	$(BIN)/python -c 'import tomllib; lock = tomllib.load(open("pylock.toml", "rb")); print("\n".join(p["name"] + "==" + p["version"] for p in lock["packages"] if "version" in p))' > $@
+
 # One stamp per dependency group: each target installs only what its part needs.
-$(VENV)/.group-%: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable . --group $*
+$(VENV)/.group-%: pyproject.toml $(VENV)/constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --constraint $(VENV)/constraints.txt --editable . --group $*
 	@touch $@
 
 demo: $(VENV)/.group-cli ## Simulate homes for 2 weeks, ingest them through the event processor, score
@@ -38,6 +43,9 @@ typecheck: $(VENV)/.group-dev ## Type-check the packages with mypy
 
 bench: $(VENV)/.group-dev ## Benchmarks, as ratios against a named baseline
 	$(BIN)/python -m benchmarks
+
+lock: $(BIN)/python ## Re-resolve every group into pylock.toml after a pyproject change
+	$(BIN)/python -m pip lock --quiet --editable . --group dev --group edge --group infra -o pylock.toml
 
 clean: ## Remove the venv and the local state folder
 	rm -rf $(VENV) .livability .pytest_cache .ruff_cache .mypy_cache
