@@ -12,6 +12,8 @@ from typing import Any
 
 import polars as pl
 
+from schemas import registry
+
 MODEL_VERSION: str = "1.0.0"
 
 # --- Published thresholds -------------------------------------------------------------------
@@ -88,33 +90,33 @@ SENSOR_COLUMNS: tuple[str, ...] = (
 )
 WEATHER_COLUMNS: tuple[str, ...] = ("timestamp", "temperature", "location")
 
-# Output columns and dtypes: schemas/livability_scores.json minus computed_at, in its order.
-OUTPUT_SCHEMA: dict[str, pl.DataType] = {
-    "week_start": pl.Date(),
-    "home_id": pl.Int64(),
-    "model_version": pl.String(),
-    "score": pl.Float64(),
-    "grade": pl.String(),
-    "coverage": pl.Float64(),
-    "readings": pl.Int64(),
-    "heating_season": pl.Boolean(),
-    "outdoor_temperature_mean": pl.Float64(),
-    "temperature_mean": pl.Float64(),
-    "humidity_mean": pl.Float64(),
-    "thermal_comfort": pl.Float64(),
-    "cold_exposure": pl.Float64(),
-    "humidity_comfort": pl.Float64(),
-    "mould_risk": pl.Float64(),
-    "hours_below_18c": pl.Float64(),
-    "hours_above_70rh": pl.Float64(),
+_POLARS_TYPES: dict[str, pl.DataType] = {
+    "STRING": pl.String(),
+    "INTEGER": pl.Int64(),
+    "FLOAT": pl.Float64(),
+    "BOOLEAN": pl.Boolean(),
+    "DATE": pl.Date(),
+    "TIMESTAMP": pl.Datetime("us"),
 }
+# Added by the job that publishes the vectors, not by the model.
+_ADDED_BY_JOB = ("computed_at",)
+
+
+def output_schema() -> dict[str, pl.DataType]:
+    """Output columns and dtypes: schemas/livability_scores.json, in its order, minus
+    what the job adds. Derived from the contract, never restated."""
+    return {
+        f.name: _POLARS_TYPES[f.type]
+        for f in registry()["livability_scores"].fields
+        if f.name not in _ADDED_BY_JOB
+    }
 
 
 def score_week(sensor: pl.LazyFrame, weather: pl.LazyFrame, week_start: date) -> pl.LazyFrame:
     """Score every home in ``sensor`` for the week starting ``week_start``.
 
     Both inputs must already hold only the 7 days [week_start, week_start + 7 d). Returns one row
-    per home, sorted by home_id, with the columns of ``OUTPUT_SCHEMA``.
+    per home, sorted by home_id, with the columns of ``output_schema()``.
     """
     _require_columns(sensor, SENSOR_COLUMNS, "sensor")
     _require_columns(weather, WEATHER_COLUMNS, "weather")
@@ -127,7 +129,7 @@ def score_week(sensor: pl.LazyFrame, weather: pl.LazyFrame, week_start: date) ->
             pl.lit(week_start, dtype=pl.Date).alias("week_start"),
             pl.lit(MODEL_VERSION, dtype=pl.String).alias("model_version"),
         )
-        .select(pl.col(name).cast(dtype) for name, dtype in OUTPUT_SCHEMA.items())
+        .select(pl.col(name).cast(dtype) for name, dtype in output_schema().items())
         .sort("home_id")
     )
 
