@@ -292,6 +292,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console, err: C
     # Fail now on a bad LIVABILITY_HOME, not on the first push. Closed again: the server's
     # worker process opens its own connection (DuckDB connections do not survive a fork).
     settings.open_warehouse().close()
+    configure_logging(logging.INFO, "stdout")  # a server's log is its output, one JSON per line
     app = functions_framework.create_app(
         target="event_processor", source=functions.main.__file__, signature_type="cloudevent"
     )
