@@ -58,7 +58,9 @@ def count_lines(path: Path) -> int:
 
 def simulated_rows(homes: int, days: int) -> list[dict[str, object]]:
     population = make_homes(homes, seed=1)
-    weather = {s: weather_rows(s, START, days, seed=1) for s in {h.site for h in population}}
+    weather = {
+        s: weather_rows(s, START, days, seed=1) for s in dict.fromkeys(h.site for h in population)
+    }
     return [r for h in population for r in sensor_rows(h, weather[h.site], START, days, seed=1)]
 
 

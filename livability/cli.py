@@ -321,9 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return COMMANDS[args.command](args, settings, out, err)
-    except CliError as error:
-        print(f"livability: error: {error}", file=sys.stderr)
-    except FAILURES as error:
+    except (CliError, *FAILURES) as error:
         print(f"livability: error: {error}", file=sys.stderr)
     except KeyboardInterrupt:
         print("livability: interrupted", file=sys.stderr)

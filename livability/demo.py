@@ -47,7 +47,10 @@ def default_start(today: date) -> date:
 def simulate(homes: list[Home], start: date, days: int, seed: int, dataset: str) -> list[Message]:
     """Every message the gateways and the weather poller would publish, in time order."""
     start_at = datetime.combine(start, time(), UTC)
-    weather = {site: weather_rows(site, start_at, days, seed) for site in {h.site for h in homes}}
+    # Sites in order of first appearance, not set order (string hashes vary per process), so
+    # the message sequence, and with it the message ids, is the same on every run.
+    sites = dict.fromkeys(h.site for h in homes)
+    weather = {site: weather_rows(site, start_at, days, seed) for site in sites}
     messages: list[Message] = []
     for site_rows in weather.values():
         messages += hourly("weather_data", site_rows, dataset)

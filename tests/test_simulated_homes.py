@@ -28,7 +28,9 @@ def flat(rows: list[dict[str, Any]], table: str) -> pl.LazyFrame:
 def score_simulated(homes: int, seed: int) -> pl.DataFrame:
     start = datetime.combine(WINTER_WEEK, datetime.min.time(), UTC)
     population = make_homes(homes, seed)
-    weather = {s: weather_rows(s, start, 7, seed) for s in {h.site for h in population}}
+    weather = {
+        s: weather_rows(s, start, 7, seed) for s in dict.fromkeys(h.site for h in population)
+    }
     sensor = [r for h in population for r in sensor_rows(h, weather[h.site], start, 7, seed)]
     all_weather = [r for rows in weather.values() for r in rows]
     vectors = score_week(
