@@ -28,11 +28,11 @@ import functions.main
 from edge.messages import hourly
 from functions.processor import PubSubMessage, process_message
 from livability.archive import find_files, load
-from livability.demo import cloud_event
+from livability.local.demo import cloud_event
 from livability.ingest import ingest_rows
 from livability.logs import configure_logging
 from livability.settings import Settings, shared_warehouse
-from livability.simulator import make_homes, sensor_rows, weather_rows
+from livability.local.simulator import make_homes, sensor_rows, weather_rows
 from livability.warehouse import DuckDBWarehouse
 from schemas import registry
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from livability.ingest import IngestResult, Rejection, dead_letter, ingest_rows, payload_text
-from livability.warehouse import Warehouse
+from livability.ports import Warehouse
 from schemas import Table, UnknownTableError, registry
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from livability.ingest import IngestResult, ingest_rows
-from livability.warehouse import Warehouse
+from livability.ports import Warehouse
 from schemas import registry
 
 BATCH_ROWS = 5000
@@ -100,7 +100,13 @@ def load(
         source = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
         for first, batch in chunks(read_rows(path), BATCH_ROWS):
             result = ingest_rows(
-                warehouse, table, batch, source=source, received_at=received_at, first=first
+                warehouse,
+                table,
+                batch,
+                source=source,
+                received_at=received_at,
+                first=first,
+                batch=True,
             )
             totals[table.name] = totals.get(table.name, IngestResult()) + result
             on_rows(len(batch))

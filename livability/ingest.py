@@ -1,7 +1,9 @@
 """Validate rows and write them, sending every invalid one to the dead-letter table.
 
 Shared by the event processor (Pub/Sub messages) and `load-archive` (BigQuery exports),
-so both apply the same contract and the same idempotency keys.
+so both apply the same contract and the same idempotency keys. A row the warehouse itself
+refuses (BigQuery's per-row insert errors) is dead-lettered with the warehouse's reason:
+the reference code printed those errors and lost the rows.
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from livability.warehouse import Warehouse
-from schemas import Table, registry
-from schemas.validation import RowError, row_id, validate_row
+from livability.ports import InsertResult, Warehouse, WarehouseError
+from schemas import ROW_ID, Table, registry
+from schemas.validation import RowError, to_json, validate_row
 
 DEAD_LETTER = "dead_letter"
 log = logging.getLogger(__name__)
@@ -46,13 +48,24 @@ class Rejection:
 
 
 def payload_text(raw: Any) -> str:
-    """The raw payload as text for the dead-letter table, losing nothing JSON can carry."""
+    """The raw payload as UTF-8-safe text for the dead-letter table, losing nothing.
+
+    Bytes that are not UTF-8 are kept as base64; text with lone surrogates (which no
+    warehouse stores) is kept with JSON escapes.
+    """
     if isinstance(raw, bytes):
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             return "base64:" + base64.b64encode(raw).decode("ascii")
-    return json.dumps(raw, default=str, ensure_ascii=False)
+    try:
+        text = json.dumps(raw, default=str, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(raw, default=str, ensure_ascii=True)
+    except (ValueError, RecursionError):  # a circular or too deep structure
+        return repr(raw)[:100_000]
+    return text
 
 
 def dead_letter(
@@ -62,7 +75,11 @@ def dead_letter(
     source: str | None,
     received_at: datetime,
 ) -> int:
-    """Store rejections in `dead_letter`; returns how many were new."""
+    """Store rejections in `dead_letter`; returns how many were new.
+
+    The row id leaves out when and through which message a payload came (`identity` in
+    tables.toml), so a redelivered poison message is stored once.
+    """
     if not rejections:
         return 0
     table = registry()[DEAD_LETTER]
@@ -80,16 +97,16 @@ def dead_letter(
         )
         for r in rejections
     ]
-    # The id leaves out received_at, so a redelivered poison message is stored once.
-    ids = [
-        row_id(table, {**row, "day": None, "received_at": None, "message_id": None}) for row in rows
-    ]
     for r in rejections:
         log.warning(
             "rejected",
-            extra={"reason": r.reason, "target_table": r.target_table, "source": source},
+            extra={"reason": r.reason[:500], "target_table": r.target_table, "source": source},
         )
-    return warehouse.insert_rows(DEAD_LETTER, rows, ids)
+    result = warehouse.insert_rows(DEAD_LETTER, rows, [row[ROW_ID] for row in rows])
+    if result.failed:
+        # The dead-letter table refusing a dead letter is a backend fault: retry later.
+        raise WarehouseError(f"dead_letter refused rows: {result.failed[0].reason}")
+    return result.inserted
 
 
 def ingest_rows(
@@ -100,24 +117,41 @@ def ingest_rows(
     source: str | None,
     received_at: datetime,
     first: int = 0,
+    batch: bool = False,
+    where: Callable[[int], str] | None = None,
 ) -> IngestResult:
     """Validate `rows` for `table`; write the valid ones and dead-letter the rest.
 
-    Reasons number rows from `first` (0-based), so a batch of a larger file points at
-    the row's place in the file.
+    `batch` selects the warehouse's exact batch path (`load_rows`) over streaming inserts.
+    Reasons name each row by `where(index)` (default `row N`, numbered from `first`), so a
+    row of a file points at its place in the file.
     """
+    name = where or (lambda index: f"row {first + index}")
     valid: list[dict[str, Any]] = []
+    positions: list[int] = []
     rejections: list[Rejection] = []
     for index, raw in enumerate(rows):
         try:
             valid.append(validate_row(table, raw))
+            positions.append(index)
         except RowError as err:
-            rejections.append(
-                Rejection(f"row {first + index}: {err}", payload_text(raw), table.name)
-            )
+            rejections.append(Rejection(f"{name(index)}: {err}", payload_text(raw), table.name))
     # Dead letters first: if the valid rows then fail to land, the redelivery finds the
     # dead letters already stored under the same ids and adds no copy.
     dead_letter(warehouse, rejections, source=source, received_at=received_at)
-    ids = [row_id(table, row) for row in valid]
-    loaded = warehouse.insert_rows(table.name, valid, ids)
-    return IngestResult(loaded=loaded, rejected=len(rejections), duplicates=len(valid) - loaded)
+    write = warehouse.load_rows if batch else warehouse.insert_rows
+    result: InsertResult = write(table.name, valid, [row[ROW_ID] for row in valid])
+    refused = [
+        Rejection(
+            f"{name(positions[f.index])}: refused by the warehouse: {f.reason}",
+            payload_text(to_json(valid[f.index])),
+            table.name,
+        )
+        for f in result.failed
+    ]
+    dead_letter(warehouse, refused, source=source, received_at=received_at)
+    return IngestResult(
+        loaded=result.inserted,
+        rejected=len(rejections) + len(refused),
+        duplicates=len(valid) - result.inserted - len(refused),
+    )

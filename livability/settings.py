@@ -1,4 +1,19 @@
-"""Settings: one typed object, built once at an entry point from the environment."""
+"""Settings: URLs in, adapters out. Built once at each entry point and passed down.
+
+LIVABILITY_WAREHOUSE  duckdb:///ABSOLUTE/PATH, duckdb://RELATIVE/PATH or
+                      bigquery://PROJECT/DATASET (default: duckdb under LIVABILITY_HOME)
+LIVABILITY_BUCKET     file:///ABSOLUTE/PATH, file://RELATIVE/PATH or gs://BUCKET[/PREFIX]
+                      (default: a folder under LIVABILITY_HOME)
+LIVABILITY_TOPIC      projects/PROJECT/topics/TOPIC, for publishers
+LIVABILITY_HOME       local state folder (default .livability/)
+LIVABILITY_DATASET    the dataset of a DuckDB warehouse (default sensor_data); a BigQuery
+                      URL names its own
+BIGQUERY_EMULATOR_HOST, STORAGE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST
+                      the clients' standard variables: a local stand-in, reached with
+                      anonymous credentials; otherwise Application Default Credentials
+
+Only `Settings.from_env` reads the environment; no module reads it behind its caller.
+"""
 
 from __future__ import annotations
 
@@ -8,66 +23,242 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from livability.bucket import LocalBucket
-from livability.warehouse import DuckDBWarehouse
 from schemas import Registry, registry
+
+if TYPE_CHECKING:
+    from livability.ports import Bucket, Publisher, Warehouse
 
 DEFAULT_HOME = Path(".livability")
 DEFAULT_DATASET = "sensor_data"
 _DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+# cloud.google.com/resource-manager/docs/creating-managing-projects: 6-30 characters.
+_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_TOPIC = re.compile(r"^projects/([a-z][-a-z0-9]{4,28}[a-z0-9])/topics/([A-Za-z][-A-Za-z0-9._~+%]{2,254})$")
+_HOST = re.compile(r"^(https?://)?[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?/?$")
 
 
 class SettingsError(ValueError):
-    """A setting has a value the platform cannot use."""
+    """A setting has a value the platform cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class WarehouseURL:
+    kind: Literal["duckdb", "bigquery"]
+    dataset: str
+    path: Path | None = None  # duckdb
+    project: str | None = None  # bigquery
+
+    def __str__(self) -> str:
+        if self.kind == "duckdb":
+            return f"duckdb://{self.path}"
+        return f"bigquery://{self.project}/{self.dataset}"
+
+    @classmethod
+    def parse(cls, text: str, *, dataset: str, variable: str = "LIVABILITY_WAREHOUSE") -> WarehouseURL:
+        if text.startswith("duckdb://"):
+            rest = text.removeprefix("duckdb://")
+            if not rest or rest.endswith("/") or "\x00" in rest:
+                raise SettingsError(f"{variable}: {text!r} names no file (duckdb:///PATH)")
+            return cls("duckdb", _dataset(dataset, "LIVABILITY_DATASET"), path=Path(rest))
+        if text.startswith("bigquery://"):
+            parts = text.removeprefix("bigquery://").split("/")
+            if len(parts) != 2 or not _PROJECT.match(parts[0]):
+                raise SettingsError(
+                    f"{variable}: {text!r} is not bigquery://PROJECT/DATASET with a valid project id"
+                )
+            return cls("bigquery", _dataset(parts[1], variable), project=parts[0])
+        raise SettingsError(
+            f"{variable}: {text!r} is not duckdb:///PATH or bigquery://PROJECT/DATASET"
+        )
+
+
+@dataclass(frozen=True)
+class BucketURL:
+    kind: Literal["file", "gs"]
+    path: Path | None = None  # file
+    bucket: str | None = None  # gs
+    prefix: str = ""  # gs
+
+    def __str__(self) -> str:
+        if self.kind == "file":
+            return f"file://{self.path}"
+        return f"gs://{self.bucket}/{self.prefix}".rstrip("/")
+
+    @classmethod
+    def parse(cls, text: str, variable: str = "LIVABILITY_BUCKET") -> BucketURL:
+        if text.startswith("file://"):
+            rest = text.removeprefix("file://")
+            if not rest or "\x00" in rest:
+                raise SettingsError(f"{variable}: {text!r} names no folder (file:///PATH)")
+            return cls("file", path=Path(rest))
+        if text.startswith("gs://"):
+            bucket, _, prefix = text.removeprefix("gs://").partition("/")
+            if not _BUCKET.match(bucket) or ".." in bucket or "//" in prefix:
+                raise SettingsError(f"{variable}: {text!r} is not gs://BUCKET[/PREFIX]")
+            return cls("gs", bucket=bucket, prefix=prefix.strip("/"))
+        raise SettingsError(f"{variable}: {text!r} is not file:///PATH or gs://BUCKET[/PREFIX]")
+
+
+@dataclass(frozen=True)
+class Emulators:
+    """Local stand-ins for Google's services, from the clients' standard variables."""
+
+    bigquery: str | None = None
+    storage: str | None = None
+    pubsub: str | None = None
+
+
+def _dataset(name: str, variable: str) -> str:
+    if not _DATASET.match(name):
+        raise SettingsError(
+            f"{variable}: {name!r} is not a valid dataset name (letters, digits and underscores)"
+        )
+    return name
+
+
+def _host(value: str | None, variable: str) -> str | None:
+    if not value:
+        return None
+    if not _HOST.match(value):
+        raise SettingsError(f"{variable}: {value!r} is not HOST:PORT or http://HOST:PORT")
+    return value
+
+
+def _topic(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not _TOPIC.match(value):
+        raise SettingsError(f"LIVABILITY_TOPIC: {value!r} is not projects/PROJECT/topics/TOPIC")
+    return value
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the platform keeps its data.
-
-    home     local state folder: the DuckDB warehouse and the bucket folder
-             (LIVABILITY_HOME, default `.livability/` in the working directory)
-    dataset  the one dataset the event processor writes to (LIVABILITY_DATASET)
-    """
+    """Where the platform keeps its data, and how to reach it."""
 
     home: Path = DEFAULT_HOME
-    dataset: str = DEFAULT_DATASET
-
-    def __post_init__(self) -> None:
-        if not _DATASET.match(self.dataset):
-            raise SettingsError(
-                f"LIVABILITY_DATASET: {self.dataset!r} is not a valid dataset name "
-                "(letters, digits and underscores)"
-            )
+    warehouse: WarehouseURL | None = None  # None: the embedded default under `home`
+    bucket: BucketURL | None = None  # None: the embedded default under `home`
+    topic: str | None = None
+    emulators: Emulators = Emulators()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        home = Path(environ.get("LIVABILITY_HOME") or DEFAULT_HOME)
+        dataset = environ.get("LIVABILITY_DATASET") or DEFAULT_DATASET
+        warehouse = environ.get("LIVABILITY_WAREHOUSE")
+        bucket = environ.get("LIVABILITY_BUCKET")
         return cls(
-            home=Path(environ.get("LIVABILITY_HOME") or DEFAULT_HOME),
-            dataset=environ.get("LIVABILITY_DATASET") or DEFAULT_DATASET,
+            home=home,
+            warehouse=(
+                WarehouseURL.parse(warehouse, dataset=dataset)
+                if warehouse
+                else WarehouseURL("duckdb", _dataset(dataset, "LIVABILITY_DATASET"), home / "warehouse.duckdb")
+            ),
+            bucket=BucketURL.parse(bucket) if bucket else None,
+            topic=_topic(environ.get("LIVABILITY_TOPIC")),
+            emulators=Emulators(
+                bigquery=_host(environ.get("BIGQUERY_EMULATOR_HOST"), "BIGQUERY_EMULATOR_HOST"),
+                storage=_host(environ.get("STORAGE_EMULATOR_HOST"), "STORAGE_EMULATOR_HOST"),
+                pubsub=_host(environ.get("PUBSUB_EMULATOR_HOST"), "PUBSUB_EMULATOR_HOST"),
+            ),
         )
 
     @property
+    def warehouse_url(self) -> WarehouseURL:
+        return self.warehouse or WarehouseURL("duckdb", DEFAULT_DATASET, self.home / "warehouse.duckdb")
+
+    @property
+    def bucket_url(self) -> BucketURL:
+        return self.bucket or BucketURL("file", path=self.home / "bucket")
+
+    @property
+    def dataset(self) -> str:
+        return self.warehouse_url.dataset
+
+    @property
     def warehouse_path(self) -> Path:
-        return self.home / "warehouse.duckdb"
+        """The DuckDB file of the embedded warehouse."""
+        url = self.warehouse_url
+        if url.path is None:
+            raise SettingsError(f"LIVABILITY_WAREHOUSE: {url} is not a DuckDB file")
+        return url.path
 
     @property
     def bucket_path(self) -> Path:
-        return self.home / "bucket"
+        """The folder of the embedded bucket."""
+        url = self.bucket_url
+        if url.path is None:
+            raise SettingsError(f"LIVABILITY_BUCKET: {url} is not a local folder")
+        return url.path
 
-    def open_warehouse(self, schemas: Registry | None = None) -> DuckDBWarehouse:
-        return DuckDBWarehouse(self.warehouse_path, schemas or registry(), self.dataset)
+    @property
+    def embedded(self) -> bool:
+        return self.warehouse_url.kind == "duckdb"
 
-    def open_bucket(self) -> LocalBucket:
-        return LocalBucket(self.bucket_path)
+    def open_warehouse(self, schemas: Registry | None = None, *, init: bool | None = None) -> Warehouse:
+        return open_warehouse(self, schemas, init=init)
+
+    def open_bucket(self) -> Bucket:
+        return open_bucket(self)
+
+
+def open_warehouse(
+    settings: Settings, schemas: Registry | None = None, *, init: bool | None = None
+) -> Warehouse:
+    """The configured warehouse; its adapter module is imported only now.
+
+    The embedded default creates its tables on first use (`init` defaults to True there);
+    a cloud warehouse is created by `livability init` or `make deploy`, never implicitly.
+    """
+    url = settings.warehouse_url
+    schemas = schemas or registry()
+    if url.kind == "duckdb":
+        from livability.adapters.duckdb_warehouse import DuckDBWarehouse
+
+        assert url.path is not None
+        duck = DuckDBWarehouse(url.path, schemas, url.dataset)
+        if init is None or init:
+            duck.init()
+        return duck
+    from livability.adapters.bigquery import BigQueryWarehouse
+
+    assert url.project is not None
+    bigquery = BigQueryWarehouse(url.project, url.dataset, schemas, emulator=settings.emulators.bigquery)
+    if init:
+        bigquery.init(schemas)
+    return bigquery
+
+
+def open_bucket(settings: Settings) -> Bucket:
+    url = settings.bucket_url
+    if url.kind == "file":
+        from livability.adapters.local_bucket import LocalBucket
+
+        assert url.path is not None
+        return LocalBucket(url.path)
+    from livability.adapters.gcs import GCSBucket
+
+    assert url.bucket is not None
+    return GCSBucket(url.bucket, url.prefix, emulator=settings.emulators.storage)
+
+
+def open_publisher(settings: Settings) -> Publisher:
+    if settings.topic is None:
+        raise SettingsError("LIVABILITY_TOPIC: not set (projects/PROJECT/topics/TOPIC)")
+    from livability.adapters.pubsub import PubSubPublisher
+
+    return PubSubPublisher(settings.topic, emulator=settings.emulators.pubsub)
 
 
 @cache
-def shared_warehouse(settings: Settings) -> DuckDBWarehouse:
-    """One open warehouse per settings and process, shared by its threads and callers.
+def shared_warehouse(settings: Settings) -> Warehouse:
+    """One warehouse per settings and process, shared by its threads and callers.
 
-    DuckDB lets one process at a time write a file; a long-lived process (the function
-    runtime, the demo) keeps it open rather than paying for an open per message.
+    A long-lived process (the function runtime, `serve`, the demo) keeps its clients rather
+    than paying for them per message; the DuckDB adapter still releases the file when idle.
     """
-    return settings.open_warehouse()
+    return open_warehouse(settings)

@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,20 @@ TYPE_ALIASES = {
 }
 MODES = ("NULLABLE", "REQUIRED")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ROW_ID = "row_id"
+
+# What BigQuery refuses at table creation (cloud.google.com/bigquery/docs/schemas,
+# /clustered-tables, /partitioned-tables); the loader refuses it first, so a contract that
+# passes the tests also deploys.
+MAX_COLUMN_NAME = 300
+MAX_TABLE_NAME = 1024
+MAX_DESCRIPTION = 1024
+MAX_DEPTH = 15
+MAX_CLUSTER_COLUMNS = 4
+RESERVED_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__", "_COLON_")
+CLUSTER_TYPES = ("STRING", "INTEGER", "BOOLEAN", "DATE", "TIMESTAMP", "GEOGRAPHY")
+PARTITION_TYPES = ("DATE", "TIMESTAMP")
+RANGE_TYPES = ("FLOAT", "INTEGER", "DATE", "TIMESTAMP")
 
 
 class SchemaError(ValueError):
@@ -75,17 +90,27 @@ class Field:
         name = raw.get("name")
         if not isinstance(name, str) or not _NAME.match(name):
             raise SchemaError(f"{where}: field name {name!r} is not a valid column name")
+        if len(name) > MAX_COLUMN_NAME or name.upper().startswith(RESERVED_PREFIXES):
+            raise SchemaError(
+                f"{where}: field name {name!r} is longer than {MAX_COLUMN_NAME} characters or "
+                f"starts with a prefix BigQuery reserves {RESERVED_PREFIXES}"
+            )
         where = f"{where}.{name}"
+        if where.count(".") > MAX_DEPTH:
+            raise SchemaError(f"{where}: RECORDs nest deeper than BigQuery's {MAX_DEPTH} levels")
         type_ = TYPE_ALIASES.get(str(raw.get("type", "")).upper())
         if type_ is None:
             raise SchemaError(f"{where}: type {raw.get('type')!r} is not supported")
         mode = str(raw.get("mode", "NULLABLE")).upper()
         if mode not in MODES:
             raise SchemaError(f"{where}: mode {mode!r} is not supported (use one of {MODES})")
+        description = raw.get("description", "")
+        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+            raise SchemaError(f"{where}: description is not a string of <= {MAX_DESCRIPTION} chars")
         children = _fields(raw.get("fields", []), where)
         if (type_ == "RECORD") != bool(children):
             raise SchemaError(f"{where}: a RECORD needs fields, and only a RECORD has them")
-        return cls(name, type_, mode, str(raw.get("description", "")), children)
+        return cls(name, type_, mode, description, children)
 
 
 @dataclass(frozen=True)
@@ -95,23 +120,23 @@ class Table:
     name: str
     fields: tuple[Field, ...]
     description: str = ""
+    version: int = 1
     ingest: bool = False
     partition: str | None = None
     cluster: tuple[str, ...] = ()
-    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    ranges: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    derived: Mapping[str, str] = field(default_factory=dict)
+    identity_excludes: tuple[str, ...] = ()
+
+    @property
+    def keyed(self) -> bool:
+        """Whether rows carry their idempotency key as the `row_id` column."""
+        return any(f.name == ROW_ID for f in self.fields)
 
     def leaves(self) -> Iterator[tuple[str, Field]]:
         """Every non-RECORD column with its dotted path (`data.temperature`)."""
 
-        def walk(prefix: str, fields: tuple[Field, ...]) -> Iterator[tuple[str, Field]]:
-            for f in fields:
-                path = f"{prefix}{f.name}"
-                if f.type == "RECORD":
-                    yield from walk(f"{path}.", f.fields)
-                else:
-                    yield path, f
-
-        return walk("", self.fields)
+        return _walk("", self.fields)
 
     def column(self, path: str) -> Field:
         for leaf_path, leaf in self.leaves():
@@ -176,18 +201,42 @@ def _fields(raw: Any, where: str) -> tuple[Field, ...]:
         raise SchemaError(f"{where}: 'fields' must be a JSON list")
     fields = tuple(Field.from_json(f, where) for f in raw)
     names = [f.name for f in fields]
-    if len(set(names)) != len(names):
-        raise SchemaError(f"{where}: duplicate column names in {names}")
+    if len({n.lower() for n in names}) != len(names):  # BigQuery's names are case-insensitive
+        raise SchemaError(f"{where}: duplicate column names (ignoring case) in {names}")
     return fields
 
 
-def _range(where: str, bounds: Any) -> tuple[float, float]:
-    numeric = isinstance(bounds, list) and all(
-        isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds
-    )
-    if not numeric or len(bounds) != 2 or bounds[0] > bounds[1]:
+def _range(where: str, type_: str, bounds: Any) -> tuple[Any, Any]:
+    """[low, high]: numbers for FLOAT and INTEGER, ISO text for DATE and TIMESTAMP."""
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise SchemaError(f"{where}: a range is [low, high], not {bounds!r}")
+    parsed: list[Any] = []
+    for bound in bounds:
+        if type_ in ("FLOAT", "INTEGER"):
+            ok = isinstance(bound, (int, float)) and not isinstance(bound, bool)
+            value: Any = (float(bound) if type_ == "FLOAT" else bound) if ok else None
+            if type_ == "INTEGER" and not isinstance(bound, int):
+                value = None
+        else:
+            value = _iso(bound, type_)
+        if value is None:
+            raise SchemaError(f"{where}: {bound!r} is not a valid {type_} bound")
+        parsed.append(value)
+    if parsed[0] > parsed[1]:
         raise SchemaError(f"{where}: a range is [low, high] with low <= high, not {bounds!r}")
-    return float(bounds[0]), float(bounds[1])
+    return parsed[0], parsed[1]
+
+
+def _iso(text: Any, type_: str) -> date | datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        if type_ == "DATE":
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
@@ -197,29 +246,85 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         raise SchemaError(f"{path}: {err}") from err
     if not isinstance(raw, list) or not raw:
         raise SchemaError(f"{path}: a schema file is a non-empty JSON list of fields")
+    if not _NAME.match(path.stem) or len(path.stem) > MAX_TABLE_NAME:
+        raise SchemaError(f"{path}: {path.stem!r} is not a valid BigQuery table name")
+    where = f"{MANIFEST} [{path.stem}]"
+    known = {"description", "version", "ingest", "partition", "cluster", "derived", "identity"}
+    unknown = sorted(set(meta) - known - {"ranges"})
+    if unknown:
+        raise SchemaError(f"{where}: unknown key(s) {unknown} (known: {sorted(known)}, ranges)")
+    version = meta.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SchemaError(f"{where}: version {version!r} is not a positive integer")
     fields = _fields(raw, path.stem)
+    leaves = dict(_walk("", fields))
+    top = {f.name: f for f in fields}
+    ranges = {}
+    for key, bounds in meta.get("ranges", {}).items():
+        if key not in leaves:
+            raise SchemaError(f"{where}: range {key!r} is not a column of the table")
+        if leaves[key].type not in RANGE_TYPES:
+            raise SchemaError(f"{where}: range on {leaves[key].type} column {key!r}")
+        ranges[key] = _range(f"{where} ranges {key!r}", leaves[key].type, bounds)
     table = Table(
         name=path.stem,
         fields=fields,
         description=str(meta.get("description", "")),
+        version=version,
         ingest=bool(meta.get("ingest", False)),
         partition=meta.get("partition"),
         cluster=tuple(meta.get("cluster", ())),
-        ranges={
-            k: _range(f"{MANIFEST} [{path.stem}.ranges] {k!r}", v)
-            for k, v in meta.get("ranges", {}).items()
-        },
+        ranges=ranges,
+        derived=dict(meta.get("derived", {})),
+        identity_excludes=tuple(meta.get("identity", ())),
     )
-    leaves = dict(table.leaves())
-    for path_ in [*table.ranges, *table.cluster]:
-        if path_ not in leaves:
-            raise SchemaError(f"{MANIFEST} [{table.name}]: {path_!r} is not a column of the table")
-    for path_ in table.ranges:
-        if leaves[path_].type not in ("FLOAT", "INTEGER"):
-            raise SchemaError(f"{MANIFEST} [{table.name}]: range on non-numeric {path_!r}")
-    if table.partition is not None and leaves.get(table.partition, Field("", "")).type != "DATE":
-        raise SchemaError(f"{MANIFEST} [{table.name}]: partition {table.partition!r} is no DATE")
+    _check_bigquery_layout(table, where, top, leaves)
     return table
+
+
+def _check_bigquery_layout(
+    table: Table, where: str, top: Mapping[str, Field], leaves: Mapping[str, Field]
+) -> None:
+    """Partitioning, clustering and derived columns as BigQuery and the validator need them."""
+    if table.partition is not None:
+        column = top.get(table.partition)
+        if column is None or column.type not in PARTITION_TYPES:
+            raise SchemaError(
+                f"{where}: partition {table.partition!r} must be a top-level "
+                f"{' or '.join(PARTITION_TYPES)} column (BigQuery partitions on no nested field)"
+            )
+    if len(table.cluster) > MAX_CLUSTER_COLUMNS or len(set(table.cluster)) != len(table.cluster):
+        raise SchemaError(
+            f"{where}: cluster {list(table.cluster)} must name at most "
+            f"{MAX_CLUSTER_COLUMNS} distinct columns (BigQuery's limit)"
+        )
+    for name in table.cluster:
+        column = top.get(name)
+        if column is None:
+            hint = " (BigQuery clusters only on top-level columns)" if name in leaves else ""
+            raise SchemaError(f"{where}: cluster column {name!r} is not a top-level column{hint}")
+        if column.type not in CLUSTER_TYPES:
+            raise SchemaError(f"{where}: cluster column {name!r} is {column.type}, which "
+                              f"BigQuery cannot cluster on (allowed: {', '.join(CLUSTER_TYPES)})")
+    for name, source in table.derived.items():
+        column, origin = top.get(name), leaves.get(str(source))
+        if column is None or origin is None or column.type != origin.type or column.required:
+            raise SchemaError(
+                f"{where}: derived {name!r} = {source!r} must copy a column of the same type "
+                "into a NULLABLE top-level column"
+            )
+    for name in table.identity_excludes:
+        if name not in top:
+            raise SchemaError(f"{where}: identity exclude {name!r} is not a top-level column")
+
+
+def _walk(prefix: str, fields: tuple[Field, ...]) -> Iterator[tuple[str, Field]]:
+    for f in fields:
+        path = f"{prefix}{f.name}"
+        if f.type == "RECORD":
+            yield from _walk(f"{path}.", f.fields)
+        else:
+            yield path, f
 
 
 @cache

@@ -1,7 +1,8 @@
 """Row validation derived from the schema files: types, required fields, physical ranges.
 
-A valid row comes back normalised to Python values (`date`, naive-UTC `datetime`, `int`,
-`float`, `str`, WKT), ready for any warehouse. An invalid row raises `RowError`, whose
+A valid row comes back normalised to Python values (`date`, `datetime` in UTC, `int`,
+`float`, `str`, WKT), with its derived columns filled and its idempotency key in `row_id`,
+ready for any warehouse. An invalid row raises `RowError`, whose
 message names every offending field and its value.
 
 Accepted input is what BigQuery's streaming API accepts from JSON plus the quirks of its
@@ -21,18 +22,21 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from schemas import Field, Table
+from schemas import ROW_ID, Field, Table
 
 _INT64 = (-(2**63), 2**63 - 1)
-_INTEGER = re.compile(r"[+-]?\d+")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only: `\d` would take other scripts' digits, and int() takes "1_000".
+_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # What BigQuery's JSON import takes: date and time with `T` or a space, 0-6 fraction digits,
 # optional `Z` or offset (none means UTC).
 _TIMESTAMP = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?", re.IGNORECASE
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})?",
+    re.IGNORECASE,
 )
 # WKT point, longitude first: `POINT(-0.41472 51.87833)`.
-_POINT = re.compile(r"^\s*POINT\s*\(\s*(\S+)\s+(\S+)\s*\)\s*$", re.IGNORECASE)
+_POINT = re.compile(r"^ *POINT *\( *([^ ()]+) +([^ ()]+) *\) *$", re.IGNORECASE)
 _MAX_SHOWN = 60
 
 
@@ -65,9 +69,24 @@ def validate_row(table: Table, row: Any) -> dict[str, Any]:
     out = _record(table.fields, row, "", table, problems)
     if not problems:
         _check_partition(table, out, problems)
+        _derive(table, out, problems)
     if problems:
         raise RowError(problems)
+    if table.keyed:
+        # Computed here, never taken from the sender: the key must follow from the content.
+        out[ROW_ID] = row_id(table, out)
     return out
+
+
+def _derive(table: Table, row: dict[str, Any], problems: list[str]) -> None:
+    """Fill each derived column from its source; a sender's copy must agree with it."""
+    for name, source in table.derived.items():
+        value: Any = row
+        for part in source.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if row.get(name) is not None and row[name] != value:
+            problems.append(f"{name}: {shown(row[name])} differs from {source} {shown(value)}")
+        row[name] = value
 
 
 def _record(
@@ -81,6 +100,8 @@ def _record(
     for f in fields:
         path = f"{prefix}{f.name}"
         value = raw.get(f.name)
+        if not prefix and f.name == ROW_ID:
+            continue  # recomputed from the content by validate_row
         if value is None:
             if f.required:
                 problems.append(f"{path}: required field is missing")
@@ -100,16 +121,32 @@ def _record(
             continue
         bounds = table.ranges.get(path)
         if bounds is not None and not bounds[0] <= out[f.name] <= bounds[1]:
-            problems.append(
-                f"{path}: {shown(value)} is outside the physical range {bounds[0]:g}..{bounds[1]:g}"
-            )
+            kind = "physical" if f.type in ("FLOAT", "INTEGER") else "plausible"
+            problems.append(f"{path}: {shown(value)} is outside the {kind} range {_bounds(bounds)}")
     return out
+
+
+def _bounds(bounds: tuple[Any, Any]) -> str:
+    low, high = (_text(b) for b in bounds)
+    return f"{low}..{high}"
+
+
+def _text(bound: Any) -> str:
+    if isinstance(bound, datetime):
+        return bound.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(bound, date):
+        return bound.isoformat()
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)
 
 
 def _scalar(type_: str, value: Any) -> Any:  # noqa: PLR0911 - one branch per BigQuery type
     if type_ == "STRING":
         if not isinstance(value, str):
             raise _FieldError("is not a string")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate such as "\ud800": no warehouse stores it
+            raise _FieldError("is not valid Unicode (lone surrogate)") from None
         return value
     if type_ == "INTEGER":
         return _integer(value)
@@ -136,7 +173,7 @@ def _integer(value: Any) -> int:
     if isinstance(value, int):
         number = value
     elif (isinstance(value, str) and _INTEGER.fullmatch(value)) or (
-        isinstance(value, float) and value.is_integer()
+        isinstance(value, float) and value.is_integer() and abs(value) <= 2**63
     ):
         number = int(value)
     else:
@@ -149,6 +186,8 @@ def _integer(value: Any) -> int:
 def _float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise _FieldError("is not a number")
+    if isinstance(value, str) and not _FLOAT.fullmatch(value):
+        raise _FieldError("is not a number")  # float() would take "1_000", " 1" and "nan"
     try:
         number = float(value)
     except ValueError:
@@ -177,8 +216,7 @@ def _timestamp(value: Any) -> datetime:
         raise _FieldError("is not an ISO 8601 timestamp")
     try:
         parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except ValueError:
         raise _FieldError("is not a valid calendar time") from None
     except OverflowError:  # an offset that moves it past year 1 or 9999
@@ -218,7 +256,9 @@ def to_json(row: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, Mapping):
             return {k: convert(v) for k, v in value.items()}
         if isinstance(value, datetime):
-            return value.isoformat(timespec="microseconds") + "Z"
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC)
+            return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         if isinstance(value, date):
             return value.isoformat()
         return value
@@ -230,7 +270,13 @@ def row_id(table: Table, row: Mapping[str, Any]) -> str:
     """Idempotency key of a normalised row: the hash of its table and canonical content.
 
     Content, not the Pub/Sub message id, so a redelivered message, a gateway that
-    re-publishes after a timeout, and an archive loaded twice all map to the same key.
+    re-publishes after a timeout, and an archive loaded twice all map to the same key. The
+    one function the edge, the event processor and the archive loader all use. Left out:
+    the key itself, derived columns (copies of others) and the table's `identity` columns.
     """
-    canonical = json.dumps([table.name, to_json(row)], sort_keys=True, separators=(",", ":"))
+    skip = {ROW_ID, *table.derived, *table.identity_excludes}
+    content = {k: v for k, v in row.items() if k not in skip}
+    canonical = json.dumps(
+        [table.name, to_json(content)], sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]

@@ -15,26 +15,26 @@ from typing import Any
 
 import polars as pl
 
-from livability.bucket import Bucket
-from livability.warehouse import Warehouse
-from schemas import registry
-from schemas.validation import row_id, to_json, validate_row
+from livability.ports import Bucket, Warehouse
+from schemas import ROW_ID, registry
+from schemas.validation import to_json, validate_row
 from scoring.model import score_week
 
 SCORES_TABLE = "livability_scores"
 WEEK = timedelta(days=7)
 log = logging.getLogger(__name__)
 
-# `day` bounds let BigQuery prune partitions; `timestamp` bounds make the week exact.
+# `day` bounds let BigQuery prune partitions; `timestamp` bounds make the week exact. The
+# `_dedup` views keep one row per row_id: BigQuery's streaming insertId is best effort.
 SENSOR_SQL = """
 SELECT timestamp, data.home_id AS home_id, data.mac AS mac, data.temperature AS temperature,
        data.humidity AS humidity, data.location AS location
-FROM {dataset}.sensor_thermo_beacon
+FROM {dataset}.sensor_thermo_beacon_dedup
 WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @start AND timestamp < @end
 """
 WEATHER_SQL = """
 SELECT timestamp, data.temperature AS temperature, data.location AS location
-FROM {dataset}.weather_data
+FROM {dataset}.weather_data_dedup
 WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @start AND timestamp < @end
 """
 
@@ -47,7 +47,7 @@ class Published:
 
 
 def week_params(week_start: date) -> dict[str, Any]:
-    start = datetime.combine(week_start, time())
+    start = datetime.combine(week_start, time(), UTC)
     return {
         "first_day": week_start,
         "last_day": week_start + WEEK - timedelta(days=1),
@@ -71,12 +71,11 @@ def read_week(warehouse: Warehouse, week_start: date) -> tuple[pl.LazyFrame, pl.
 def compute(warehouse: Warehouse, week_start: date, computed_at: datetime) -> pl.DataFrame:
     """The week's vectors, one per home, with the columns of `livability_scores`."""
     sensor, weather = read_week(warehouse, week_start)
-    if computed_at.tzinfo is not None:  # the warehouse keeps naive UTC
-        computed_at = computed_at.astimezone(UTC).replace(tzinfo=None)
-    columns = [f.name for f in registry()[SCORES_TABLE].fields]
+    computed_at = computed_at.astimezone(UTC)
+    columns = [f.name for f in registry()[SCORES_TABLE].fields if f.name != ROW_ID]
     return (
         score_week(sensor, weather, week_start)
-        .with_columns(computed_at=pl.lit(computed_at, dtype=pl.Datetime("us")))
+        .with_columns(computed_at=pl.lit(computed_at, dtype=pl.Datetime("us", "UTC")))
         .select(columns)
         .collect()
     )
@@ -87,16 +86,16 @@ def publish(
 ) -> Published:
     """Write the vectors to the bucket and the scores table.
 
-    The table is append-only: a row's id leaves out `computed_at`, so scoring unchanged
-    data again adds nothing, while a re-score after late data adds a newer vector.
+    The table is append-only and written on the exact batch path: a row's id leaves out
+    `computed_at`, so scoring unchanged data again adds nothing, while a re-score after late
+    data adds a newer vector.
     """
     if vectors.is_empty():
         log.warning("no readings to score", extra={"week_start": week_start.isoformat()})
         return Published(vectors, None, 0)
     table = registry()[SCORES_TABLE]
     rows = [validate_row(table, to_json(r)) for r in vectors.to_dicts()]
-    ids = [row_id(table, {**row, "computed_at": None}) for row in rows]
-    new_rows = warehouse.insert_rows(SCORES_TABLE, rows, ids)
+    new_rows = warehouse.load_rows(SCORES_TABLE, rows, [row[ROW_ID] for row in rows]).inserted
     body = "".join(json.dumps(to_json(r)) + "\n" for r in rows).encode()
     uri = bucket.put(f"scores/{week_start.isoformat()}/scores.ndjson", body, "application/x-ndjson")
     log.info(

@@ -99,7 +99,7 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "TIMESTAMP": pl.Datetime("us"),
 }
 # Added by the job that publishes the vectors, not by the model.
-_ADDED_BY_JOB = ("computed_at",)
+_ADDED_BY_JOB = ("computed_at", "row_id")
 
 
 def output_schema() -> dict[str, pl.DataType]:

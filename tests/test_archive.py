@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from livability.cli import main
+from livability.local.cli import main
 from livability.settings import Settings
 
 REAL_WEEK = {"sensor_thermo_beacon": 1152, "weather_data": 2014}

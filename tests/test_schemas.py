@@ -12,7 +12,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from livability.warehouse import DuckDBWarehouse, WarehouseError, arrow_schema, duckdb_ddl
+from livability.adapters.duckdb_warehouse import DuckDBWarehouse, duckdb_ddl
+from livability.ports import WarehouseError
+from schemas.arrow import arrow_schema
 from schemas import (
     MANIFEST,
     MODES,

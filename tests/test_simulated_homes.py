@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from edge.messages import encode, hourly
-from livability.demo import simulate
-from livability.simulator import ARCHETYPES, make_homes, sensor_rows, weather_rows
+from livability.local.demo import simulate
+from livability.local.simulator import ARCHETYPES, make_homes, sensor_rows, weather_rows
 from schemas import registry
 from schemas.validation import validate_row
 from scoring.model import score_week

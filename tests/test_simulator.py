@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from livability.simulator import (
+from livability.local.simulator import (
     ARCHETYPES,
     SITES,
     Home,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from livability.bucket import LocalBucket
+from livability.adapters.local_bucket import LocalBucket
 from livability.settings import Settings
 from schemas import registry
 from schemas.validation import row_id, validate_row

@@ -20,7 +20,7 @@ import polars as pl
 import functions.main
 from edge.messages import Message, hourly
 from livability.settings import Settings, shared_warehouse
-from livability.simulator import Home, make_homes, sensor_rows, weather_rows
+from livability.local.simulator import Home, make_homes, sensor_rows, weather_rows
 from scoring import job
 
 TOPIC = "//pubsub.googleapis.com/projects/livability-local/topics/sensor_data"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -24,11 +25,16 @@ from rich.progress import (
 from rich.table import Table as RichTable
 
 from livability.logs import configure_logging
+from livability.ports import BackendError
 from livability.settings import Settings, SettingsError
-from livability.warehouse import WarehouseError
 from schemas import SchemaError
 
-FAILURES = (WarehouseError, SettingsError, SchemaError, OSError)
+FAILURES = (BackendError, SettingsError, SchemaError, OSError)
+# Subcommands that live in modules of their own: each module has `register(commands)`,
+# which adds its parsers with `set_defaults(run=...)`.
+COMMAND_MODULES = (
+    "livability.local.commands.init",
+)
 
 
 class CliError(Exception):
@@ -40,14 +46,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _date(value: str) -> date:
+def parse_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _positive(value: str) -> int:
+def positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
     return int(value)
@@ -71,11 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="simulate homes, ingest through the event processor, score"
     )
-    demo.add_argument("--homes", type=_positive, default=10, help="homes to simulate (default 10)")
-    demo.add_argument("--weeks", type=_positive, default=2, help="weeks to simulate (default 2)")
+    demo.add_argument("--homes", type=positive_int, default=10, help="homes to simulate (default 10)")
+    demo.add_argument("--weeks", type=positive_int, default=2, help="weeks to simulate (default 2)")
     demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     demo.add_argument(
-        "--start", type=_date, help="first day (default: the Monday two complete weeks ago)"
+        "--start", type=parse_date, help="first day (default: the Monday two complete weeks ago)"
     )
 
     archive = commands.add_parser(
@@ -88,16 +94,23 @@ def build_parser() -> argparse.ArgumentParser:
         "score", help="score the 7 days starting --week, publish the vectors"
     )
     score.add_argument(
-        "--week", type=_date, required=True, help="first day of the week, YYYY-MM-DD"
+        "--week", type=parse_date, required=True, help="first day of the week, YYYY-MM-DD"
     )
     score.add_argument("--json", action="store_true", help="print the vectors as a JSON list")
 
     serve = commands.add_parser("serve", help="serve the event processor on 127.0.0.1")
     serve.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
+
+    demo.set_defaults(run=cmd_demo)
+    archive.set_defaults(run=cmd_load_archive)
+    score.set_defaults(run=cmd_score)
+    serve.set_defaults(run=cmd_serve)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands)
     return parser
 
 
-def _progress(console: Console) -> Progress:
+def progress_bar(console: Console) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -110,7 +123,7 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _fmt(value: Any, digits: int = 1) -> str:
+def fmt(value: Any, digits: int = 1) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -119,7 +132,7 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
-    from livability import demo
+    from livability.local import demo
 
     start = args.start or demo.default_start(datetime.now(UTC).date())
     err.print(
@@ -127,7 +140,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Co
         f"into {settings.home}/"
     )
     began = time.perf_counter()
-    with _progress(err) as progress:
+    with progress_bar(err) as progress:
         task = progress.add_task("Pub/Sub → event processor", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -174,16 +187,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Co
             str(home.home_id),
             home.archetype,
             home.site.name,
-            _fmt(v["score"]),
+            fmt(v["score"]),
             v["grade"] or "-",
             delta,
             f"{v['coverage']:.0%}",
-            _fmt(v["thermal_comfort"]),
-            _fmt(v["cold_exposure"]),
-            _fmt(v["humidity_comfort"]),
-            _fmt(v["mould_risk"]),
-            _fmt(v["temperature_mean"]),
-            _fmt(v["humidity_mean"]),
+            fmt(v["thermal_comfort"]),
+            fmt(v["cold_exposure"]),
+            fmt(v["humidity_comfort"]),
+            fmt(v["mould_risk"]),
+            fmt(v["temperature_mean"]),
+            fmt(v["humidity_mean"]),
         )
     out.print(table)
     out.print(
@@ -213,7 +226,7 @@ def cmd_load_archive(
     warehouse = settings.open_warehouse()
     began = time.perf_counter()
     try:
-        with _progress(err) as progress:
+        with progress_bar(err) as progress:
             task = progress.add_task(f"Loading {len(files)} file(s)", total=None)
             totals = archive.load(
                 warehouse, files, root=root, on_rows=lambda n: progress.advance(task, n)
@@ -277,7 +290,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings, out: Console, err: C
     for column in columns:
         table.add_column(column.replace("_", " "), justify="right")
     for v in vectors:
-        table.add_row(*(_fmt(v[c], 2 if c == "coverage" else 1) for c in columns))
+        table.add_row(*(fmt(v[c], 2 if c == "coverage" else 1) for c in columns))
     out.print(table)
     out.print(f"Published to {published.object_uri}")
     return 0
@@ -304,14 +317,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console, err: C
     return 0
 
 
-COMMANDS = {
-    "demo": cmd_demo,
-    "load-archive": cmd_load_archive,
-    "score": cmd_score,
-    "serve": cmd_serve,
-}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(logging.INFO if args.verbose else logging.WARNING, "stderr")
@@ -320,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Console(width=160)
     try:
         settings = Settings.from_env()
-        return COMMANDS[args.command](args, settings, out, err)
+        return int(args.run(args, settings, out, err))
     except (CliError, *FAILURES) as error:
         print(f"livability: error: {error}", file=sys.stderr)
     except KeyboardInterrupt:

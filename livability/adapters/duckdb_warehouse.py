@@ -1,0 +1,390 @@
+"""The embedded default warehouse: one DuckDB file, one schema per dataset.
+
+Exact in storage: `row_id` is the primary key, so a re-insert adds nothing on either path.
+
+Two processes may use the file in turn (DuckDB lets one process hold it): the file is open
+only while there is work, and a process that finds it locked retries for `lock_timeout`
+seconds. A long-lived writer (`livability serve`) closes it once it has been idle for
+`linger` seconds, so a `score` or a notebook gets in between bursts of messages.
+
+Group commit: concurrent `insert_rows` calls of one process are written in one transaction
+by whichever caller gets there first, and each returns only once that transaction is
+durable. A small commit costs a few milliseconds on this disk; 8 concurrent messages share it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from livability.ports import (
+    BreakingChangeError,
+    InsertResult,
+    MissingTableError,
+    ParamValue,
+    TableChange,
+    WarehouseError,
+    param_type,
+)
+from schemas import ROW_ID, Field, Registry, Table
+from schemas.arrow import arrow_schema, arrow_type, with_utc
+
+_PARAM = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+_LOCKED = "lock"  # DuckDB's IOException text when another process holds the file
+DEDUP_SUFFIX = "_dedup"
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_DUCKDB_TYPES = {
+    "STRING": "VARCHAR",
+    "BYTES": "BLOB",
+    "INTEGER": "BIGINT",
+    "FLOAT": "DOUBLE",
+    "BOOLEAN": "BOOLEAN",
+    "DATE": "DATE",
+    "TIMESTAMP": "TIMESTAMP",  # UTC: TIMESTAMPTZ arithmetic needs the icu extension
+    "GEOGRAPHY": "VARCHAR",  # WKT; the spatial extension cannot be downloaded here
+}
+
+
+def duckdb_type(field: Field) -> str:
+    if field.type == "RECORD":
+        inner = ", ".join(f'"{f.name}" {duckdb_type(f)}' for f in field.fields)
+        return f"STRUCT({inner})"
+    return _DUCKDB_TYPES[field.type]
+
+
+def duckdb_ddl(table: Table, dataset: str) -> str:
+    """CREATE TABLE for `table`, derived from its schema file; `row_id` is the key."""
+    columns = []
+    for f in table.fields:
+        constraint = " PRIMARY KEY" if f.name == ROW_ID else (" NOT NULL" if f.required else "")
+        columns.append(f'"{f.name}" {duckdb_type(f)}{constraint}')
+    body = ",\n  ".join(columns)
+    return f"CREATE TABLE IF NOT EXISTS {dataset}.{table.name} (\n  {body}\n)"
+
+
+def _missing(
+    fields: tuple[Field, ...], stored: pa.Schema | pa.StructType, prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], Field]]:
+    """Columns of `fields` that `stored` lacks, as paths, at any depth."""
+    names = {f.name: f.type for f in stored}
+    missing: list[tuple[tuple[str, ...], Field]] = []
+    for field_ in fields:
+        if field_.name not in names:
+            missing.append(((*prefix, field_.name), field_))
+        elif field_.type == "RECORD" and isinstance(names[field_.name], pa.StructType):
+            missing += _missing(field_.fields, names[field_.name], (*prefix, field_.name))
+    return missing
+
+
+def _same_type(expected: pa.DataType, found: pa.DataType) -> bool:
+    """Type equality that ignores nullability and field order of nested additions."""
+    if isinstance(expected, pa.StructType) and isinstance(found, pa.StructType):
+        found_fields = {f.name: f.type for f in found}
+        return [f.name for f in expected] == list(found_fields) and all(
+            _same_type(e.type, found_fields[e.name]) for e in expected
+        )
+    return bool(expected == found)
+
+
+@dataclass
+class _Pending:
+    """One caller's insert, waiting for a group commit."""
+
+    table: str
+    batch: pa.Table
+    done: bool = False
+    inserted: int = 0
+    error: BaseException | None = None
+    event: threading.Event = field(default_factory=threading.Event)
+
+
+class DuckDBWarehouse:
+    """The embedded default: one DuckDB file, one schema per dataset."""
+
+    def __init__(
+        self,
+        path: Path,
+        registry: Registry,
+        dataset: str,
+        *,
+        lock_timeout: float = 30.0,
+        linger: float = 0.2,
+    ) -> None:
+        self.path = path
+        self.registry = registry
+        self.dataset = dataset
+        self.lock_timeout = lock_timeout
+        self.linger = linger
+        self._arrow = {t.name: arrow_schema(t, utc=False) for t in registry}
+        self._state = threading.Lock()  # guards the fields below
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._users = 0
+        self._last_used = 0.0
+        self._closer: threading.Timer | None = None
+        self._write = threading.Lock()  # one group commit at a time
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._known_tables: set[str] = set()
+        self._closed = False
+
+    # --- connection: open while there is work, retry while another process holds it ---
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise WarehouseError(f"cannot open the warehouse at {self.path}: {err}") from err
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.005
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as err:
+                if _LOCKED not in str(err).lower() or time.monotonic() >= deadline:
+                    raise WarehouseError(
+                        f"cannot open the warehouse at {self.path}: {err}"
+                    ) from err
+            except duckdb.Error as err:
+                raise WarehouseError(f"cannot open the warehouse at {self.path}: {err}") from err
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._state:
+            if self._closed:
+                raise WarehouseError(f"the warehouse at {self.path} was closed")
+            if self._closer is not None:
+                self._closer.cancel()
+                self._closer = None
+            if self._con is None:
+                self._con = self._open()
+            self._users += 1
+            con = self._con
+        cursor = con.cursor()  # one cursor per thread: a DuckDB connection is not thread-safe
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+            with self._state:
+                self._users -= 1
+                self._last_used = time.monotonic()
+                if self._users == 0:
+                    self._schedule_close()
+
+    def _schedule_close(self) -> None:
+        if self.linger <= 0:
+            self._close_now()
+            return
+        timer = threading.Timer(self.linger, self._close_if_idle)
+        timer.daemon = True
+        self._closer = timer
+        timer.start()
+
+    def _close_if_idle(self) -> None:
+        with self._state:
+            if self._users == 0 and time.monotonic() - self._last_used >= self.linger * 0.9:
+                self._close_now()
+
+    def _close_now(self) -> None:  # with self._state held
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def close(self) -> None:
+        with self._state:
+            self._closed = True
+            if self._closer is not None:
+                self._closer.cancel()
+                self._closer = None
+            self._close_now()
+
+    def _run(self, work: Callable[[duckdb.DuckDBPyConnection], T], what: str) -> T:
+        with self._connection() as con:
+            try:
+                return work(con)
+            except duckdb.CatalogException as err:
+                missing = self._missing_table(str(err))
+                if missing is not None:
+                    raise MissingTableError(missing, str(self.path)) from err
+                raise WarehouseError(f"{what} failed: {err}") from err
+            except duckdb.Error as err:
+                raise WarehouseError(f"{what} failed: {err}") from err
+
+    def _missing_table(self, message: str) -> str | None:
+        for table in self.registry:
+            if f"{table.name}" in message and "does not exist" in message:
+                return f"{self.dataset}.{table.name}"
+        return None
+
+    # --- schema ---
+
+    def init(self, registry: Registry | None = None) -> list[TableChange]:
+        registry = registry or self.registry
+
+        def create(con: duckdb.DuckDBPyConnection) -> list[TableChange]:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.dataset}")
+            changes = []
+            for table in registry:
+                existed = self._exists(con, table.name)
+                con.execute(duckdb_ddl(table, self.dataset))
+                added = self._evolve(con, table)
+                action = "created" if not existed else ("columns added" if added else "unchanged")
+                changes.append(TableChange(table.name, action, ", ".join(added)))
+                view = f"{self.dataset}.{table.name}{DEDUP_SUFFIX}"
+                # Storage is exact here (row_id is the key): the view is the table itself,
+                # so SQL written against the views runs unchanged on BigQuery.
+                con.execute(
+                    f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {self.dataset}.{table.name}"  # noqa: S608
+                )
+            return changes
+
+        return self._run(create, f"creating the tables in {self.path}")
+
+    def _exists(self, con: duckdb.DuckDBPyConnection, table: str) -> bool:
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+            "AND table_name = ?",
+            [self.dataset, table],
+        ).fetchall()
+        return bool(found[0][0])
+
+    def _evolve(self, con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
+        """Bring a table made under an older contract up to date.
+
+        Schema changes are additive and NULLABLE, so a column the file lacks is added,
+        nested ones too; anything else is a breaking change.
+        """
+        name = f"{self.dataset}.{table.name}"
+        stored = con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema  # noqa: S608
+        added = []
+        for path, field_ in _missing(table.fields, stored):
+            if field_.name == ROW_ID:
+                raise BreakingChangeError(
+                    f"{name} in {self.path} predates the row_id key: it cannot be added to a "
+                    "table with data; move the file away and load the data again"
+                )
+            column = ".".join(f'"{part}"' for part in path)
+            con.execute(f"ALTER TABLE {name} ADD COLUMN {column} {duckdb_type(field_)}")
+            added.append(".".join(path))
+        stored = con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema  # noqa: S608
+        for field_ in table.fields:
+            expected, found = arrow_type(field_, utc=False), stored.field(field_.name).type
+            if not _same_type(expected, found):
+                raise BreakingChangeError(
+                    f"{name}.{field_.name} is {found} in {self.path} but {expected} in "
+                    "schemas/: a breaking change needs a new table version"
+                )
+        return added
+
+    # --- writes ---
+
+    def _batch(
+        self, table: str, rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]
+    ) -> pa.Table:
+        if len(rows) != len(row_ids):
+            raise ValueError(f"{len(rows)} rows but {len(row_ids)} row ids")
+        schema = self._arrow[self.registry[table].name]
+        # Keep the first of any ids repeated within the batch; INSERT OR IGNORE then skips
+        # ids already stored.
+        unique: dict[str, Mapping[str, Any]] = {}
+        for rid, row in zip(row_ids, rows, strict=True):
+            unique.setdefault(rid, row)
+        records = [{**row, ROW_ID: rid} for rid, row in unique.items()]
+        return pa.Table.from_pylist(records, schema=schema)
+
+    def insert_rows(
+        self, table: str, rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]
+    ) -> InsertResult:
+        if not rows:
+            return InsertResult(0)
+        pending = _Pending(table, self._batch(table, rows, row_ids))
+        with self._queue_lock:
+            self._queue.append(pending)
+        # Whoever holds the write lock commits everything queued, ours included or not.
+        while not pending.done:
+            with self._write:
+                if pending.done:
+                    break
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._commit_group(group)
+        if pending.error is not None:
+            raise pending.error
+        return InsertResult(pending.inserted)
+
+    def load_rows(
+        self, table: str, rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]
+    ) -> InsertResult:
+        # The primary key makes the streaming path exact already.
+        return self.insert_rows(table, rows, row_ids)
+
+    def _commit_group(self, group: list[_Pending]) -> None:
+        def write(con: duckdb.DuckDBPyConnection) -> list[int]:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                counts = [self._insert(con, p) for p in group]
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return counts
+
+        try:
+            counts = self._run(write, f"insert into {self.dataset}")
+        except WarehouseError as err:
+            if len(group) > 1:
+                # One bad member must not fail the others: write each on its own.
+                for p in group:
+                    self._commit_group([p])
+                return
+            group[0].error = err
+            group[0].done = True
+            return
+        for p, count in zip(group, counts, strict=True):
+            p.inserted, p.done = count, True
+
+    def _insert(self, con: duckdb.DuckDBPyConnection, pending: _Pending) -> int:
+        if pending.table not in self._known_tables:
+            if not self._exists(con, pending.table):
+                raise MissingTableError(f"{self.dataset}.{pending.table}", str(self.path))
+            self._known_tables.add(pending.table)
+        con.register("batch", pending.batch)
+        try:
+            # Both names are checked identifiers: the table comes from the registry, the
+            # dataset from the settings.
+            sql = f"INSERT OR IGNORE INTO {self.dataset}.{pending.table} BY NAME SELECT * FROM batch"  # noqa: S608
+            result = con.execute(sql).fetchall()
+        finally:
+            con.unregister("batch")
+        return int(result[0][0]) if result else 0
+
+    # --- reads ---
+
+    def query(self, sql: str, params: Mapping[str, ParamValue] | None = None) -> pa.Table:
+        # BigQuery names parameters `@name`, DuckDB `$name`; DuckDB keeps UTC as naive.
+        values: dict[str, Any] = {}
+        for name, value in (params or {}).items():
+            param_type(name, value)
+            values[name] = (
+                value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) else value
+            )
+        translated = _PARAM.sub(r"$\1", sql)
+
+        def run(con: duckdb.DuckDBPyConnection) -> pa.Table:
+            return con.sql(translated, params=values).to_arrow_table()
+
+        return with_utc(self._run(run, "query"))
