@@ -1,59 +1,65 @@
-"""`make bench`: how the ingest path compares with named baselines, measured in one run.
+"""`make bench`: the ingest paths against named baselines, both measured in this run on the same
+data and the same sink. Ratios, never absolute claims; no assertion on time.
 
-- ingest: validate + insert with idempotency keys (`livability.ingest.ingest_rows`) against
-  the baseline DuckDB's own `read_json` insert of the same rows (no validation, no keys).
-- archive: `load-archive` on the real week in ../shared (when present) against the same
-  baseline reading those gz files directly.
-- event processor: messages through functions-framework's WSGI app against the baseline
-  of calling `process_message` directly (what the framework and CloudEvent parsing cost).
+1. HTTP, 100-row messages: our event processor under functions-framework (`livability serve`,
+   gunicorn, 8 threads) against `benchmarks/reference_handler.py` (the reference PoC's way:
+   a new client per call, every record printed, one insert, no validation) served the same
+   way, into the same DuckDB table. 8 concurrent senders on keep-alive connections.
+   Rows/s, and the servers' CPU ms per message (user + system, read from /proc).
+2. HTTP, 6-row messages (a gateway's hourly batch), same two servers: messages/s.
+3. load-archive of the real week (../shared, when present) into DuckDB against DuckDB's own
+   `read_json` insert of the same files (no checks, no keys).
+4. load-archive of the same week into the BigQuery stand-in (local-bigquery, when its venv
+   exists) against a plain load job of the same rows (no checks, no keys).
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
+import http.client
 import json
 import logging
 import os
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import functions_framework
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
-import functions.main
-from edge.messages import hourly
-from functions.processor import PubSubMessage, process_message
+from edge.messages import encode
 from livability.archive import find_files, load
-from livability.local.demo import cloud_event
-from livability.ingest import ingest_rows
-from livability.logs import configure_logging
-from livability.settings import Settings, shared_warehouse
 from livability.local.simulator import make_homes, sensor_rows, weather_rows
-from livability.warehouse import DuckDBWarehouse
-from schemas import registry
+from livability.logs import configure_logging
+from livability.settings import Settings, open_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT.parent / "shared" / "data" / "archive"
+BIN = Path(sys.executable).parent
 START = datetime(2025, 1, 6, tzinfo=UTC)
+SENDERS = 8
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def timed(work: Callable[[], object], repeat: int = 3) -> float:
-    """Best of `repeat` wall-clock runs, in seconds."""
-    best = float("inf")
-    for _ in range(repeat):
-        began = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - began)
-    return best
-
-
-def count_lines(path: Path) -> int:
-    with gzip.open(path, "rt") as lines:
-        return sum(1 for _ in lines)
+@dataclass(frozen=True)
+class Result:
+    case: str
+    unit: str
+    items: int
+    ours: float  # seconds
+    baseline_name: str
+    baseline: float | None  # seconds
+    note: str = ""
 
 
 def simulated_rows(homes: int, days: int) -> list[dict[str, object]]:
@@ -64,121 +70,277 @@ def simulated_rows(homes: int, days: int) -> list[dict[str, object]]:
     return [r for h in population for r in sensor_rows(h, weather[h.site], START, days, seed=1)]
 
 
-def fresh_warehouse(workdir: Path) -> DuckDBWarehouse:
-    return Settings(home=Path(tempfile.mkdtemp(dir=workdir))).open_warehouse()
+def messages(rows: list[dict[str, object]], per_message: int) -> list[tuple[dict[str, str], bytes]]:
+    """Binary-mode CloudEvents as Eventarc posts them, `per_message` rows each."""
+    out = []
+    for index in range(0, len(rows), per_message):
+        message = encode("sensor_thermo_beacon", rows[index : index + per_message], "sensor_data")
+        event_id = f"bench-{index}"
+        headers = {
+            "ce-id": event_id,
+            "ce-specversion": "1.0",
+            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "ce-source": "//pubsub.googleapis.com/projects/bench/topics/sensor_data",
+            "Content-Type": "application/json",
+        }
+        body = {
+            "message": {
+                "data": base64.b64encode(message.data).decode(),
+                "attributes": dict(message.attributes),
+                "messageId": event_id,
+            },
+            "subscription": "projects/bench/subscriptions/bench",
+        }
+        out.append((headers, json.dumps(body).encode()))
+    return out
 
 
-def baseline_read_json(workdir: Path, files: list[Path]) -> None:
-    """DuckDB inserting the same NDJSON itself: parse and store, nothing checked."""
-    warehouse = fresh_warehouse(workdir)
-    table = "sensor_data.sensor_thermo_beacon"
-    listing = ", ".join(f"'{f}'" for f in files)
-    warehouse.query(f"CREATE TABLE bench AS SELECT * FROM {table} LIMIT 0")
-    warehouse.query(
-        f"INSERT INTO bench BY NAME SELECT md5(CAST(j AS VARCHAR)) AS _insert_id, j.* "
-        f"FROM read_json([{listing}], columns={{day: 'DATE', timestamp: 'TIMESTAMP', "
-        f"data: 'STRUCT(mac BIGINT, home_id BIGINT, temperature DOUBLE, humidity DOUBLE, "
-        f"location VARCHAR)'}}) AS j"
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (gunicorn's arbiter and worker)."""
+    total = 0.0
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        pids += [int(c) for c in children]
+    for p in pids:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[int]:
+    server = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    warehouse.close()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[0]} did not start") from None
+                time.sleep(0.1)  # polling the port
+        yield server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
-def bench_ingest(workdir: Path) -> tuple[str, int, float, float]:
-    rows = simulated_rows(homes=10, days=7)
-    ndjson = workdir / "rows.ndjson.gz"
-    with gzip.open(ndjson, "wt") as out:
-        out.writelines(json.dumps(r) + "\n" for r in rows)
-    table = registry()["sensor_thermo_beacon"]
+def send_all(port: int, requests: list[tuple[dict[str, str], bytes]]) -> None:
+    """Post every request from SENDERS threads on keep-alive connections; all must be 200."""
+    queue = list(reversed(requests))
+    lock = threading.Lock()
+    failures: list[str] = []
 
-    def ours() -> None:
-        warehouse = fresh_warehouse(workdir)
-        ingest_rows(warehouse, table, rows, source="bench", received_at=datetime.now(UTC))
-        warehouse.close()
+    def sender() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                headers, body = queue.pop()
+            connection.request("POST", "/", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                failures.append(f"HTTP {response.status}")
+        connection.close()
 
-    return (
-        "ingest 10 homes x 7 days",
-        len(rows),
-        timed(ours),
-        timed(lambda: baseline_read_json(workdir, [ndjson])),
-    )
+    threads = [threading.Thread(target=sender) for _ in range(SENDERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed, e.g. {failures[0]}")
 
 
-def bench_archive(workdir: Path) -> tuple[str, int, float, float] | None:
+def measure_http(
+    workdir: Path, requests: list[tuple[dict[str, str], bytes]], ours: bool
+) -> tuple[float, float]:
+    """Wall seconds and server CPU seconds for posting `requests` to a fresh server."""
+    home = Path(tempfile.mkdtemp(dir=workdir))
+    port = free_port()
+    if ours:
+        command = [str(BIN / "livability"), "serve", "--port", str(port)]
+        env = {"LIVABILITY_HOME": str(home)}
+    else:
+        database = home / "baseline.duckdb"
+        open_warehouse(Settings(home=home), init=True).close()  # same tables as ours
+        (home / "warehouse.duckdb").rename(database)
+        command = [
+            str(BIN / "functions-framework"),
+            "--target=reference_handler",
+            f"--source={ROOT / 'benchmarks' / 'reference_handler.py'}",
+            "--signature-type=cloudevent",
+            "--host=127.0.0.1",
+            f"--port={port}",
+        ]
+        env = {"BASELINE_DB": str(database)}
+    with serving(command, env, port) as pid:
+        send_all(port, requests[:SENDERS])  # warm-up: imports, first connection
+        cpu_before, began = cpu_seconds(pid), time.perf_counter()
+        send_all(port, requests[SENDERS:])
+        return time.perf_counter() - began, cpu_seconds(pid) - cpu_before
+
+
+def bench_http(workdir: Path, rows_per_message: int, count: int) -> list[Result]:
+    rows = simulated_rows(homes=20, days=7)
+    requests = messages(rows * (1 + rows_per_message * count // len(rows)), rows_per_message)
+    requests = requests[: count + SENDERS]
+    measured = count
+    ours_wall, ours_cpu = measure_http(workdir, requests, ours=True)
+    base_wall, base_cpu = measure_http(workdir, requests, ours=False)
+    name = f"HTTP, {rows_per_message}-row messages"
+    baseline = "reference-style handler"
+    return [
+        Result(f"{name}: messages", "msgs", measured, ours_wall, baseline, base_wall),
+        Result(
+            f"{name}: rows", "rows", measured * rows_per_message, ours_wall, baseline, base_wall
+        ),
+        Result(
+            f"{name}: CPU ms/message",
+            "ms",
+            measured,
+            ours_cpu,
+            baseline,
+            base_cpu,
+        ),
+    ]
+
+
+def count_lines(path: Path) -> int:
+    with gzip.open(path, "rb") as lines:
+        return sum(1 for _ in lines)
+
+
+def bench_archive_duckdb(workdir: Path) -> Result | None:
     if not ARCHIVE.is_dir():
         return None
     files = find_files(ARCHIVE)
     rows = sum(count_lines(f.path) for f in files)
 
     def ours() -> None:
-        warehouse = fresh_warehouse(workdir)
+        warehouse = open_warehouse(Settings(home=Path(tempfile.mkdtemp(dir=workdir))))
         load(warehouse, files, root=ARCHIVE)
         warehouse.close()
 
-    sensor_files = [f.path for f in files if f.table == "sensor_thermo_beacon"]
-    sensor_rows_ = sum(count_lines(f) for f in sensor_files)
-    # The baseline reads only the sensor files: scale its time to the same row count.
-    baseline = timed(lambda: baseline_read_json(workdir, sensor_files)) * rows / sensor_rows_
-    return "load-archive (real week)", rows, timed(ours), baseline
+    def baseline() -> None:
+        import duckdb
 
+        con = duckdb.connect(str(Path(tempfile.mkdtemp(dir=workdir)) / "b.duckdb"))
+        for table in ("sensor_thermo_beacon", "weather_data"):
+            listing = ", ".join(f"'{f.path}'" for f in files if f.table == table)
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_json([{listing}])")
+        con.close()
 
-def bench_event_processor(workdir: Path) -> tuple[str, int, float, float]:
-    rows = simulated_rows(homes=2, days=5)
-    messages = list(hourly("sensor_thermo_beacon", rows, "sensor_data"))
-    app = functions_framework.create_app(
-        target="event_processor", source=functions.main.__file__, signature_type="cloudevent"
+    return Result(
+        "load-archive, real week, DuckDB",
+        "rows",
+        rows,
+        best(ours),
+        "DuckDB read_json insert",
+        best(baseline),
     )
-    client = app.test_client()
-    requests = [cloud_event(m, f"bench-{i}") for i, m in enumerate(messages)]
 
-    def fresh_settings() -> Settings:
-        # Each run starts from an empty warehouse, so every message inserts its rows.
-        home = Path(tempfile.mkdtemp(dir=workdir))
-        os.environ["LIVABILITY_HOME"] = str(home)  # what the function runtime reads
-        return Settings.from_env()
 
-    def through_framework() -> None:
-        fresh_settings()
-        for headers, body in requests:
-            client.post("/", json=body, headers=headers)
+def best(work: Callable[[], object], repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - began)
+    return min(times)
 
-    def direct() -> None:
-        warehouse = shared_warehouse(fresh_settings())
-        for i, m in enumerate(messages):
-            message = PubSubMessage(m.data, m.attributes, f"bench-{i}")
-            process_message(message, warehouse, received_at=datetime.now(UTC))
 
-    return "event processor (messages)", len(messages), timed(through_framework), timed(direct)
+def bench_archive_bigquery(workdir: Path) -> Result | str:
+    try:
+        from livability.local import emulators
+    except ImportError:
+        return "load-archive into BigQuery: skipped, the stand-in's helper is missing"
+    if not ARCHIVE.is_dir():
+        return "load-archive into BigQuery: skipped, ../shared/data/archive is absent"
+    python = emulators.bigquery_emulator_python()
+    if python is None:
+        return "load-archive into BigQuery: skipped, no Python 3.13 for local-bigquery"
+    from livability.adapters.bigquery import BigQueryWarehouse
+    from schemas import registry
+
+    root = emulators.build_bigquery_emulator(ROOT / ".emulators")
+    files = find_files(ARCHIVE)
+    rows = sum(count_lines(f.path) for f in files)
+    with emulators.running_bigquery(root, workdir / "bq") as host:
+        warehouse = BigQueryWarehouse("test-proj", "bench_ours", registry(), emulator=host)
+        warehouse.init(registry())
+        began = time.perf_counter()
+        load(warehouse, files, root=ARCHIVE)
+        ours = time.perf_counter() - began
+        baseline = warehouse.baseline_load(files)  # type: ignore[attr-defined]
+        warehouse.close()
+    return Result(
+        "load-archive, real week, BigQuery stand-in",
+        "rows",
+        rows,
+        ours,
+        "plain load job, no checks",
+        baseline,
+    )
 
 
 def main() -> None:
     console = Console()
-    configure_logging(logging.WARNING, "stderr")  # the function logs every message at INFO
-    with tempfile.TemporaryDirectory() as tmp:
+    configure_logging(logging.WARNING, "stderr")
+    results: list[Result] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp, Progress(console=console, transient=True) as bar:
         workdir = Path(tmp)
-        results = [bench_ingest(workdir), bench_archive(workdir), bench_event_processor(workdir)]
-    table = Table(title="Benchmarks: ours vs baseline (best of 3, same run)")
-    for column in ("case", "items", "ours items/s", "baseline", "baseline items/s", "ratio"):
+        steps: list[Callable[[], list[Result] | Result | str | None]] = [
+            lambda: bench_http(workdir, 100, 300),
+            lambda: bench_http(workdir, 6, 2000),
+            lambda: bench_archive_duckdb(workdir),
+            lambda: bench_archive_bigquery(workdir),
+        ]
+        task = bar.add_task("benchmarks", total=len(steps))
+        for step in steps:
+            outcome = step()
+            if isinstance(outcome, list):
+                results += outcome
+            elif isinstance(outcome, Result):
+                results.append(outcome)
+            elif isinstance(outcome, str):
+                notes.append(outcome)
+            else:
+                notes.append("load-archive into DuckDB: skipped, ../shared/data/archive is absent")
+            bar.advance(task)
+    table = Table(title=f"Benchmarks: ours vs a named baseline, same run, {os.cpu_count()} cores")
+    for column in ("case", "ours", "baseline", "baseline's", "ratio"):
         table.add_column(column, justify="left" if column in ("case", "baseline") else "right")
-    baselines = {
-        "ingest 10 homes x 7 days": "DuckDB read_json insert",
-        "load-archive (real week)": "DuckDB read_json insert",
-        "event processor (messages)": "process_message direct",
-    }
-    for result in results:
-        if result is None:
-            console.print("load-archive: skipped, ../shared/data/archive is absent")
-            continue
-        name, items, ours, baseline = result
-        table.add_row(
-            name,
-            str(items),
-            f"{items / ours:,.0f}",
-            baselines[name],
-            f"{items / baseline:,.0f}",
-            f"{baseline / ours:.2f}x",
-        )
+    for r in results:
+        if r.unit == "ms":  # CPU per message: lower is better, ratio = how many times less
+            ours = f"{1000 * r.ours / r.items:.2f} ms"
+            base = f"{1000 * r.baseline / r.items:.2f} ms" if r.baseline else "-"
+            ratio = f"{r.baseline / r.ours:.1f}x less" if r.baseline else "-"
+        else:
+            ours = f"{r.items / r.ours:,.0f} {r.unit}/s"
+            base = f"{r.items / r.baseline:,.0f} {r.unit}/s" if r.baseline else "-"
+            ratio = f"{r.baseline / r.ours:.2f}x" if r.baseline else "-"
+        table.add_row(r.case, ours, r.baseline_name, base, ratio)
     console.print(table)
-    console.print("ratio = our throughput / baseline throughput (1.00x = as fast as the baseline)")
+    for note in notes:
+        console.print(note)
+    console.print("ratio: our throughput / the baseline's (CPU: the baseline's CPU / ours)")
 
 
 if __name__ == "__main__":

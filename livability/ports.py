@@ -150,6 +150,10 @@ class Bucket(Protocol):
         """Keys that start with `prefix`, sorted."""
         ...
 
+    def close(self) -> None:
+        """Release the client's connections."""
+        ...
+
 
 class Publisher(Protocol):
     """Publishes rows of the contract's ingest tables to Pub/Sub, one row per message."""
@@ -194,10 +198,6 @@ _KEY_SEGMENT = re.compile(r"^[^\x00-\x1f\x7f]+$")
 def check_key(key: str) -> str:
     """An object key: relative, '/'-separated, no empty, '.' or '..' segments, no controls."""
     parts = key.split("/")
-    if (
-        "\\" in key
-        or not _KEY_SEGMENT.match(key)
-        or any(p in ("", ".", "..") for p in parts)
-    ):
+    if "\\" in key or not _KEY_SEGMENT.match(key) or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"object key {key!r} must be a relative path without '.' or '..'")
     return key

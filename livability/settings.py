@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -36,7 +37,9 @@ _DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 # cloud.google.com/resource-manager/docs/creating-managing-projects: 6-30 characters.
 _PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
-_TOPIC = re.compile(r"^projects/([a-z][-a-z0-9]{4,28}[a-z0-9])/topics/([A-Za-z][-A-Za-z0-9._~+%]{2,254})$")
+_TOPIC = re.compile(
+    r"^projects/([a-z][-a-z0-9]{4,28}[a-z0-9])/topics/([A-Za-z][-A-Za-z0-9._~+%]{2,254})$"
+)
 _HOST = re.compile(r"^(https?://)?[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?/?$")
 
 
@@ -57,7 +60,9 @@ class WarehouseURL:
         return f"bigquery://{self.project}/{self.dataset}"
 
     @classmethod
-    def parse(cls, text: str, *, dataset: str, variable: str = "LIVABILITY_WAREHOUSE") -> WarehouseURL:
+    def parse(
+        cls, text: str, *, dataset: str, variable: str = "LIVABILITY_WAREHOUSE"
+    ) -> WarehouseURL:
         if text.startswith("duckdb://"):
             rest = text.removeprefix("duckdb://")
             if not rest or rest.endswith("/") or "\x00" in rest:
@@ -67,9 +72,15 @@ class WarehouseURL:
             parts = text.removeprefix("bigquery://").split("/")
             if len(parts) != 2 or not _PROJECT.match(parts[0]):
                 raise SettingsError(
-                    f"{variable}: {text!r} is not bigquery://PROJECT/DATASET with a valid project id"
+                    f"{variable}: {text!r} is not bigquery://PROJECT/DATASET "
+                    "with a valid project id"
                 )
-            return cls("bigquery", _dataset(parts[1], variable), project=parts[0])
+            if not _DATASET.match(parts[1]):
+                raise SettingsError(
+                    f"{variable}: {text!r} names dataset {parts[1]!r}, which is not valid "
+                    "(letters, digits and underscores)"
+                )
+            return cls("bigquery", parts[1], project=parts[0])
         raise SettingsError(
             f"{variable}: {text!r} is not duckdb:///PATH or bigquery://PROJECT/DATASET"
         )
@@ -156,7 +167,9 @@ class Settings:
             warehouse=(
                 WarehouseURL.parse(warehouse, dataset=dataset)
                 if warehouse
-                else WarehouseURL("duckdb", _dataset(dataset, "LIVABILITY_DATASET"), home / "warehouse.duckdb")
+                else WarehouseURL(
+                    "duckdb", _dataset(dataset, "LIVABILITY_DATASET"), home / "warehouse.duckdb"
+                )
             ),
             bucket=BucketURL.parse(bucket) if bucket else None,
             topic=_topic(environ.get("LIVABILITY_TOPIC")),
@@ -169,7 +182,9 @@ class Settings:
 
     @property
     def warehouse_url(self) -> WarehouseURL:
-        return self.warehouse or WarehouseURL("duckdb", DEFAULT_DATASET, self.home / "warehouse.duckdb")
+        return self.warehouse or WarehouseURL(
+            "duckdb", DEFAULT_DATASET, self.home / "warehouse.duckdb"
+        )
 
     @property
     def bucket_url(self) -> BucketURL:
@@ -199,7 +214,9 @@ class Settings:
     def embedded(self) -> bool:
         return self.warehouse_url.kind == "duckdb"
 
-    def open_warehouse(self, schemas: Registry | None = None, *, init: bool | None = None) -> Warehouse:
+    def open_warehouse(
+        self, schemas: Registry | None = None, *, init: bool | None = None
+    ) -> Warehouse:
         return open_warehouse(self, schemas, init=init)
 
     def open_bucket(self) -> Bucket:
@@ -227,7 +244,9 @@ def open_warehouse(
     from livability.adapters.bigquery import BigQueryWarehouse
 
     assert url.project is not None
-    bigquery = BigQueryWarehouse(url.project, url.dataset, schemas, emulator=settings.emulators.bigquery)
+    bigquery = BigQueryWarehouse(
+        url.project, url.dataset, schemas, emulator=settings.emulators.bigquery
+    )
     if init:
         bigquery.init(schemas)
     return bigquery
@@ -254,11 +273,23 @@ def open_publisher(settings: Settings) -> Publisher:
     return PubSubPublisher(settings.topic, emulator=settings.emulators.pubsub)
 
 
+_SHARED_LOCK = threading.Lock()
+
+
 @cache
+def _shared(settings: Settings) -> Warehouse:
+    return open_warehouse(settings)
+
+
 def shared_warehouse(settings: Settings) -> Warehouse:
     """One warehouse per settings and process, shared by its threads and callers.
 
     A long-lived process (the function runtime, `serve`, the demo) keeps its clients rather
     than paying for them per message; the DuckDB adapter still releases the file when idle.
+    Concurrent first requests open it once.
     """
-    return open_warehouse(settings)
+    with _SHARED_LOCK:
+        return _shared(settings)
+
+
+shared_warehouse.cache_clear = _shared.cache_clear  # type: ignore[attr-defined]

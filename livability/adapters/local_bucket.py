@@ -40,11 +40,16 @@ class LocalBucket:
             raise BucketError(f"cannot read {key} from {self.root}: {err}") from err
 
     def list(self, prefix: str = "") -> list[str]:
-        if not self.root.is_dir():
+        if not self.root.exists():
             return []
+        if not self.root.is_dir():
+            raise BucketError(f"cannot list {self.url}: {self.root} is not a folder")
         keys = (
             p.relative_to(self.root).as_posix()
             for p in self.root.rglob("*")
             if p.is_file() and not p.name.startswith(_TMP)
         )
         return sorted(k for k in keys if k.startswith(prefix))
+
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its own files."""

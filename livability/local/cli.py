@@ -34,6 +34,8 @@ FAILURES = (BackendError, SettingsError, SchemaError, OSError)
 # which adds its parsers with `set_defaults(run=...)`.
 COMMAND_MODULES = (
     "livability.local.commands.init",
+    "livability.local.commands.schemas_cmd",
+    "livability.local.commands.dead_letter",
 )
 
 
@@ -77,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="simulate homes, ingest through the event processor, score"
     )
-    demo.add_argument("--homes", type=positive_int, default=10, help="homes to simulate (default 10)")
+    demo.add_argument(
+        "--homes", type=positive_int, default=10, help="homes to simulate (default 10)"
+    )
     demo.add_argument("--weeks", type=positive_int, default=2, help="weeks to simulate (default 2)")
     demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     demo.add_argument(
@@ -220,59 +224,91 @@ def cmd_load_archive(
 
     root: Path = args.path
     try:
-        files = archive.find_files(root)
+        found = archive.survey(root)
     except archive.ArchiveError as error:
         raise CliError(str(error)) from None
+    if not found.files and not found.problems:
+        raise CliError(f"{root}: no <week start>/<table>/*.gz export files found")
     warehouse = settings.open_warehouse()
     began = time.perf_counter()
     try:
         with progress_bar(err) as progress:
-            task = progress.add_task(f"Loading {len(files)} file(s)", total=None)
-            totals = archive.load(
-                warehouse, files, root=root, on_rows=lambda n: progress.advance(task, n)
+            task = progress.add_task(f"Loading {len(found.files)} file(s)", total=None)
+            report = archive.load_archive(
+                warehouse, found, root=root, on_rows=lambda n: progress.advance(task, n)
             )
-    except archive.ArchiveError as error:
-        raise CliError(str(error)) from None
     finally:
         warehouse.close()
     seconds = time.perf_counter() - began
+    counts = {
+        name: {"loaded": r.loaded, "rejected": r.rejected, "duplicates": r.duplicates}
+        for name, r in report.totals.items()
+    }
     if args.json:
-        counts = {
-            name: {"loaded": r.loaded, "rejected": r.rejected, "duplicates": r.duplicates}
-            for name, r in totals.items()
-        }
-        out.print_json(json.dumps({"tables": counts}))
-        return 0
-    table = RichTable(title=f"Loaded {root}")
-    for column in ("table", "loaded", "rejected", "duplicates"):
-        table.add_column(column, justify="left" if column == "table" else "right")
-    rows = 0
-    for name, r in totals.items():
-        table.add_row(name, str(r.loaded), str(r.rejected), str(r.duplicates))
-        rows += r.loaded + r.rejected + r.duplicates
-    out.print(table)
-    out.print(f"{rows} rows in {seconds:.2f} s ({rows / seconds:,.0f} rows/s)")
+        problems = [
+            {"where": p.where, "reason": p.reason, "damage": p.damage} for p in report.problems
+        ]
+        out.print_json(json.dumps({"tables": counts, "problems": problems}))
+    else:
+        table = RichTable(title=f"Loaded {root}")
+        for column in ("table", "loaded", "rejected", "duplicates"):
+            table.add_column(column, justify="left" if column == "table" else "right")
+        for name, c in counts.items():
+            table.add_row(name, *(str(c[k]) for k in ("loaded", "rejected", "duplicates")))
+        out.print(table)
+        rows = sum(sum(c.values()) for c in counts.values())
+        out.print(f"{rows} rows in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
+    for problem in report.problems:
+        kind = "damaged" if problem.damage else "skipped"
+        print(f"livability: {kind}: {problem}", file=sys.stderr)
+    damaged = [p for p in report.problems if p.damage]
+    if damaged:
+        raise CliError(
+            f"{len(damaged)} file(s) or folder(s) of {root} damaged or refused, the rest "
+            "loaded; each is a dead letter (livability dead-letter list); fix and rerun, "
+            "nothing loads twice"
+        )
     return 0
+
+
+def _week_in_contract(week: date) -> date:
+    """A week whose 7 days lie in the contract's plausible range (schemas/tables.toml)."""
+    from schemas import registry
+
+    first, last = registry()["livability_scores"].ranges["week_start"]
+    day_first, day_last = registry()["sensor_thermo_beacon"].ranges["day"]
+    first, last = max(first, day_first), min(last, day_last)
+    if week < first or week.toordinal() + 6 > last.toordinal():
+        raise CliError(
+            f"--week {week.isoformat()}: the 7 days from it must lie within "
+            f"{first.isoformat()}..{last.isoformat()}, the plausible range in "
+            "schemas/tables.toml"
+        )
+    return week
 
 
 def cmd_score(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
     from scoring import job
 
+    week = _week_in_contract(args.week)
     warehouse = settings.open_warehouse()
     try:
-        published = job.run(warehouse, settings.open_bucket(), args.week, datetime.now(UTC))
+        published = job.run(warehouse, settings.open_bucket(), week, datetime.now(UTC))
     finally:
         warehouse.close()
     vectors = published.vectors.to_dicts()
     if args.json:
-        from schemas.validation import to_json
+        from schemas import registry
+        from schemas.validation import to_json, validate_row
 
-        out.print_json(json.dumps([to_json(v) for v in vectors]))
+        # As published to the bucket and the table: validated, with their row ids.
+        scores = registry()["livability_scores"]
+        out.print_json(json.dumps([to_json(validate_row(scores, to_json(v))) for v in vectors]))
         return 0
     if not vectors:
-        err.print(f"No readings in the 7 days from {args.week}: nothing to score.")
+        err.print(f"No readings in the 7 days from {week}: nothing to score.")
         return 0
-    table = RichTable(title=f"Livability scores, week of {args.week}")
+    table = RichTable(title=f"Livability scores, week of {week}")
     columns = (
         "home_id",
         "score",

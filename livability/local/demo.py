@@ -2,13 +2,16 @@
 
 Every message goes through the real event processor as Pub/Sub delivers it: a binary-mode
 CloudEvent posted to the functions-framework app (in process, through its WSGI stack,
-so no port is needed).
+so no port is needed), with `SENDERS` deliveries in flight at once as a push subscription
+has them; the warehouse commits the messages that are waiting together.
 """
 
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -19,10 +22,11 @@ import polars as pl
 
 import functions.main
 from edge.messages import Message, hourly
-from livability.settings import Settings, shared_warehouse
 from livability.local.simulator import Home, make_homes, sensor_rows, weather_rows
+from livability.settings import Settings, shared_warehouse
 from scoring import job
 
+SENDERS = 8
 TOPIC = "//pubsub.googleapis.com/projects/livability-local/topics/sensor_data"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 
@@ -98,16 +102,25 @@ def run(
         source=str(Path(functions.main.__file__)),
         signature_type="cloudevent",
     )
-    client = app.test_client()
-    for index, message in enumerate(messages):
+    clients = threading.local()
+
+    def deliver(index: int) -> None:
+        if not hasattr(clients, "client"):
+            clients.client = app.test_client()
+        message = messages[index]
         headers, body = cloud_event(message, f"demo-{index}")
-        response = client.post("/", json=body, headers=headers)
+        response = clients.client.post("/", json=body, headers=headers)
         if response.status_code != 200:
             raise DemoError(
                 f"event processor answered {response.status_code} to message {index} "
                 f"({message.table}, {message.published_at})"
             )
-        on_message(index + 1, len(messages))
+
+    with ThreadPoolExecutor(SENDERS, thread_name_prefix="pubsub-push") as pool:
+        pending = [pool.submit(deliver, index) for index in range(len(messages))]
+        for done, future in enumerate(as_completed(pending), start=1):
+            future.result()  # a refused message stops the demo with its reason
+            on_message(done, len(messages))
     warehouse = shared_warehouse(settings)
     bucket = settings.open_bucket()
     scored = [start + timedelta(days=7 * w) for w in range(weeks)]
