@@ -9,6 +9,7 @@ the reference code printed those errors and lost the rows.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -48,24 +49,61 @@ class Rejection:
 
 
 def payload_text(raw: Any) -> str:
-    """The raw payload as UTF-8-safe text for the dead-letter table, losing nothing.
+    """The raw payload as UTF-8-safe text for the dead-letter table, losing nothing it can keep.
 
     Bytes that are not UTF-8 are kept as base64; text with lone surrogates (which no
-    warehouse stores) is kept with JSON escapes.
+    warehouse stores) is kept with JSON escapes. Total: a value no encoder can write (an
+    integer of 5,000 digits, a list nested beyond the recursion limit) is described instead.
     """
     if isinstance(raw, bytes):
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            return "base64:" + base64.b64encode(raw).decode("ascii")
+            return BASE64_PREFIX + base64.b64encode(raw).decode("ascii")
     try:
         text = json.dumps(raw, default=str, ensure_ascii=False)
+    except ValueError as err:  # an int beyond int_max_str_digits, or a circular structure
+        return f"<{type(raw).__name__} that JSON cannot hold: {err}>"
+    except RecursionError:
+        return f"<{type(raw).__name__} nested deeper than the recursion limit>"
+    return text if _encodable(text) else json.dumps(raw, default=str, ensure_ascii=True)
+
+
+BASE64_PREFIX = "base64:"
+# A dead letter must always be storable: BigQuery's streaming rows are at most 10 MB, and a
+# reader of the table wants the gist. Beyond this, keep a prefix plus the length and hash.
+MAX_PAYLOAD_BYTES = 1_000_000
+MAX_REASON_CHARS = 10_000
+MAX_NAME_CHARS = 1024
+
+
+def _encodable(text: str) -> bool:
+    try:
         text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(raw, default=str, ensure_ascii=True)
-    except (ValueError, RecursionError):  # a circular or too deep structure
-        return repr(raw)[:100_000]
-    return text
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def storable(text: str, limit: int) -> str:
+    """`text` as valid UTF-8 of at most `limit` characters (lone surrogates escaped)."""
+    if not _encodable(text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def bounded_payload(payload: str, reason: str) -> tuple[str, str]:
+    """(payload, reason) with an enormous payload cut to a prefix; the reason says so."""
+    payload = storable(payload, len(payload))
+    data = payload.encode("utf-8")
+    if len(data) <= MAX_PAYLOAD_BYTES:
+        return payload, reason
+    prefix = data[:MAX_PAYLOAD_BYTES].decode("utf-8", "ignore")  # no split character
+    digest = hashlib.sha256(data).hexdigest()
+    return prefix, (
+        f"{reason} [payload of {len(data)} bytes cut to its first "
+        f"{len(prefix.encode('utf-8'))}; sha256 of the whole: {digest}]"
+    )
 
 
 def dead_letter(
@@ -78,29 +116,33 @@ def dead_letter(
     """Store rejections in `dead_letter`; returns how many were new.
 
     The row id leaves out when and through which message a payload came (`identity` in
-    tables.toml), so a redelivered poison message is stored once.
+    tables.toml), so a redelivered poison message is stored once. Every value is made
+    storable first (valid UTF-8, bounded), so a hostile payload can never make the
+    dead-letter write itself fail.
     """
     if not rejections:
         return 0
     table = registry()[DEAD_LETTER]
-    rows = [
-        validate_row(
-            table,
-            {
-                "day": received_at.date().isoformat(),
-                "received_at": received_at.isoformat(),
-                "message_id": source,
-                "target_table": r.target_table,
-                "reason": r.reason,
-                "payload": r.payload,
-            },
-        )
-        for r in rejections
-    ]
+    source = None if source is None else storable(source, MAX_NAME_CHARS)
+    rows = []
     for r in rejections:
+        payload, reason = bounded_payload(r.payload, storable(r.reason, MAX_REASON_CHARS))
+        target = None if r.target_table is None else storable(r.target_table, MAX_NAME_CHARS)
+        rows.append(
+            validate_row(
+                table,
+                {
+                    "day": received_at.date().isoformat(),
+                    "received_at": received_at.isoformat(),
+                    "message_id": source,
+                    "target_table": target,
+                    "reason": reason,
+                    "payload": payload,
+                },
+            )
+        )
         log.warning(
-            "rejected",
-            extra={"reason": r.reason[:500], "target_table": r.target_table, "source": source},
+            "rejected", extra={"reason": reason[:500], "target_table": target, "source": source}
         )
     result = warehouse.insert_rows(DEAD_LETTER, rows, [row[ROW_ID] for row in rows])
     if result.failed:

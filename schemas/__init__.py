@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ class Table:
     derived: Mapping[str, str] = field(default_factory=dict)
     identity_excludes: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def keyed(self) -> bool:
         """Whether rows carry their idempotency key as the `row_id` column."""
         return any(f.name == ROW_ID for f in self.fields)
@@ -304,8 +304,10 @@ def _check_bigquery_layout(
             hint = " (BigQuery clusters only on top-level columns)" if name in leaves else ""
             raise SchemaError(f"{where}: cluster column {name!r} is not a top-level column{hint}")
         if column.type not in CLUSTER_TYPES:
-            raise SchemaError(f"{where}: cluster column {name!r} is {column.type}, which "
-                              f"BigQuery cannot cluster on (allowed: {', '.join(CLUSTER_TYPES)})")
+            raise SchemaError(
+                f"{where}: cluster column {name!r} is {column.type}, which "
+                f"BigQuery cannot cluster on (allowed: {', '.join(CLUSTER_TYPES)})"
+            )
     for name, source in table.derived.items():
         column, origin = top.get(name), leaves.get(str(source))
         if column is None or origin is None or column.type != origin.type or column.required:

@@ -18,7 +18,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -32,7 +33,8 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # What BigQuery's JSON import takes: date and time with `T` or a space, 0-6 fraction digits,
 # optional `Z` or offset (none means UTC).
 _TIMESTAMP = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})?",
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?",
     re.IGNORECASE,
 )
 # WKT point, longitude first: `POINT(-0.41472 51.87833)`.
@@ -53,11 +55,22 @@ class _FieldError(ValueError):
 
 
 def shown(value: Any) -> str:
-    """A value as it appears in an error message: JSON-like and bounded in length."""
+    """A value as it appears in an error message: JSON-like, ASCII and bounded in length.
+
+    Total: whatever a hostile sender built (an integer of 5,000 digits, a list nested
+    beyond the recursion limit, a lone surrogate) gives a message, never an exception.
+    """
     try:
+        # ensure_ascii (the default) escapes lone surrogates, so the text is always storable.
         text = json.dumps(value, default=str, allow_nan=True)
-    except (TypeError, ValueError):
-        text = repr(value)
+    except ValueError:  # an int beyond int_max_str_digits, or a circular structure
+        text = (
+            f"<integer of {value.bit_length()} bits>"
+            if isinstance(value, int)
+            else f"<{type(value).__name__}>"
+        )
+    except RecursionError:
+        text = f"<{type(value).__name__} nested too deeply to show>"
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
@@ -66,7 +79,7 @@ def validate_row(table: Table, row: Any) -> dict[str, Any]:
     if not isinstance(row, Mapping):
         raise RowError([f"row: expected a JSON object, got {shown(row)}"])
     problems: list[str] = []
-    out = _record(table.fields, row, "", table, problems)
+    out = _record(_plan(table), row, problems)
     if not problems:
         _check_partition(table, out, problems)
         _derive(table, out, problems)
@@ -89,40 +102,79 @@ def _derive(table: Table, row: dict[str, Any], problems: list[str]) -> None:
         row[name] = value
 
 
+@dataclass(frozen=True)
+class _Column:
+    """A column's checks, resolved once per table: what `_record` does for each value."""
+
+    name: str
+    path: str
+    required: bool
+    convert: Callable[[Any], Any] | None  # None for a RECORD
+    bounds: tuple[Any, Any] | None
+    kind: str  # "physical" or "plausible", for the range message
+    children: tuple[_Column, ...] = ()
+
+
+_PLANS: dict[int, tuple[Table, tuple[_Column, ...]]] = {}
+
+
+def _plan(table: Table) -> tuple[_Column, ...]:
+    """The table's columns as `_Column`s; cached per table object (tables are immutable)."""
+    cached = _PLANS.get(id(table))
+    if cached is not None and cached[0] is table:
+        return cached[1]
+
+    def columns(fields: tuple[Field, ...], prefix: str) -> tuple[_Column, ...]:
+        out = []
+        for f in fields:
+            path = f"{prefix}{f.name}"
+            if not prefix and f.name == ROW_ID:
+                continue  # recomputed from the content by validate_row
+            out.append(
+                _Column(
+                    name=f.name,
+                    path=path,
+                    required=f.required,
+                    convert=None if f.type == "RECORD" else _CONVERTERS[f.type],
+                    bounds=table.ranges.get(path),
+                    kind="physical" if f.type in ("FLOAT", "INTEGER") else "plausible",
+                    children=columns(f.fields, f"{path}.") if f.type == "RECORD" else (),
+                )
+            )
+        return tuple(out)
+
+    plan = columns(table.fields, "")
+    _PLANS[id(table)] = (table, plan)
+    return plan
+
+
 def _record(
-    fields: tuple[Field, ...],
-    raw: Mapping[str, Any],
-    prefix: str,
-    table: Table,
-    problems: list[str],
+    columns: tuple[_Column, ...], raw: Mapping[str, Any], problems: list[str]
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for f in fields:
-        path = f"{prefix}{f.name}"
-        value = raw.get(f.name)
-        if not prefix and f.name == ROW_ID:
-            continue  # recomputed from the content by validate_row
+    for c in columns:
+        value = raw.get(c.name)
         if value is None:
-            if f.required:
-                problems.append(f"{path}: required field is missing")
-            out[f.name] = None
+            if c.required:
+                problems.append(f"{c.path}: required field is missing")
+            out[c.name] = None
             continue
-        if f.type == "RECORD":
+        if c.convert is None:
             if not isinstance(value, Mapping):
-                problems.append(f"{path}: expected a JSON object, got {shown(value)}")
-                out[f.name] = None
+                problems.append(f"{c.path}: expected a JSON object, got {shown(value)}")
+                out[c.name] = None
             else:
-                out[f.name] = _record(f.fields, value, f"{path}.", table, problems)
+                out[c.name] = _record(c.children, value, problems)
             continue
         try:
-            out[f.name] = _scalar(f.type, value)
+            converted = out[c.name] = c.convert(value)
         except _FieldError as err:
-            problems.append(f"{path}: {shown(value)} {err}")
+            problems.append(f"{c.path}: {shown(value)} {err}")
             continue
-        bounds = table.ranges.get(path)
-        if bounds is not None and not bounds[0] <= out[f.name] <= bounds[1]:
-            kind = "physical" if f.type in ("FLOAT", "INTEGER") else "plausible"
-            problems.append(f"{path}: {shown(value)} is outside the {kind} range {_bounds(bounds)}")
+        if c.bounds is not None and not c.bounds[0] <= converted <= c.bounds[1]:
+            problems.append(
+                f"{c.path}: {shown(value)} is outside the {c.kind} range {_bounds(c.bounds)}"
+            )
     return out
 
 
@@ -139,35 +191,32 @@ def _text(bound: Any) -> str:
     return f"{bound:g}" if isinstance(bound, float) else str(bound)
 
 
-def _scalar(type_: str, value: Any) -> Any:  # noqa: PLR0911 - one branch per BigQuery type
-    if type_ == "STRING":
-        if not isinstance(value, str):
-            raise _FieldError("is not a string")
+def _string(value: Any) -> str:
+    if type(value) is not str:
+        raise _FieldError("is not a string")
+    if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate such as "\ud800": no warehouse stores it
             raise _FieldError("is not valid Unicode (lone surrogate)") from None
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
         return value
-    if type_ == "INTEGER":
-        return _integer(value)
-    if type_ == "FLOAT":
-        return _float(value)
-    if type_ == "BOOLEAN":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise _FieldError("is not a boolean")
-    if type_ == "DATE":
-        return _date(value)
-    if type_ == "TIMESTAMP":
-        return _timestamp(value)
-    if type_ == "GEOGRAPHY":
-        return _point(value)
-    raise _FieldError(f"has type {type_}, which the validator does not support")
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _FieldError("is not a boolean")
+
+
+def _unsupported(value: Any) -> Any:
+    raise _FieldError("has a type the validator does not support")
 
 
 def _integer(value: Any) -> int:
+    if type(value) is int and _INT64[0] <= value <= _INT64[1]:
+        return value  # the common case, first
     if isinstance(value, bool):
         raise _FieldError("is not an integer")
     if isinstance(value, int):
@@ -184,6 +233,8 @@ def _integer(value: Any) -> int:
 
 
 def _float(value: Any) -> float:
+    if type(value) is float and value != 0 and math.isfinite(value):
+        return value  # the common case, first
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise _FieldError("is not a number")
     if isinstance(value, str) and not _FLOAT.fullmatch(value):
@@ -196,7 +247,8 @@ def _float(value: Any) -> float:
         raise _FieldError("is not a finite number") from None
     if not math.isfinite(number):
         raise _FieldError("is not a finite number")
-    return number
+    # -0.0 == 0.0, but they serialise apart: one value must give one row id.
+    return number + 0.0 if number == 0 else number
 
 
 def _date(value: Any) -> date:
@@ -215,7 +267,7 @@ def _timestamp(value: Any) -> datetime:
     if not _TIMESTAMP.fullmatch(value):
         raise _FieldError("is not an ISO 8601 timestamp")
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.upper())  # the pattern allows `t` and `z`
         parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except ValueError:
         raise _FieldError("is not a valid calendar time") from None
@@ -228,13 +280,25 @@ def _point(value: Any) -> str:
     match = _POINT.match(value) if isinstance(value, str) else None
     if match is None:
         raise _FieldError("is not a WKT point 'POINT(longitude latitude)'")
-    try:
-        lon, lat = float(match[1]), float(match[2])
-    except ValueError:
-        raise _FieldError("has non-numeric coordinates") from None
+    # The number pattern, not float() alone: float() takes "1_000", "nan" and other digits.
+    if not (_FLOAT.fullmatch(match[1]) and _FLOAT.fullmatch(match[2])):
+        raise _FieldError("has non-numeric coordinates")
+    lon, lat = float(match[1]) + 0.0, float(match[2]) + 0.0
     if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
         raise _FieldError("has longitude outside -180..180 or latitude outside -90..90")
     return f"POINT({lon!r} {lat!r})"
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "STRING": _string,
+    "INTEGER": _integer,
+    "FLOAT": _float,
+    "BOOLEAN": _boolean,
+    "DATE": _date,
+    "TIMESTAMP": _timestamp,
+    "GEOGRAPHY": _point,
+    "BYTES": _unsupported,
+}
 
 
 def _check_partition(table: Table, row: dict[str, Any], problems: list[str]) -> None:
@@ -249,18 +313,25 @@ def _check_partition(table: Table, row: dict[str, Any], problems: list[str]) -> 
         )
 
 
+def _json_value(value: Any) -> Any:
+    """The JSON form of a normalised value that JSON has no type for."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(timespec="microseconds") + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def to_json(row: Mapping[str, Any]) -> dict[str, Any]:
     """A normalised row as JSON-ready values (what BigQuery's insertAll takes)."""
 
     def convert(value: Any) -> Any:
         if isinstance(value, Mapping):
             return {k: convert(v) for k, v in value.items()}
-        if isinstance(value, datetime):
-            if value.tzinfo is not None:
-                value = value.astimezone(UTC)
-            return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        if isinstance(value, date):
-            return value.isoformat()
+        if isinstance(value, date):  # datetime too
+            return _json_value(value)
         return value
 
     return {k: convert(v) for k, v in row.items()}
@@ -273,10 +344,15 @@ def row_id(table: Table, row: Mapping[str, Any]) -> str:
     re-publishes after a timeout, and an archive loaded twice all map to the same key. The
     one function the edge, the event processor and the archive loader all use. Left out:
     the key itself, derived columns (copies of others) and the table's `identity` columns.
+    The canonical text is `to_json`'s, produced by the C encoder in one pass.
     """
     skip = {ROW_ID, *table.derived, *table.identity_excludes}
     content = {k: v for k, v in row.items() if k not in skip}
     canonical = json.dumps(
-        [table.name, to_json(content)], sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        [table.name, content],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        default=_json_value,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]

@@ -35,7 +35,10 @@ def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     [
         (["score"], "the following arguments are required: --week"),
         (["score", "--week", "2024-13-01"], "'2024-13-01' is not a date (YYYY-MM-DD)"),
-        (["demo", "--homes", "0"], "'0' is not a positive integer"),
+        (["demo", "--homes", "0"], "'0' is not an integer from 1 to 10,000"),
+        (["demo", "--homes", "10000000"], "'10000000' is not an integer from 1 to 10,000"),
+        (["demo", "--homes", "\uff14"], "is not an integer from 1 to 10,000"),
+        (["demo", "--weeks", "53"], "'53' is not an integer from 1 to 52"),
         (["serve", "--port", "70000"], "'70000' is not a TCP port (1-65535)"),
         (["launch"], "invalid choice: 'launch'"),
     ],
@@ -60,6 +63,36 @@ def test_bad_dataset_setting_is_a_one_line_error(
         "livability: error: LIVABILITY_DATASET: 'sensor-data; DROP' is not a valid dataset name "
         "(letters, digits and underscores)\n"
     )
+
+
+@pytest.mark.parametrize(
+    "week",
+    ["9999-12-27", "0001-01-01", "1999-12-31", "2099-12-27"],
+    ids=["year 9999", "year 1", "before 2000", "ends after 2099"],
+)
+def test_week_outside_the_contract_is_a_one_line_error(tmp_path: Path, week: str) -> None:
+    result = run("score", "--week", week, home=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"livability: error: --week {week}: the 7 days from it must lie within "
+        "2000-01-01..2099-12-31, the plausible range in schemas/tables.toml\n"
+    )
+
+
+def test_demo_start_outside_the_contract_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run("demo", "--start", "9999-12-30", home=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "livability: error: --start 9999-12-30: the 14 days from it must lie within "
+        "2000-01-01..2099-12-31, the plausible range in schemas/tables.toml\n"
+    )
+
+
+def test_last_week_inside_the_contract_scores_nothing_without_error(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert score_json(capsys, "2099-12-25") == []
 
 
 def readings_in_week(archive: Path, first: str, end: str) -> int:

@@ -7,6 +7,8 @@ Pub/Sub push and Eventarc send. `test_serve.py` repeats the key cases over a rea
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from conftest import ROOT
 from pubsub import binary_headers, push_body, structured_event
 
+from livability.ports import WarehouseError
 from livability.settings import Settings, shared_warehouse
 
 # The sample message of the reference PoC (seed.md), verbatim: it has no home_id.
@@ -208,22 +211,326 @@ def test_message_may_only_write_tables_the_contract_allows(
     assert [d["reason"] for d in stored(settings, DEAD_SQL)] == [reason]
 
 
-@pytest.mark.parametrize(
-    ("data", "reason_start"),
-    [
-        (b"{not json", "message.data: not JSON"),
-        (b"\xff\xfe", "message.data: not JSON"),
-        (b"42", "message.data: 42 is neither a row nor a list"),
-    ],
+# --- Hostile messages: each acknowledged (200) and dead-lettered once, naming field and value ---
+
+KNOWN = "(known: dead_letter, livability_scores, sensor_thermo_beacon, weather_data)"
+NO_NAN = "is not valid JSON (JSON has no NaN or Infinity)"
+WEATHER = {"dataset_id": "sensor_data", "table_id": "weather_data"}
+# A weather row whose description holds a lone surrogate, as JSON text can carry it.
+LONE_SURROGATE_ROW = (
+    b'{"day": "2024-11-29", "timestamp": "2024-11-29T14:00:00Z", '
+    b'"data": {"description": "\\ud800"}}'
 )
-def test_poison_message_is_dead_lettered_and_acknowledged(
-    client: flask.testing.FlaskClient, settings: Settings, data: bytes, reason_start: str
+FIVE_THOUSAND_DIGITS = b'{"data": {"mac": ' + b"1" * 5000 + b"}}"
+NESTED_100K = b"[" * 100_000 + b"]" * 100_000
+NESTED_40 = b"[" * 40 + b"]" * 40
+DUPLICATE_KEYS = b'{"day": "2024-11-29", "day": "2024-11-30"}'
+NAN_ROW = b'[{"data": {"temperature": NaN}}]'
+MINUS_INFINITY_ROW = b'[{"data": {"humidity": -Infinity}}]'
+UTF16_ROW = json.dumps(READING).encode("utf-16")
+BOM_ROW = b"\xef\xbb\xbf" + json.dumps(READING).encode()
+TEN_THOUSAND_AND_ONE_ROWS = b"[" + b",".join([b"{}"] * 10_001) + b"]"
+
+
+def message_with(**changes: Any) -> dict[str, Any]:
+    """A push body of READING with fields of its `message` replaced."""
+    body = push_body([READING])
+    body["message"].update(changes)
+    return body
+
+
+HOSTILE_MESSAGES: dict[str, tuple[dict[str, Any], str, str | None]] = {
+    # id: (push body, dead-letter reason, target_table)
+    "lone surrogate in a row": (
+        push_body(LONE_SURROGATE_ROW, WEATHER),
+        'row 0: data.description: "\\ud800" is not valid Unicode (lone surrogate)',
+        "weather_data",
+    ),
+    "lone surrogate in an attribute": (
+        push_body([READING], {"table_id": "\ud800"}),
+        'message.attributes.table_id: "\\ud800" is not valid Unicode (a lone surrogate)',
+        "\\ud800",
+    ),
+    "integer of 5,000 digits": (
+        push_body(FIVE_THOUSAND_DIGITS),
+        "message.data: not JSON this platform reads (Exceeds the limit (4300 digits) for "
+        "integer string conversion: value has 5000 digits; use sys.set_int_max_str_digits() "
+        "to increase the limit)",
+        "sensor_thermo_beacon",
+    ),
+    "JSON nested 100k deep": (
+        push_body(NESTED_100K),
+        "message.data: not JSON this platform reads (nested deeper than 32 levels)",
+        "sensor_thermo_beacon",
+    ),
+    "JSON nested 40 deep": (
+        push_body(NESTED_40),
+        "message.data: not JSON this platform reads (nested deeper than 32 levels)",
+        "sensor_thermo_beacon",
+    ),
+    "messageId a number": (
+        message_with(messageId=12345),
+        "message.messageId: 12345 is not an id (1-256 printable ASCII characters)",
+        "sensor_thermo_beacon",
+    ),
+    "messageId of 300 characters": (
+        message_with(messageId="9" * 300),
+        f'message.messageId: "{"9" * 56}... is not an id (1-256 printable ASCII characters)',
+        "sensor_thermo_beacon",
+    ),
+    "attributes a list": (
+        message_with(attributes=["table_id"]),
+        'message.attributes: ["table_id"] is not an object',
+        None,
+    ),
+    "attribute a number": (
+        message_with(attributes={"table_id": 5}),
+        "message.attributes.table_id: 5 is not a string",
+        None,
+    ),
+    "101 attributes": (
+        push_body([READING], {f"k{i}": "v" for i in range(101)}),
+        "message.attributes: 101 attributes, more than Pub/Sub's 100",
+        None,
+    ),
+    "data a number": (
+        message_with(data=12),
+        "message.data: 12 is not a base64 string",
+        "sensor_thermo_beacon",
+    ),
+    "data not ASCII": (
+        message_with(data="\u00e9"),
+        'message.data: "\\u00e9" is not valid base64',
+        "sensor_thermo_beacon",
+    ),
+    "data base64 of UTF-16": (
+        push_body(UTF16_ROW),
+        "message.data: not UTF-8 (byte 0xff at offset 0)",
+        "sensor_thermo_beacon",
+    ),
+    "data with a byte-order mark": (
+        push_body(BOM_ROW),
+        "message.data: not JSON (Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 "
+        "column 1 (char 0))",
+        "sensor_thermo_beacon",
+    ),
+    "duplicate keys": (
+        push_body(DUPLICATE_KEYS),
+        'message.data: key "day" appears twice in one object (ambiguous JSON)',
+        "sensor_thermo_beacon",
+    ),
+    "NaN literal": (push_body(NAN_ROW), f"message.data: NaN {NO_NAN}", "sensor_thermo_beacon"),
+    "-Infinity literal": (
+        push_body(MINUS_INFINITY_ROW),
+        f"message.data: -Infinity {NO_NAN}",
+        "sensor_thermo_beacon",
+    ),
+    "data empty": (
+        message_with(data=""),
+        "message.data: empty, with no row to store",
+        "sensor_thermo_beacon",
+    ),
+    "data missing": (
+        message_with(data=None),
+        "message.data: empty, with no row to store",
+        "sensor_thermo_beacon",
+    ),
+    "empty array": (
+        push_body(b"[]"),
+        "message.data: [] is an empty list, with no row to store",
+        "sensor_thermo_beacon",
+    ),
+    "null": (
+        push_body(b"null"),
+        "message.data: null is neither a row nor a list",
+        "sensor_thermo_beacon",
+    ),
+    "a number": (
+        push_body(b"42"),
+        "message.data: 42 is neither a row nor a list",
+        "sensor_thermo_beacon",
+    ),
+    "not JSON": (
+        push_body(b"{not json"),
+        "message.data: not JSON (Expecting property name enclosed in double quotes: line 1 "
+        "column 2 (char 1))",
+        "sensor_thermo_beacon",
+    ),
+    "10,001 rows": (
+        push_body(TEN_THOUSAND_AND_ONE_ROWS),
+        "message.data: 10001 rows, more than the 10000 one message may hold",
+        "sensor_thermo_beacon",
+    ),
+    "table_id with SQL in it": (
+        push_body([READING], {"table_id": "sensor_thermo_beacon; DROP TABLE x"}),
+        f"table_id: table 'sensor_thermo_beacon; DROP TABLE x' is not defined in schemas/ {KNOWN}",
+        "sensor_thermo_beacon; DROP TABLE x",
+    ),
+    "table_id with a newline": (
+        push_body([READING], {"table_id": "a\nb"}),
+        f'table_id: table "a\\nb" is not defined in schemas/ {KNOWN}',
+        "a\nb",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_MESSAGES)
+def test_hostile_message_is_acknowledged_and_dead_lettered_once(
+    client: flask.testing.FlaskClient, settings: Settings, case: str
 ) -> None:
+    body, reason, target = HOSTILE_MESSAGES[case]
+    for _ in range(2):  # a redelivery adds no second dead letter
+        response = client.post("/", json=body, headers=binary_headers("h-1"))
+        assert response.status_code == 200
+    dead = stored(settings, DEAD_SQL)
+    # An envelope that is no Pub/Sub message is filed under the CloudEvent's id; a message
+    # whose content is bad, under its Pub/Sub messageId.
+    envelope = reason.startswith(("message.attributes", "message.messageId")) or (
+        "base64" in reason
+    )
+    assert [(d["reason"], d["target_table"], d["message_id"]) for d in dead] == [
+        (reason, target, "h-1" if envelope else "1001")
+    ]
+    assert stored(settings, SENSOR_SQL) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "payload"),
+    [([1, 2], "[1, 2]"), ("hello", '"hello"'), (None, "null")],
+    ids=["a list", "a string", "null"],
+)
+def test_cloud_event_whose_data_is_no_object_is_dead_lettered(
+    client: flask.testing.FlaskClient, settings: Settings, data: Any, payload: str
+) -> None:
+    event = json.loads(structured_event({}))
+    event["data"] = data
+    response = client.post(
+        "/", data=json.dumps(event), headers={"Content-Type": "application/cloudevents+json"}
+    )
+    assert response.status_code == 200
+    assert stored(settings, DEAD_SQL) == [
+        {
+            "message_id": "1001",
+            "target_table": None,
+            "reason": "CloudEvent data has no Pub/Sub 'message' object",
+            "payload": payload,
+        }
+    ]
+
+
+def test_undecodable_bytes_are_kept_as_base64(
+    client: flask.testing.FlaskClient, settings: Settings
+) -> None:
+    response = client.post(
+        "/", json=push_body(b"\xff\xfe", {"table_id": "users"}), headers=binary_headers()
+    )
+    assert response.status_code == 200
+    assert stored(settings, DEAD_SQL) == [
+        {
+            "message_id": "1001",
+            "target_table": "users",
+            "reason": f"table_id: table 'users' is not defined in schemas/ {KNOWN} "
+            "(the payload is not UTF-8: kept as base64)",
+            "payload": "base64://4=",
+        }
+    ]
+
+
+def test_enormous_message_is_dead_lettered_as_a_prefix_with_length_and_hash(
+    client: flask.testing.FlaskClient, settings: Settings
+) -> None:
+    data = b'{"note": "' + b"x" * 3_000_000 + b'"'  # not JSON: no closing brace
     response = client.post("/", json=push_body(data), headers=binary_headers())
     assert response.status_code == 200
-    dead = stored(settings, DEAD_SQL)
-    assert len(dead) == 1
-    assert dead[0]["reason"].startswith(reason_start)
+    [dead] = stored(settings, DEAD_SQL)
+    assert dead["payload"] == data[:1_000_000].decode()
+    assert dead["reason"] == (
+        "message.data: not JSON (Expecting ',' delimiter: line 1 column 3000012 (char 3000011)) "
+        f"[payload of {len(data)} bytes cut to its first 1000000; sha256 of the whole: "
+        f"{hashlib.sha256(data).hexdigest()}]"
+    )
+
+
+def test_valid_rows_beside_hostile_ones_land(
+    client: flask.testing.FlaskClient, settings: Settings
+) -> None:
+    rows = [reading(0), None, [1], 7, "x", reading(10, temperature=1e308), reading(20)]
+    body = push_body(json.dumps(rows).replace("1e+308", "1e999").encode())
+    response = client.post("/", json=body, headers=binary_headers())
+    assert response.status_code == 200
+    assert [r["timestamp"] for r in stored(settings, SENSOR_SQL)] == [
+        "2024-11-29 14:00:00",
+        "2024-11-29 14:20:00",
+    ]
+    assert [d["reason"] for d in stored(settings, DEAD_SQL)] == [
+        "row 1: row: expected a JSON object, got null",
+        "row 2: row: expected a JSON object, got [1]",
+        "row 3: row: expected a JSON object, got 7",
+        'row 4: row: expected a JSON object, got "x"',
+        "row 5: data.temperature: Infinity is not a finite number",
+    ]
+
+
+def test_negative_zero_and_zero_are_one_row(
+    client: flask.testing.FlaskClient, settings: Settings
+) -> None:
+    zero = push_body([reading(0, temperature=0)])
+    negative = push_body(
+        json.dumps([reading(0, temperature=0)]).replace(": 0,", ": -0.0,", 1).encode()
+    )
+    assert b"-0.0" in base64.b64decode(negative["message"]["data"])
+    for body in (zero, negative):
+        assert client.post("/", json=body, headers=binary_headers()).status_code == 200
+    assert len(stored(settings, SENSOR_SQL)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        pytest.param(
+            '{"message": {"data": "", "messageId": ' + "1" * 5000 + "}}",
+            "request body: not JSON this platform reads (Exceeds the limit (4300 digits) for "
+            "integer string conversion: value has 5000 digits; use "
+            "sys.set_int_max_str_digits() to increase the limit)",
+            id="integer of 5,000 digits",
+        ),
+        pytest.param(
+            '{"message": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "request body: JSON nested deeper than the parser's recursion limit",
+            id="nested 100k deep",
+        ),
+    ],
+)
+@pytest.mark.parametrize("mode", ["binary", "structured", "push"])
+def test_request_body_the_framework_cannot_parse_is_400(
+    client: flask.testing.FlaskClient, settings: Settings, body: str, problem: str, mode: str
+) -> None:
+    """Not a message at all (Pub/Sub always sends well-formed JSON): refused, not retried."""
+    headers = {
+        "binary": {**binary_headers(), "Content-Type": "application/json"},
+        "structured": {"Content-Type": "application/cloudevents+json"},
+        "push": {"Content-Type": "application/json"},
+    }[mode]
+    response = client.post("/", data=body, headers=headers)
+    assert (response.status_code, response.get_data(as_text=True)) == (
+        400,
+        f"Bad Request: {problem}\n",
+    )
+    assert stored(settings, DEAD_SQL) == []
+
+
+def test_request_body_not_utf8_is_400(
+    client: flask.testing.FlaskClient, settings: Settings
+) -> None:
+    response = client.post(
+        "/",
+        data=b'{"message": {"data": "\xff", "messageId": "x"}, "subscription": "s"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert (response.status_code, response.get_data(as_text=True)) == (
+        400,
+        "Bad Request: request body: not UTF-8 (byte 0xff at offset 22)\n",
+    )
 
 
 def test_invalid_base64_is_dead_lettered(
@@ -233,7 +540,7 @@ def test_invalid_base64_is_dead_lettered(
     body["message"]["data"] = "%%% not base64"
     assert client.post("/", json=body, headers=binary_headers()).status_code == 200
     assert [d["reason"] for d in stored(settings, DEAD_SQL)] == [
-        "message.data: '%%% not base64' is not valid base64"
+        'message.data: "%%% not base64" is not valid base64'
     ]
 
 
@@ -256,7 +563,10 @@ def test_sink_failure_answers_500_and_the_redelivery_lands(
     client: flask.testing.FlaskClient, settings: Settings
 ) -> None:
     body = push_body([READING])
-    shared_warehouse(settings).close()  # the warehouse goes away mid-flight
+    warehouse = shared_warehouse(settings)
+    warehouse.close()  # the warehouse goes away mid-flight
+    with pytest.raises(WarehouseError, match="was closed"):  # what the function then meets
+        warehouse.query("SELECT 1")
     assert client.post("/", json=body, headers=binary_headers()).status_code == 500
     shared_warehouse.cache_clear()  # it comes back; Pub/Sub redelivers
     assert client.post("/", json=body, headers=binary_headers()).status_code == 200

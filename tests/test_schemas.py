@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,7 @@ import pyarrow as pa
 import pytest
 
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse, duckdb_ddl
-from livability.ports import WarehouseError
-from schemas.arrow import arrow_schema
+from livability.ports import InsertResult, WarehouseError
 from schemas import (
     MANIFEST,
     MODES,
@@ -26,6 +25,7 @@ from schemas import (
     UnknownTableError,
     registry,
 )
+from schemas.arrow import arrow_schema
 from schemas.validation import RowError, row_id, validate_row
 
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*.json"))
@@ -85,23 +85,25 @@ HUMIDITY_RANGE = '"data.humidity" = [0.0, 100.0]'  # first occurrence: sensor_th
 
 SENSOR_DDL_WITH_BATTERY = """\
 CREATE TABLE IF NOT EXISTS sensor_data.sensor_thermo_beacon (
-  _insert_id VARCHAR PRIMARY KEY,
   "day" DATE NOT NULL,
   "timestamp" TIMESTAMP NOT NULL,
   "data" STRUCT("mac" BIGINT, "home_id" BIGINT, "temperature" DOUBLE, "humidity" DOUBLE, \
-"location" VARCHAR, "battery" DOUBLE) NOT NULL
+"location" VARCHAR, "battery" DOUBLE) NOT NULL,
+  "home_id" BIGINT,
+  "row_id" VARCHAR PRIMARY KEY
 )"""
 SENSOR_DDL_WITHOUT_LOCATION = """\
 CREATE TABLE IF NOT EXISTS sensor_data.sensor_thermo_beacon (
-  _insert_id VARCHAR PRIMARY KEY,
   "day" DATE NOT NULL,
   "timestamp" TIMESTAMP NOT NULL,
-  "data" STRUCT("mac" BIGINT, "home_id" BIGINT, "temperature" DOUBLE, "humidity" DOUBLE) NOT NULL
+  "data" STRUCT("mac" BIGINT, "home_id" BIGINT, "temperature" DOUBLE, "humidity" DOUBLE) NOT NULL,
+  "home_id" BIGINT,
+  "row_id" VARCHAR PRIMARY KEY
 )"""
 SENSOR_ARROW_WITH_BATTERY = pa.schema(
     [
         pa.field("day", pa.date32(), nullable=False),
-        pa.field("timestamp", pa.timestamp("us"), nullable=False),
+        pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field(
             "data",
             pa.struct(
@@ -116,6 +118,8 @@ SENSOR_ARROW_WITH_BATTERY = pa.schema(
             ),
             nullable=False,
         ),
+        pa.field("home_id", pa.int64()),
+        pa.field("row_id", pa.string()),
     ]
 )
 
@@ -126,7 +130,7 @@ READING_WITH_BATTERY: dict[str, Any] = {
 }
 NORMALISED_WITH_BATTERY: dict[str, Any] = {
     "day": date(2024, 11, 29),
-    "timestamp": datetime(2024, 11, 29, 14, 33, 35, 855000),
+    "timestamp": datetime(2024, 11, 29, 14, 33, 35, 855000, tzinfo=UTC),
     "data": {
         "mac": 123,
         "home_id": 1,
@@ -135,6 +139,8 @@ NORMALISED_WITH_BATTERY: dict[str, Any] = {
         "location": None,
         "battery": 87.5,
     },
+    "home_id": 1,
+    "row_id": "06f2149aa374bcd7d110eb92ffcfabe0",
 }
 
 
@@ -359,23 +365,24 @@ def test_added_field_is_stored_and_queried(with_battery: Registry, tmp_path: Pat
     row = validate_row(table, READING_WITH_BATTERY)
     warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", with_battery, "sensor_data")
     try:
+        warehouse.init()
         inserted = warehouse.insert_rows(table.name, [row], [row_id(table, row)])
         result = warehouse.query(
-            "SELECT day, timestamp, data FROM sensor_data.sensor_thermo_beacon "
+            "SELECT day, timestamp, data, home_id, row_id FROM sensor_data.sensor_thermo_beacon "
             "WHERE data.battery = @battery",
             {"battery": 87.5},
         )
     finally:
         warehouse.close()
 
-    assert inserted == 1
+    assert inserted == InsertResult(1)
     assert result.to_pylist() == [NORMALISED_WITH_BATTERY]
 
 
 def test_added_field_reaches_a_warehouse_made_before_the_change(
     schema_copy: Path, tmp_path: Path
 ) -> None:
-    DuckDBWarehouse(tmp_path / "w.duckdb", Registry.load(schema_copy), "sensor_data").close()
+    made_before(schema_copy, tmp_path)
     edit_schema(
         schema_copy, "sensor_thermo_beacon", lambda raw: sensor_data_fields(raw).append(BATTERY)
     )
@@ -384,12 +391,20 @@ def test_added_field_reaches_a_warehouse_made_before_the_change(
     row = validate_row(table, READING_WITH_BATTERY)
     warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", evolved, "sensor_data")
     try:
+        warehouse.init()
         warehouse.insert_rows(table.name, [row], [row_id(table, row)])
         result = warehouse.query("SELECT data FROM sensor_data.sensor_thermo_beacon")
     finally:
         warehouse.close()
 
     assert result.to_pylist() == [{"data": NORMALISED_WITH_BATTERY["data"]}]
+
+
+def made_before(schema_copy: Path, tmp_path: Path) -> None:
+    """A warehouse created with the contract as it is now in `schema_copy`."""
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", Registry.load(schema_copy), "sensor_data")
+    warehouse.init()
+    warehouse.close()
 
 
 def test_removed_field_leaves_the_duckdb_ddl(schema_copy: Path) -> None:
@@ -479,7 +494,8 @@ def test_duplicate_top_level_column_is_rejected(schema_copy: Path) -> None:
         Registry.load(schema_copy)
 
     assert str(caught.value) == (
-        "sensor_thermo_beacon: duplicate column names in ['day', 'timestamp', 'data', 'day']"
+        "sensor_thermo_beacon: duplicate column names (ignoring case) in "
+        "['day', 'timestamp', 'data', 'home_id', 'row_id', 'day']"
     )
 
 
@@ -494,7 +510,7 @@ def test_nested_duplicate_column_is_rejected(schema_copy: Path) -> None:
         Registry.load(schema_copy)
 
     assert str(caught.value) == (
-        "sensor_thermo_beacon.data: duplicate column names in "
+        "sensor_thermo_beacon.data: duplicate column names (ignoring case) in "
         "['mac', 'home_id', 'temperature', 'humidity', 'location', 'mac']"
     )
 
@@ -562,38 +578,146 @@ def test_unreadable_manifest_is_rejected(schema_copy: Path) -> None:
         pytest.param(
             HUMIDITY_RANGE,
             f'{HUMIDITY_RANGE}\n"data.location" = [0.0, 1.0]',
-            "tables.toml [sensor_thermo_beacon]: range on non-numeric 'data.location'",
+            "tables.toml [sensor_thermo_beacon]: range on GEOGRAPHY column 'data.location'",
             id="range on a GEOGRAPHY",
         ),
         pytest.param(
-            HUMIDITY_RANGE,
-            f'{HUMIDITY_RANGE}\n"day" = [0.0, 1.0]',
-            "tables.toml [sensor_thermo_beacon]: range on non-numeric 'day'",
-            id="range on a DATE",
+            '"day" = ["2000-01-01", "2099-12-31"]',
+            '"day" = [0.0, 1.0]',
+            "tables.toml [sensor_thermo_beacon] ranges 'day': 0.0 is not a valid DATE bound",
+            id="number range on a DATE",
+        ),
+        pytest.param(
+            '"day" = ["2000-01-01", "2099-12-31"]',
+            '"day" = ["2000-13-01", "2099-12-31"]',
+            "tables.toml [sensor_thermo_beacon] ranges 'day': '2000-13-01' is not a valid "
+            "DATE bound",
+            id="date range with month 13",
+        ),
+        pytest.param(
+            '"day" = ["2000-01-01", "2099-12-31"]',
+            '"day" = ["2099-12-31", "2000-01-01"]',
+            "tables.toml [sensor_thermo_beacon] ranges 'day': a range is [low, high] with "
+            "low <= high, not ['2099-12-31', '2000-01-01']",
+            id="date range upside down",
+        ),
+        pytest.param(
+            '"timestamp" = ["2000-01-01T00:00:00Z", "2099-12-31T23:59:59.999999Z"]',
+            '"timestamp" = ["2000-01-01T00:00:00Z", "tomorrow"]',
+            "tables.toml [sensor_thermo_beacon] ranges 'timestamp': 'tomorrow' is not a valid "
+            "TIMESTAMP bound",
+            id="timestamp range not ISO",
+        ),
+        pytest.param(
+            '"data.home_id" = [1, 9007199254740991]',
+            '"data.home_id" = [1.5, 9007199254740991]',
+            "tables.toml [sensor_thermo_beacon] ranges 'data.home_id': 1.5 is not a valid "
+            "INTEGER bound",
+            id="float bound on an INTEGER",
+        ),
+        pytest.param(
+            '"data.home_id" = [1, 9007199254740991]',
+            '"data.home_id" = [1]',
+            "tables.toml [sensor_thermo_beacon] ranges 'data.home_id': a range is [low, high], "
+            "not [1]",
+            id="range of one bound",
         ),
         pytest.param(
             HUMIDITY_RANGE,
             f"{HUMIDITY_RANGE}\n{BATTERY_RANGE}",
-            "tables.toml [sensor_thermo_beacon]: 'data.battery' is not a column of the table",
+            "tables.toml [sensor_thermo_beacon]: range 'data.battery' is not a column of the table",
             id="range on an unknown column",
         ),
         pytest.param(
             HUMIDITY_RANGE,
             f'{HUMIDITY_RANGE}\n"data" = [0.0, 1.0]',
-            "tables.toml [sensor_thermo_beacon]: 'data' is not a column of the table",
+            "tables.toml [sensor_thermo_beacon]: range 'data' is not a column of the table",
             id="range on a RECORD",
         ),
         pytest.param(
-            'cluster = ["data.home_id"]',
             'cluster = ["home_id"]',
-            "tables.toml [sensor_thermo_beacon]: 'home_id' is not a column of the table",
+            'cluster = ["data.home_id"]',
+            "tables.toml [sensor_thermo_beacon]: cluster column 'data.home_id' is not a "
+            "top-level column (BigQuery clusters only on top-level columns)",
+            id="cluster on a nested column",
+        ),
+        pytest.param(
+            'cluster = ["home_id"]',
+            'cluster = ["gateway"]',
+            "tables.toml [sensor_thermo_beacon]: cluster column 'gateway' is not a top-level "
+            "column",
             id="cluster on an unknown column",
         ),
         pytest.param(
+            'cluster = ["home_id"]',
+            'cluster = ["home_id", "day", "timestamp", "row_id", "data"]',
+            "tables.toml [sensor_thermo_beacon]: cluster ['home_id', 'day', 'timestamp', "
+            "'row_id', 'data'] must name at most 4 distinct columns (BigQuery's limit)",
+            id="five cluster columns",
+        ),
+        pytest.param(
+            'cluster = ["home_id"]',
+            'cluster = ["home_id", "home_id"]',
+            "tables.toml [sensor_thermo_beacon]: cluster ['home_id', 'home_id'] must name at "
+            "most 4 distinct columns (BigQuery's limit)",
+            id="a cluster column twice",
+        ),
+        pytest.param(
+            'cluster = ["home_id"]\nidentity = ["computed_at"]',
+            'cluster = ["score"]\nidentity = ["computed_at"]',
+            "tables.toml [livability_scores]: cluster column 'score' is FLOAT, which BigQuery "
+            "cannot cluster on (allowed: STRING, INTEGER, BOOLEAN, DATE, TIMESTAMP, GEOGRAPHY)",
+            id="cluster on a FLOAT",
+        ),
+        pytest.param(
             'partition = "week_start"',
-            'partition = "computed_at"',
-            "tables.toml [livability_scores]: partition 'computed_at' is no DATE",
-            id="partition on a TIMESTAMP",
+            'partition = "home_id"',
+            "tables.toml [livability_scores]: partition 'home_id' must be a top-level DATE or "
+            "TIMESTAMP column (BigQuery partitions on no nested field)",
+            id="partition on an INTEGER",
+        ),
+        pytest.param(
+            'partition = "day"\ncluster = ["home_id"]',
+            'partition = "data.home_id"\ncluster = ["home_id"]',
+            "tables.toml [sensor_thermo_beacon]: partition 'data.home_id' must be a top-level "
+            "DATE or TIMESTAMP column (BigQuery partitions on no nested field)",
+            id="partition on a nested column",
+        ),
+        pytest.param(
+            'derived = { home_id = "data.home_id" }',
+            'derived = { home_id = "data.mac" }\nderived_by = "hand"',
+            "tables.toml [sensor_thermo_beacon]: unknown key(s) ['derived_by'] (known: "
+            "['cluster', 'derived', 'description', 'identity', 'ingest', 'partition', "
+            "'version'], ranges)",
+            id="unknown manifest key",
+        ),
+        pytest.param(
+            'derived = { home_id = "data.home_id" }',
+            'derived = { home_id = "data.temperature" }',
+            "tables.toml [sensor_thermo_beacon]: derived 'home_id' = 'data.temperature' must "
+            "copy a column of the same type into a NULLABLE top-level column",
+            id="derived from a column of another type",
+        ),
+        pytest.param(
+            'derived = { home_id = "data.home_id" }',
+            'derived = { home_id = "data.home" }',
+            "tables.toml [sensor_thermo_beacon]: derived 'home_id' = 'data.home' must copy a "
+            "column of the same type into a NULLABLE top-level column",
+            id="derived from an unknown column",
+        ),
+        pytest.param(
+            'derived = { home_id = "data.home_id" }',
+            'derived = { day = "day" }',
+            "tables.toml [sensor_thermo_beacon]: derived 'day' = 'day' must copy a column of "
+            "the same type into a NULLABLE top-level column",
+            id="derived into a REQUIRED column",
+        ),
+        pytest.param(
+            'identity = ["computed_at"]',
+            'identity = ["data.computed_at"]',
+            "tables.toml [livability_scores]: identity exclude 'data.computed_at' is not a "
+            "top-level column",
+            id="identity on an unknown column",
         ),
     ],
 )
@@ -608,10 +732,88 @@ def test_bad_manifest_entry_is_rejected_by_name(
     assert str(caught.value) == message
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param(
+            "_PARTITIONTIME",
+            "sensor_thermo_beacon: field name '_PARTITIONTIME' is longer than 300 characters or "
+            "starts with a prefix BigQuery reserves ('_TABLE_', '_FILE_', '_PARTITION', "
+            "'_ROW_TIMESTAMP', '__ROOT__', '_COLON_')",
+            id="_PARTITIONTIME",
+        ),
+        pytest.param(
+            "_table_suffix",
+            "sensor_thermo_beacon: field name '_table_suffix' is longer than 300 characters or "
+            "starts with a prefix BigQuery reserves ('_TABLE_', '_FILE_', '_PARTITION', "
+            "'_ROW_TIMESTAMP', '__ROOT__', '_COLON_')",
+            id="reserved in lower case",
+        ),
+        pytest.param(
+            "x" * 301,
+            f"sensor_thermo_beacon: field name '{'x' * 301}' is longer than 300 characters or "
+            "starts with a prefix BigQuery reserves ('_TABLE_', '_FILE_', '_PARTITION', "
+            "'_ROW_TIMESTAMP', '__ROOT__', '_COLON_')",
+            id="301 characters",
+        ),
+        pytest.param(
+            "Day",
+            "sensor_thermo_beacon: duplicate column names (ignoring case) in "
+            "['day', 'timestamp', 'data', 'home_id', 'row_id', 'Day']",
+            id="differs only in case",
+        ),
+        pytest.param(
+            "2day",
+            "sensor_thermo_beacon: field name '2day' is not a valid column name",
+            id="starts with a digit",
+        ),
+    ],
+)
+def test_column_name_bigquery_refuses_is_rejected(
+    schema_copy: Path, name: str, message: str
+) -> None:
+    edit_schema(
+        schema_copy,
+        "sensor_thermo_beacon",
+        lambda raw: raw.append({"name": name, "type": "STRING", "mode": "NULLABLE"}),
+    )
+
+    with pytest.raises(SchemaError) as caught:
+        Registry.load(schema_copy)
+
+    assert str(caught.value) == message
+
+
+def test_records_nested_deeper_than_bigquery_allows_are_rejected(schema_copy: Path) -> None:
+    def nest(raw: list[dict[str, Any]]) -> None:
+        leaf: dict[str, Any] = {"name": "x", "type": "STRING", "mode": "NULLABLE"}
+        for level in range(16):
+            leaf = {"name": f"r{level}", "type": "RECORD", "mode": "NULLABLE", "fields": [leaf]}
+        raw.append(leaf)
+
+    edit_schema(schema_copy, "sensor_thermo_beacon", nest)
+
+    with pytest.raises(SchemaError) as caught:
+        Registry.load(schema_copy)
+
+    assert str(caught.value).endswith(": RECORDs nest deeper than BigQuery's 15 levels")
+
+
+def test_the_shipped_contract_clusters_sensor_rows_on_a_top_level_home_id() -> None:
+    table = registry()["sensor_thermo_beacon"]
+
+    assert (table.partition, table.cluster, dict(table.derived)) == (
+        "day",
+        ("home_id",),
+        {"home_id": "data.home_id"},
+    )
+    assert table.column("home_id").mode == "NULLABLE"
+
+
 def test_added_top_level_field_reaches_a_warehouse_made_before_the_change(
     schema_copy: Path, tmp_path: Path
 ) -> None:
-    DuckDBWarehouse(tmp_path / "w.duckdb", Registry.load(schema_copy), "sensor_data").close()
+    made_before(schema_copy, tmp_path)
     edit_schema(
         schema_copy,
         "sensor_thermo_beacon",
@@ -622,7 +824,8 @@ def test_added_top_level_field_reaches_a_warehouse_made_before_the_change(
     row = validate_row(table, {**READING_WITH_BATTERY, "gateway": "pi-7"})
     warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", evolved, "sensor_data")
     try:
-        assert warehouse.insert_rows(table.name, [row], [row_id(table, row)]) == 1
+        warehouse.init()
+        assert warehouse.insert_rows(table.name, [row], [row_id(table, row)]) == InsertResult(1)
         stored = warehouse.query("SELECT gateway FROM sensor_data.sensor_thermo_beacon")
     finally:
         warehouse.close()
@@ -632,15 +835,15 @@ def test_added_top_level_field_reaches_a_warehouse_made_before_the_change(
 def test_changed_type_on_an_existing_warehouse_is_refused(
     schema_copy: Path, tmp_path: Path
 ) -> None:
-    DuckDBWarehouse(tmp_path / "w.duckdb", Registry.load(schema_copy), "sensor_data").close()
-    edit_schema(schema_copy, "sensor_thermo_beacon", _set_on("timestamp", type="STRING"))
+    made_before(schema_copy, tmp_path)
+    edit_schema(schema_copy, "dead_letter", _set_on("message_id", type="INTEGER"))
 
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", Registry.load(schema_copy), "sensor_data")
     with pytest.raises(WarehouseError) as caught:
-        DuckDBWarehouse(tmp_path / "w.duckdb", Registry.load(schema_copy), "sensor_data")
+        warehouse.init()
+    warehouse.close()
 
     assert str(caught.value) == (
-        "sensor_data.sensor_thermo_beacon"
-        f".timestamp is timestamp[us] in {tmp_path / 'w.duckdb'} but string in schemas/: a "
-        "breaking "
-        "change needs a new table version"
+        f"sensor_data.dead_letter.message_id is string in {tmp_path / 'w.duckdb'} but int64 "
+        "in schemas/: a breaking change needs a new table version"
     )

@@ -21,6 +21,7 @@ from livability.local.simulator import (
     sensor_rows,
     weather_rows,
 )
+from schemas import ROW_ID, registry
 
 SCHEMAS = Path(__file__).parents[1] / "schemas"
 LUTON = next(site for site in SITES if site.name == "Luton")
@@ -57,10 +58,16 @@ DESCRIPTIONS = {
 
 
 def _fields(table: str) -> tuple[set[str], set[str]]:
-    """Top-level and ``data`` field names of a schema file."""
+    """Top-level and ``data`` field names of a schema file that a sender fills.
+
+    Left out: the columns the platform fills itself (the derived top-level `home_id`, the
+    `row_id` key), which a sender's copy may only repeat.
+    """
     schema = json.loads((SCHEMAS / f"{table}.json").read_text())
     data = next(field for field in schema if field["name"] == "data")
-    return {field["name"] for field in schema}, {field["name"] for field in data["fields"]}
+    platform = {*registry()[table].derived, ROW_ID}
+    top = {field["name"] for field in schema} - platform
+    return top, {field["name"] for field in data["fields"]}
 
 
 def _parse(timestamp: str) -> datetime:

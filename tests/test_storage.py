@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from livability.adapters.local_bucket import LocalBucket
+from livability.ports import InsertResult
 from livability.settings import Settings
 from schemas import registry
 from schemas.validation import row_id, validate_row
@@ -50,16 +51,26 @@ def test_insert_skips_ids_seen_before_and_within_the_batch(settings: Settings) -
     other = validate_row(table, {**ROW, "timestamp": "2024-12-01T10:10:00Z"})
     warehouse = settings.open_warehouse()
     ids = [row_id(table, row), row_id(table, row), row_id(table, other)]
-    assert warehouse.insert_rows(table.name, [row, row, other], ids) == 2
-    assert warehouse.insert_rows(table.name, [row, other], ids[1:]) == 0
+    assert warehouse.insert_rows(table.name, [row, row, other], ids) == InsertResult(2)
+    assert warehouse.insert_rows(table.name, [row, other], ids[1:]) == InsertResult(0)
     result = warehouse.query(
         "SELECT day, timestamp, data.temperature AS t FROM sensor_data.sensor_thermo_beacon "
         "WHERE day = @day AND timestamp >= @since ORDER BY timestamp",
-        {"day": date(2024, 12, 1), "since": datetime(2024, 12, 1, 10, 5)},
+        {"day": date(2024, 12, 1), "since": datetime(2024, 12, 1, 10, 5, tzinfo=UTC)},
     )
     assert result.to_pylist() == [
-        {"day": date(2024, 12, 1), "timestamp": datetime(2024, 12, 1, 10, 10), "t": 19.5}
+        {
+            "day": date(2024, 12, 1),
+            "timestamp": datetime(2024, 12, 1, 10, 10, tzinfo=UTC),
+            "t": 19.5,
+        }
     ]
+
+
+def test_a_naive_datetime_parameter_is_refused(settings: Settings) -> None:
+    warehouse = settings.open_warehouse()
+    with pytest.raises(TypeError, match="is a naive datetime; pass it in UTC"):
+        warehouse.query("SELECT @t AS t", {"t": datetime(2024, 12, 1, 10, 5)})
 
 
 def test_insert_needs_one_id_per_row(settings: Settings) -> None:

@@ -395,3 +395,33 @@ def test_a_timestamp_string_keeps_its_instant_in_utc() -> None:
     f = registry()["sensor_thermo_beacon"].column("timestamp")
     assert _column(f, "2024-12-02T01:00:00+01:00") == START
     assert _column(f, "2024-12-02 00:00:00") == START
+
+
+def test_the_processor_reads_avro_json_from_a_schema_topic(settings: Settings) -> None:
+    """A push subscription on the schema'd topic delivers Avro JSON (with the attribute
+    Pub/Sub adds): the processor unwraps it and stores what the plain message stores."""
+    table = registry()["sensor_thermo_beacon"]
+    rows = simulated(table.name)[:5]
+    schema = avro_schema(table)
+    warehouse = open_warehouse(settings)
+    try:
+        for index, row in enumerate(rows):
+            data = json.dumps(encode_message(schema, to_json(validate_row(table, row)))).encode()
+            attributes = {"table_id": table.name, "googclient_schemaencoding": "JSON"}
+            outcome = process_message(
+                PubSubMessage(data, attributes, f"avro-{index}"), warehouse, received_at=RECEIVED
+            )
+            assert outcome.result.loaded == 1, outcome
+        binary = process_message(
+            PubSubMessage(b"\x00", {"table_id": table.name, "googclient_schemaencoding": "BINARY"}),
+            warehouse,
+            received_at=RECEIVED,
+        )
+        sql = f"SELECT * FROM {warehouse.dataset}.{table.name} WHERE day >= @since ORDER BY row_id"
+        stored = warehouse.query(sql, {"since": date(2000, 1, 1)}).to_pylist()
+    finally:
+        warehouse.close()
+    assert stored == mode_b(table, rows)
+    assert binary.poison == (
+        "attributes.googclient_schemaencoding: 'BINARY' is not supported (use JSON)"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,12 @@ POC_SAMPLE_WITH_HOME = (
 )
 POC_ROW: dict[str, Any] = {
     "day": date(2024, 11, 29),
-    "timestamp": datetime(2024, 11, 29, 14, 33, 35, 855000),
+    "timestamp": datetime(2024, 11, 29, 14, 33, 35, 855000, tzinfo=UTC),
     "data": {"mac": 123, "home_id": 1, "temperature": 22.938, "humidity": 43.312, "location": None},
+    "home_id": 1,  # derived from data.home_id, for BigQuery clustering
+    # The idempotency key, pinned: the edge, the processor and the archive loader must agree
+    # on it across releases, or a redelivery after an upgrade would be stored twice.
+    "row_id": "d028ef0acfdc0cee19d023e41be5137e",
 }
 
 # First lines of the real archived week (../shared/data/archive/2024-12-01), as BigQuery's
@@ -58,7 +62,7 @@ PUBSUB_SENSOR_MESSAGE = (
 
 ARCHIVE_SENSOR_ROW: dict[str, Any] = {
     "day": date(2024, 12, 1),
-    "timestamp": datetime(2024, 12, 1, 0, 7, 53, 216000),
+    "timestamp": datetime(2024, 12, 1, 0, 7, 53, 216000, tzinfo=UTC),
     "data": {
         "mac": 79091822756114,
         "home_id": 1,
@@ -66,22 +70,25 @@ ARCHIVE_SENSOR_ROW: dict[str, Any] = {
         "humidity": 66.99,
         "location": "POINT(-0.41472 51.87833)",
     },
+    "home_id": 1,
+    "row_id": "349e6926d05e8280702bf3fc7c0ef1d6",
 }
 ARCHIVE_WEATHER_ROW: dict[str, Any] = {
     "day": date(2024, 12, 1),
-    "timestamp": datetime(2024, 12, 1, 0, 0, 1, 335000),
+    "timestamp": datetime(2024, 12, 1, 0, 0, 1, 335000, tzinfo=UTC),
     "data": {
         "temperature": 11.08,
         "humidity": 93.0,
         "pressure": 1019.0,
         "wind_direction": 170.0,
         "wind_speed": 5.66,
-        "sunrise": datetime(2024, 12, 1, 7, 47, 22),
-        "sunset": datetime(2024, 12, 1, 15, 54, 40),
+        "sunrise": datetime(2024, 12, 1, 7, 47, 22, tzinfo=UTC),
+        "sunset": datetime(2024, 12, 1, 15, 54, 40, tzinfo=UTC),
         "clouds": 100.0,
         "description": "overcast clouds",
         "location": None,
     },
+    "row_id": "f615b53b409b4ac58735bf712b79a2e3",
 }
 
 
@@ -91,6 +98,11 @@ def sensor_row(*, data: dict[str, Any] | None = None, **top: Any) -> dict[str, A
     row.update(top)
     row["data"].update(data or {})
     return row
+
+
+def with_key(row: dict[str, Any], table: Any = SENSOR) -> dict[str, Any]:
+    """`row` with the `row_id` its new content gives."""
+    return {**row, "row_id": row_id(table, row)}
 
 
 def problems_of(table: Any, row: Any) -> list[str]:
@@ -330,7 +342,7 @@ OUT_OF_RANGE_TEMPERATURE = "is outside the physical range -40..85"
             sensor_row(day="2024-11-30"),
             [
                 'day: "2024-11-30" is not the UTC date of timestamp '
-                '"2024-11-29T14:33:35.855000" (expected 2024-11-29)'
+                '"2024-11-29T14:33:35.855000+00:00" (expected 2024-11-29)'
             ],
             id="day not the timestamp's date",
         ),
@@ -338,7 +350,7 @@ OUT_OF_RANGE_TEMPERATURE = "is outside the physical range -40..85"
             sensor_row(day="2024-11-30", timestamp="2024-11-30T00:30:00+02:00"),
             [
                 'day: "2024-11-30" is not the UTC date of timestamp '
-                '"2024-11-29T22:30:00" (expected 2024-11-29)'
+                '"2024-11-29T22:30:00+00:00" (expected 2024-11-29)'
             ],
             id="day the local date, not the UTC one",
         ),
@@ -409,7 +421,8 @@ def test_invalid_weather_row_is_rejected_naming_field_and_value(
 def test_values_at_the_range_bounds_are_valid(data: dict[str, Any]) -> None:
     row = validate_row(SENSOR, sensor_row(data=data))
 
-    assert row == {**POC_ROW, "data": {**POC_ROW["data"], **data}}
+    floats = {k: float(v) for k, v in data.items()}  # a FLOAT column holds floats
+    assert row == with_key({**POC_ROW, "data": {**POC_ROW["data"], **floats}})
 
 
 def test_undeclared_fields_are_dropped() -> None:
@@ -422,10 +435,9 @@ def test_omitted_and_null_nullable_fields_become_none() -> None:
     row = sensor_row(data={"temperature": None})
     del row["data"]["humidity"]
 
-    assert validate_row(SENSOR, row) == {
-        **POC_ROW,
-        "data": {**POC_ROW["data"], "temperature": None, "humidity": None},
-    }
+    assert validate_row(SENSOR, row) == with_key(
+        {**POC_ROW, "data": {**POC_ROW["data"], "temperature": None, "humidity": None}}
+    )
 
 
 def test_huge_integer_for_a_float_is_a_row_error() -> None:
@@ -440,8 +452,125 @@ def test_timestamp_offset_beyond_the_calendar_is_a_row_error() -> None:
     row = sensor_row(day="0001-01-01", timestamp="0001-01-01T00:30:00+01:00")
 
     assert problems_of(SENSOR, row) == [
-        'timestamp: "0001-01-01T00:30:00+01:00" is outside the years 0001-9999 in UTC'
+        'day: "0001-01-01" is outside the plausible range 2000-01-01..2099-12-31',
+        'timestamp: "0001-01-01T00:30:00+01:00" is outside the years 0001-9999 in UTC',
     ]
+
+
+@pytest.mark.parametrize(
+    ("row", "problems"),
+    [
+        pytest.param(
+            sensor_row(day="9999-12-31", timestamp="9999-12-31T12:00:00Z"),
+            [
+                'day: "9999-12-31" is outside the plausible range 2000-01-01..2099-12-31',
+                'timestamp: "9999-12-31T12:00:00Z" is outside the plausible range '
+                "2000-01-01T00:00:00Z..2099-12-31T23:59:59Z",
+            ],
+            id="year 9999",
+        ),
+        pytest.param(
+            sensor_row(day="1999-12-31", timestamp="1999-12-31T23:59:59.999999Z"),
+            [
+                'day: "1999-12-31" is outside the plausible range 2000-01-01..2099-12-31',
+                'timestamp: "1999-12-31T23:59:59.999999Z" is outside the plausible range '
+                "2000-01-01T00:00:00Z..2099-12-31T23:59:59Z",
+            ],
+            id="a microsecond before 2000",
+        ),
+        pytest.param(
+            sensor_row(data={"home_id": -5}),
+            ["data.home_id: -5 is outside the physical range 1..9007199254740991"],
+            id="home_id -5",
+        ),
+        pytest.param(
+            sensor_row(data={"home_id": 0}),
+            ["data.home_id: 0 is outside the physical range 1..9007199254740991"],
+            id="home_id 0",
+        ),
+        pytest.param(
+            sensor_row(data={"mac": 2**48}),
+            ["data.mac: 281474976710656 is outside the physical range 0..281474976710655"],
+            id="mac beyond 48 bits",
+        ),
+        pytest.param(
+            sensor_row(data={"mac": "1_000"}),
+            ['data.mac: "1_000" is not an integer'],
+            id="integer with underscore",
+        ),
+        pytest.param(
+            sensor_row(data={"temperature": "1_0"}),
+            ['data.temperature: "1_0" is not a number'],
+            id="float with underscore",
+        ),
+        pytest.param(
+            sensor_row(data={"mac": "\u0661\u0662\u0663"}),
+            ['data.mac: "\\u0661\\u0662\\u0663" is not an integer'],
+            id="Arabic-Indic digits",
+        ),
+        pytest.param(
+            sensor_row(data={"humidity": "\uff15\uff10"}),
+            ['data.humidity: "\\uff15\\uff10" is not a number'],
+            id="full-width digits",
+        ),
+        pytest.param(
+            sensor_row(data={"location": "POINT(1_0 5)"}),
+            ['data.location: "POINT(1_0 5)" has non-numeric coordinates'],
+            id="coordinate with underscore",
+        ),
+        pytest.param(
+            sensor_row(data={"location": "POINT(nan 5)"}),
+            ['data.location: "POINT(nan 5)" has non-numeric coordinates'],
+            id="coordinate NaN",
+        ),
+        pytest.param(
+            sensor_row(data={"temperature": 10**5000}),
+            ["data.temperature: <integer of 16610 bits> is not a finite number"],
+            id="integer of 5,000 digits",
+        ),
+        pytest.param(
+            {**sensor_row(), "home_id": 2},
+            ["home_id: 2 differs from data.home_id 1"],
+            id="derived home_id disagrees",
+        ),
+    ],
+)
+def test_implausible_values_are_rejected(row: Any, problems: list[str]) -> None:
+    assert problems_of(SENSOR, row) == problems
+
+
+def test_a_lone_surrogate_in_a_string_is_rejected() -> None:
+    row = {**json.loads(ARCHIVE_WEATHER_LINE), "data": {"description": "\ud800"}}
+
+    assert problems_of(WEATHER, row) == [
+        'data.description: "\\ud800" is not valid Unicode (lone surrogate)'
+    ]
+
+
+def test_a_value_nested_beyond_the_recursion_limit_is_shown_not_raised() -> None:
+    deep: Any = []
+    for _ in range(100_000):
+        deep = [deep]
+
+    assert problems_of(SENSOR, sensor_row(data={"temperature": deep})) == [
+        "data.temperature: <list nested too deeply to show> is not a number"
+    ]
+
+
+def test_negative_zero_has_the_row_id_of_zero() -> None:
+    negative = validate_row(SENSOR, sensor_row(data={"temperature": -0.0}))
+    positive = validate_row(SENSOR, sensor_row(data={"temperature": 0}))
+
+    assert negative == positive
+    assert str(negative["data"]["temperature"]) == "0.0"
+
+
+def test_a_sender_may_send_the_derived_column_if_it_agrees() -> None:
+    assert validate_row(SENSOR, {**sensor_row(), "home_id": "1"}) == POC_ROW
+
+
+def test_a_row_id_sent_by_the_sender_is_ignored() -> None:
+    assert validate_row(SENSOR, {**sensor_row(), "row_id": "forged"}) == POC_ROW
 
 
 # --- Timestamps -------------------------------------------------------------------------------
@@ -450,19 +579,19 @@ def test_timestamp_offset_beyond_the_calendar_is_a_row_error() -> None:
 @pytest.mark.parametrize(
     ("timestamp", "utc"),
     [
-        ("2024-11-29T16:33:35.855+02:00", datetime(2024, 11, 29, 14, 33, 35, 855000)),
-        ("2024-11-29T09:33:35.855-05:00", datetime(2024, 11, 29, 14, 33, 35, 855000)),
-        ("2024-11-29T14:33:35.855+00:00", datetime(2024, 11, 29, 14, 33, 35, 855000)),
-        ("2024-11-29T14:33:35.855Z", datetime(2024, 11, 29, 14, 33, 35, 855000)),
-        ("2024-11-29T14:33:35.855", datetime(2024, 11, 29, 14, 33, 35, 855000)),
+        ("2024-11-29T16:33:35.855+02:00", datetime(2024, 11, 29, 14, 33, 35, 855000, tzinfo=UTC)),
+        ("2024-11-29T09:33:35.855-05:00", datetime(2024, 11, 29, 14, 33, 35, 855000, tzinfo=UTC)),
+        ("2024-11-29T14:33:35.855+00:00", datetime(2024, 11, 29, 14, 33, 35, 855000, tzinfo=UTC)),
+        ("2024-11-29T14:33:35.855Z", datetime(2024, 11, 29, 14, 33, 35, 855000, tzinfo=UTC)),
+        ("2024-11-29T14:33:35.855", datetime(2024, 11, 29, 14, 33, 35, 855000, tzinfo=UTC)),
     ],
     ids=["+02:00", "-05:00", "+00:00", "Z", "no offset is UTC"],
 )
-def test_timestamp_is_converted_to_naive_utc(timestamp: str, utc: datetime) -> None:
+def test_timestamp_is_converted_to_aware_utc(timestamp: str, utc: datetime) -> None:
     row = validate_row(SENSOR, sensor_row(timestamp=timestamp))
 
     assert row["timestamp"] == utc
-    assert row["timestamp"].tzinfo is None
+    assert row["timestamp"].tzinfo is UTC
 
 
 @pytest.mark.parametrize(
@@ -481,7 +610,7 @@ def test_timestamp_is_converted_to_naive_utc(timestamp: str, utc: datetime) -> N
 def test_timestamp_takes_0_to_6_fraction_digits(fraction: str, microsecond: int) -> None:
     row = validate_row(SENSOR, sensor_row(timestamp=f"2024-11-29T14:33:35{fraction}+00:00"))
 
-    assert row["timestamp"] == datetime(2024, 11, 29, 14, 33, 35, microsecond)
+    assert row["timestamp"] == datetime(2024, 11, 29, 14, 33, 35, microsecond, tzinfo=UTC)
 
 
 # --- JSON out ---------------------------------------------------------------------------------
@@ -489,6 +618,8 @@ def test_timestamp_takes_0_to_6_fraction_digits(fraction: str, microsecond: int)
 
 def test_to_json_of_a_sensor_row() -> None:
     assert to_json(ARCHIVE_SENSOR_ROW) == {
+        "home_id": 1,
+        "row_id": "349e6926d05e8280702bf3fc7c0ef1d6",
         "day": "2024-12-01",
         "timestamp": "2024-12-01T00:07:53.216000Z",
         "data": {
@@ -503,6 +634,7 @@ def test_to_json_of_a_sensor_row() -> None:
 
 def test_to_json_of_a_weather_row() -> None:
     assert to_json(ARCHIVE_WEATHER_ROW) == {
+        "row_id": "f615b53b409b4ac58735bf712b79a2e3",
         "day": "2024-12-01",
         "timestamp": "2024-12-01T00:00:01.335000Z",
         "data": {

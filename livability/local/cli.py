@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -55,10 +55,15 @@ def parse_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def positive_int(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
+def positive_int(value: str, most: int = 10**9) -> int:
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= most:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer from 1 to {most:,}")
     return int(value)
+
+
+def bounded(most: int) -> Callable[[str], int]:
+    """`positive_int` with an upper bound: a demo of 10 million homes would not end."""
+    return lambda value: positive_int(value, most)
 
 
 def _port(value: str) -> int:
@@ -80,9 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="simulate homes, ingest through the event processor, score"
     )
     demo.add_argument(
-        "--homes", type=positive_int, default=10, help="homes to simulate (default 10)"
+        "--homes", type=bounded(10_000), default=10, help="homes to simulate (default 10)"
     )
-    demo.add_argument("--weeks", type=positive_int, default=2, help="weeks to simulate (default 2)")
+    demo.add_argument(
+        "--weeks", type=bounded(52), default=2, help="weeks to simulate (default 2, at most 52)"
+    )
     demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     demo.add_argument(
         "--start", type=parse_date, help="first day (default: the Monday two complete weeks ago)"
@@ -138,7 +145,9 @@ def fmt(value: Any, digits: int = 1) -> str:
 def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
     from livability.local import demo
 
-    start = args.start or demo.default_start(datetime.now(UTC).date())
+    start = _week_in_contract(
+        args.start or demo.default_start(datetime.now(UTC).date()), args.weeks, "--start"
+    )
     err.print(
         f"Simulating {args.homes} homes for {args.weeks} weeks from {start} (seed {args.seed}) "
         f"into {settings.home}/"
@@ -271,16 +280,16 @@ def cmd_load_archive(
     return 0
 
 
-def _week_in_contract(week: date) -> date:
-    """A week whose 7 days lie in the contract's plausible range (schemas/tables.toml)."""
+def _week_in_contract(week: date, weeks: int = 1, option: str = "--week") -> date:
+    """A start whose `weeks` weeks lie in the contract's plausible range (schemas/tables.toml)."""
     from schemas import registry
 
     first, last = registry()["livability_scores"].ranges["week_start"]
     day_first, day_last = registry()["sensor_thermo_beacon"].ranges["day"]
     first, last = max(first, day_first), min(last, day_last)
-    if week < first or week.toordinal() + 6 > last.toordinal():
+    if week < first or week.toordinal() + 7 * weeks - 1 > last.toordinal():
         raise CliError(
-            f"--week {week.isoformat()}: the 7 days from it must lie within "
+            f"{option} {week.isoformat()}: the {7 * weeks} days from it must lie within "
             f"{first.isoformat()}..{last.isoformat()}, the plausible range in "
             "schemas/tables.toml"
         )
