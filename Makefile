@@ -32,7 +32,13 @@ $(VENV)/.group-%: pyproject.toml $(VENV)/constraints.txt | $(BIN)/python
 demo: $(VENV)/.group-cli ## Simulate homes for 2 weeks, ingest them through the event processor, score
 	$(BIN)/livability demo
 
-test: $(VENV)/.group-dev ## Run the test suite
+.PHONY: emulators
+# local-bigquery needs Python 3.13 and its own venv (../shared/EMULATORS.md); without a 3.13
+# interpreter this prints a notice and succeeds, and the BigQuery tests skip.
+emulators: $(VENV)/.group-dev ## Build the local stand-ins' venvs under .emulators/ (cached)
+	$(BIN)/python -m livability.local.emulators build
+
+test: $(VENV)/.group-dev emulators ## Run the test suite
 	$(BIN)/pytest
 
 lint: $(VENV)/.group-dev ## Run pre-commit (ruff lint + format, mypy) on every file

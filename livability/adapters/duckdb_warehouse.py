@@ -33,6 +33,7 @@ from livability.ports import (
     InsertResult,
     MissingTableError,
     ParamValue,
+    RowFailure,
     TableChange,
     WarehouseError,
     param_type,
@@ -40,6 +41,8 @@ from livability.ports import (
 from schemas import ROW_ID, Field, Registry, Table
 from schemas.arrow import arrow_schema, arrow_type, with_utc
 
+# What pyarrow raises for a value that does not fit its column's type.
+_CONVERSION_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
 _PARAM = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 _LOCKED = "lock"  # DuckDB's IOException text when another process holds the file
 DEDUP_SUFFIX = "_dedup"
@@ -105,6 +108,8 @@ class _Pending:
 
     table: str
     batch: pa.Table
+    positions: list[int]  # each batch row's index in the caller's rows
+    failed: list[RowFailure]
     done: bool = False
     inserted: int = 0
     error: BaseException | None = None
@@ -282,12 +287,32 @@ class DuckDBWarehouse:
             con.execute(f"ALTER TABLE {name} ADD COLUMN {column} {duckdb_type(field_)}")
             added.append(".".join(path))
         stored = con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema  # noqa: S608
+        breaking = "a breaking change needs a new table version"
         for field_ in table.fields:
             expected, found = arrow_type(field_, utc=False), stored.field(field_.name).type
             if not _same_type(expected, found):
                 raise BreakingChangeError(
                     f"{name}.{field_.name} is {found} in {self.path} but {expected} in "
-                    "schemas/: a breaking change needs a new table version"
+                    f"schemas/: {breaking}"
+                )
+        declared = {f.name: f for f in table.fields}
+        for column in stored.names:
+            if column not in declared:
+                raise BreakingChangeError(
+                    f"{name}.{column} is in {self.path} but no longer in schemas/: {breaking}"
+                )
+        modes = con.execute(
+            "SELECT column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            [self.dataset, table.name],
+        ).fetchall()
+        for column, nullable in modes:
+            stored_required = nullable == "NO" and column != ROW_ID  # a key is NOT NULL
+            if stored_required != declared[column].required:
+                stored_mode = "REQUIRED" if stored_required else "NULLABLE"
+                raise BreakingChangeError(
+                    f"{name}.{column} is {stored_mode} in {self.path} but "
+                    f"{declared[column].mode} in schemas/: {breaking}"
                 )
         return added
 
@@ -295,24 +320,39 @@ class DuckDBWarehouse:
 
     def _batch(
         self, table: str, rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]
-    ) -> pa.Table:
+    ) -> _Pending:
+        """The caller's rows as Arrow, the first of each id only; rows Arrow cannot take fail."""
         if len(rows) != len(row_ids):
             raise ValueError(f"{len(rows)} rows but {len(row_ids)} row ids")
         schema = self._arrow[self.registry[table].name]
-        # Keep the first of any ids repeated within the batch; INSERT OR IGNORE then skips
-        # ids already stored.
-        unique: dict[str, Mapping[str, Any]] = {}
-        for rid, row in zip(row_ids, rows, strict=True):
-            unique.setdefault(rid, row)
-        records = [{**row, ROW_ID: rid} for rid, row in unique.items()]
-        return pa.Table.from_pylist(records, schema=schema)
+        first: dict[str, int] = {}
+        for index, rid in enumerate(row_ids):
+            first.setdefault(rid, index)
+        records = [{**rows[index], ROW_ID: rid} for rid, index in first.items()]
+        positions = list(first.values())
+        try:
+            return _Pending(table, pa.Table.from_pylist(records, schema=schema), positions, [])
+        except _CONVERSION_ERRORS:
+            pass  # find the rows at fault, keep the rest
+        kept: list[dict[str, Any]] = []
+        kept_positions: list[int] = []
+        failed: list[RowFailure] = []
+        for record, index in zip(records, positions, strict=True):
+            try:
+                pa.Table.from_pylist([record], schema=schema)
+            except _CONVERSION_ERRORS as err:
+                failed.append(RowFailure(index, f"invalid: {err}"))
+            else:
+                kept.append(record)
+                kept_positions.append(index)
+        return _Pending(table, pa.Table.from_pylist(kept, schema=schema), kept_positions, failed)
 
     def insert_rows(
         self, table: str, rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]
     ) -> InsertResult:
         if not rows:
             return InsertResult(0)
-        pending = _Pending(table, self._batch(table, rows, row_ids))
+        pending = self._batch(table, rows, row_ids)
         with self._queue_lock:
             self._queue.append(pending)
         # Whoever holds the write lock commits everything queued, ours included or not.
@@ -325,7 +365,7 @@ class DuckDBWarehouse:
                 self._commit_group(group)
         if pending.error is not None:
             raise pending.error
-        return InsertResult(pending.inserted)
+        return InsertResult(pending.inserted, tuple(sorted(pending.failed, key=lambda f: f.index)))
 
     def load_rows(
         self, table: str, rows: Sequence[Mapping[str, Any]], row_ids: Sequence[str]
@@ -362,11 +402,36 @@ class DuckDBWarehouse:
                 for p in group:
                     self._commit_group([p])
                 return
+            if isinstance(err.__cause__, duckdb.ConstraintException) and len(group[0].batch) > 1:
+                self._isolate(group[0])  # a row breaks a constraint: find it, keep the rest
+                return
+            if isinstance(err.__cause__, duckdb.ConstraintException):
+                pending = group[0]
+                pending.failed.append(RowFailure(pending.positions[0], f"invalid: {err.__cause__}"))
+                pending.done = True
+                return
             group[0].error = err
             group[0].done = True
             return
         for p in group:
             p.inserted, p.done = counts[id(p)], True
+
+    def _isolate(self, pending: _Pending) -> None:
+        """Write a batch row by row: the rows the table refuses fail with DuckDB's reason."""
+        for position in range(len(pending.batch)):
+            single = _Pending(
+                pending.table,
+                pending.batch.slice(position, 1),
+                [pending.positions[position]],
+                [],
+            )
+            self._commit_group([single])
+            if single.error is not None:
+                pending.error = single.error
+                break
+            pending.inserted += single.inserted
+            pending.failed += single.failed
+        pending.done = True
 
     def _insert_group(
         self, con: duckdb.DuckDBPyConnection, group: list[_Pending], *, careful: bool

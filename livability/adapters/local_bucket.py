@@ -40,10 +40,11 @@ class LocalBucket:
             raise BucketError(f"cannot read {key} from {self.root}: {err}") from err
 
     def list(self, prefix: str = "") -> list[str]:
+        blocked = [p for p in (self.root, *self.root.parents) if p.exists() and not p.is_dir()]
+        if blocked:
+            raise BucketError(f"cannot list {prefix!r} in {self.url}: {blocked[0]} is not a folder")
         if not self.root.exists():
-            return []
-        if not self.root.is_dir():
-            raise BucketError(f"cannot list {self.url}: {self.root} is not a folder")
+            return []  # an empty bucket: nothing written yet
         keys = (
             p.relative_to(self.root).as_posix()
             for p in self.root.rglob("*")
