@@ -168,3 +168,16 @@ def test_demo_runs_the_whole_job_and_prints_the_score_table(tmp_path: Path) -> N
     ]
     assert [v["home_id"] for v in vectors] == [1, 2, 3, 4]
     assert all(v["week_start"] == date(2025, 1, 6).isoformat() for v in vectors)
+
+
+def test_init_creates_every_table_once_and_then_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIVABILITY_WAREHOUSE", f"duckdb://{tmp_path}/w.duckdb")
+    assert main(["init", "--json"]) == 0
+    first = {c["table"]: c["action"] for c in json.loads(capsys.readouterr().out)}
+    assert main(["init", "--json"]) == 0
+    second = {c["table"]: c["action"] for c in json.loads(capsys.readouterr().out)}
+    tables = {"dead_letter", "livability_scores", "sensor_thermo_beacon", "weather_data"}
+    assert first == dict.fromkeys(tables, "created")
+    assert second == dict.fromkeys(tables, "unchanged")

@@ -127,12 +127,14 @@ class DuckDBWarehouse:
         *,
         lock_timeout: float = 30.0,
         linger: float = 0.2,
+        threads: int | None = None,
     ) -> None:
         self.path = path
         self.registry = registry
         self.dataset = dataset
         self.lock_timeout = lock_timeout
         self.linger = linger
+        self.threads = threads
         self._arrow = {t.name: arrow_schema(t, utc=False) for t in registry}
         self._state = threading.Lock()  # guards the fields below
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -156,7 +158,7 @@ class DuckDBWarehouse:
         delay = 0.005
         while True:
             try:
-                return duckdb.connect(str(self.path))
+                con = duckdb.connect(str(self.path))
             except duckdb.IOException as err:
                 if _LOCKED not in str(err).lower() or time.monotonic() >= deadline:
                     raise WarehouseError(
@@ -164,6 +166,10 @@ class DuckDBWarehouse:
                     ) from err
             except duckdb.Error as err:
                 raise WarehouseError(f"cannot open the warehouse at {self.path}: {err}") from err
+            else:
+                if self.threads is not None:
+                    con.execute(f"SET threads = {int(self.threads)}")
+                return con
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
 
