@@ -317,7 +317,7 @@ def bench_archive_bigquery(workdir: Path) -> Result | str:
 
 
 def main() -> None:
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 130)
     configure_logging(logging.WARNING, "stderr")
     results: list[Result] = []
     notes: list[str] = []
