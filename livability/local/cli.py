@@ -150,7 +150,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Co
     )
     err.print(
         f"Simulating {args.homes} homes for {args.weeks} weeks from {start} (seed {args.seed}) "
-        f"into {settings.home}/"
+        f"into {settings.warehouse_url}"
     )
     began = time.perf_counter()
     with progress_bar(err) as progress:
@@ -214,8 +214,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Co
     out.print(table)
     out.print(
         f"{result.messages} messages ingested, {len(result.weeks)} week(s) scored in "
-        f"{time.perf_counter() - began:.1f} s. Vectors: {settings.bucket_path}/scores/, "
-        f"table {settings.dataset}.livability_scores in {settings.warehouse_path}"
+        f"{time.perf_counter() - began:.1f} s. Vectors: {settings.bucket_url}/scores/, "
+        f"table {settings.dataset}.livability_scores in {settings.warehouse_url}"
     )
     return 0
 
@@ -347,8 +347,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console, err: C
 
     import functions.main
 
-    # Fail now on a bad LIVABILITY_HOME, not on the first push. Closed again: the server's
-    # worker process opens its own connection (DuckDB connections do not survive a fork).
+    # Fail now on a bad setting, not on the first push. Closed again: the server's worker
+    # process opens its own connection (DuckDB connections do not survive a fork).
     settings.open_warehouse().close()
     configure_logging(logging.INFO, "stdout")  # a server's log is its output, one JSON per line
     app = functions_framework.create_app(
@@ -356,7 +356,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console, err: C
     )
     err.print(
         f"Event processor listening on http://127.0.0.1:{args.port}/ "
-        f"(warehouse {settings.warehouse_path})"
+        f"(warehouse {settings.warehouse_url})"
     )
     create_server(app, debug=False).run("127.0.0.1", args.port)
     return 0
