@@ -83,6 +83,15 @@ class Field:
     def required(self) -> bool:
         return self.mode == "REQUIRED"
 
+    def bigquery_json(self) -> dict[str, Any]:
+        """The column as an entry of BigQuery's JSON schema format."""
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "mode": self.mode}
+        if self.description:
+            out["description"] = self.description
+        if self.fields:
+            out["fields"] = [child.bigquery_json() for child in self.fields]
+        return out
+
     @classmethod
     def from_json(cls, raw: Any, where: str) -> Field:
         if not isinstance(raw, Mapping):
@@ -146,16 +155,7 @@ class Table:
 
     def bigquery_json(self) -> list[dict[str, Any]]:
         """The schema as BigQuery's JSON schema format (what the schema file holds)."""
-
-        def dump(f: Field) -> dict[str, Any]:
-            out: dict[str, Any] = {"name": f.name, "type": f.type, "mode": f.mode}
-            if f.description:
-                out["description"] = f.description
-            if f.fields:
-                out["fields"] = [dump(child) for child in f.fields]
-            return out
-
-        return [dump(f) for f in self.fields]
+        return [f.bigquery_json() for f in self.fields]
 
 
 @dataclass(frozen=True)

@@ -79,15 +79,6 @@ def _norm_mode(mode: str | None) -> str:
     return (mode or "NULLABLE").upper()
 
 
-def _api_field(field: Field) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": field.name, "type": field.type, "mode": field.mode}
-    if field.description:
-        out["description"] = field.description
-    if field.fields:
-        out["fields"] = [_api_field(f) for f in field.fields]
-    return out
-
-
 def _evolve(
     expected: Sequence[Field], stored: list[dict[str, Any]], path: str
 ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
@@ -115,7 +106,7 @@ def _evolve(
                     f"{column} is a new REQUIRED column (only NULLABLE ones can be added)"
                 )
             else:
-                merged.append(_api_field(field_))
+                merged.append(field_.bigquery_json())
                 added.append(column)
             continue
         stored_type, stored_mode = _norm_type(found.get("type")), _norm_mode(found.get("mode"))
@@ -514,17 +505,9 @@ class BigQueryWarehouse:
         return job
 
     def query(self, sql: str, params: Mapping[str, ParamValue] | None = None) -> pa.Table:
-        config = self._job_config(params)
+        job = self._run_query(sql, params, "query")
         with self._calling("query"):
-            job = self.client.query(
-                sql,
-                job_config=config,
-                retry=self.retry,
-                job_retry=None,  # else jobs.insert retries for 10 min; result() re-runs
-                timeout=self.timeout,
-            )
-            rows = job.result(retry=self.retry, job_retry=self.job_retry, timeout=self.timeout)
             # The Storage Read API client is not a dependency of the functions; REST pages
             # are enough for a week of aggregates.
-            result = rows.to_arrow(create_bqstorage_client=False)
+            result = job.to_arrow(create_bqstorage_client=False)
         return with_utc(_plain(result))

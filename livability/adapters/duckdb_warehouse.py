@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -113,7 +113,6 @@ class _Pending:
     done: bool = False
     inserted: int = 0
     error: BaseException | None = None
-    event: threading.Event = field(default_factory=threading.Event)
 
 
 class DuckDBWarehouse:
