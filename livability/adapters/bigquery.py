@@ -309,9 +309,15 @@ class BigQueryWarehouse:
         """One row per key; rows stored before `row_id` existed are keyed by their content.
 
         The partition column leads the window's PARTITION BY, so a filter on it in a query
-        of the view is pushed below the window and still prunes partitions.
+        of the view is pushed below the window and still prunes partitions. Not where the key
+        leaves the partition column out (`identity` in tables.toml: a dead letter redelivered
+        on another day is the same dead letter): there one row per key, as DuckDB stores it.
         """
-        keys = [table.partition] if table.partition else []
+        keys = (
+            [table.partition]
+            if table.partition and table.partition not in table.identity_excludes
+            else []
+        )
         keys.append(
             f"COALESCE({ROW_ID}, TO_JSON_STRING(t))" if table.keyed else "TO_JSON_STRING(t)"
         )

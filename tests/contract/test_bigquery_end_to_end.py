@@ -163,6 +163,40 @@ def test_row_bigquery_refuses_is_dead_lettered_with_its_reason(
     assert json.loads(dead["payload"])["data"]["temperature"] == 23.0
 
 
+def test_a_poison_message_redelivered_on_another_day_is_one_dead_letter(
+    bigquery: BigQueryWarehouse,
+) -> None:
+    """Past insertId's window, a redelivery is stored again; the view still shows it once,
+    as DuckDB's key stores it once: a dead letter's key leaves out the day it arrived."""
+    bigquery.init(only_tables(registry(), DEAD_LETTER))
+    for day, insert_id in ((date(2024, 11, 29), "first"), (date(2024, 12, 3), "later")):
+        rejection = {
+            "day": day.isoformat(),
+            "received_at": f"{day.isoformat()}T08:00:00Z",
+            "message_id": f"m-{insert_id}",
+            "target_table": None,
+            "reason": "message.data: not JSON",
+            "payload": "{oops",
+        }
+        row = validate_row(registry()[DEAD_LETTER], rejection)
+        # A new insertId each time: what BigQuery sees after its de-duplication window.
+        errors = bigquery.client.insert_rows_json(
+            f"{bigquery.project}.{bigquery.dataset}.{DEAD_LETTER}",
+            [{k: v.isoformat() if isinstance(v, (date, datetime)) else v for k, v in row.items()}],
+            row_ids=[insert_id],
+        )
+        assert errors == []
+    stored = read(
+        bigquery,
+        "SELECT count(*) AS n FROM {dataset}.dead_letter WHERE day >= @first",
+        {"first": date(2000, 1, 1)},
+    )
+    assert stored == [{"n": 2}]
+    assert [d["message_id"] for d in read(bigquery, DEAD_SQL, {"first": date(2000, 1, 1)})] == [
+        "m-first"
+    ]
+
+
 # --- the weekly scoring job ---
 
 
