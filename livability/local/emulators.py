@@ -14,15 +14,14 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+
+from livability.local.storage_emulator import answers, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO / "tests" / "emulators" / "bigquery-requirements.txt"
@@ -144,23 +143,6 @@ _ORPHAN_GUARD = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1.0):  # noqa: S310 - our own http://127.0.0.1
-            return True
-    except urllib.error.HTTPError:
-        return True  # any HTTP status means the server is up
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @contextmanager
 def running_bigquery(root: Path, data_dir: Path) -> Iterator[str]:
     """Run local-bigquery on free ports with its data in `data_dir`; yields its endpoint.
@@ -171,7 +153,7 @@ def running_bigquery(root: Path, data_dir: Path) -> Iterator[str]:
     venv = build_bigquery_emulator(root)
     home = _bigquery_dir(root) / "home"
     data_dir.mkdir(parents=True, exist_ok=True)
-    port, grpc_port = _free_port(), _free_port()
+    port, grpc_port = free_port(), free_port()
     endpoint = f"http://127.0.0.1:{port}"
     command = [
         str(venv / "bin" / "python"),
@@ -204,7 +186,7 @@ def running_bigquery(root: Path, data_dir: Path) -> Iterator[str]:
         )
         stack.callback(_stop, process)
         deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(endpoint):
+        while not answers(endpoint):
             try:
                 code = process.wait(timeout=0.1)
             except subprocess.TimeoutExpired:

@@ -46,14 +46,19 @@ def free_port() -> int:
         return port
 
 
-def _answers(host: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether a local server answers HTTP at `url`, whatever the status."""
     try:
-        with urllib.request.urlopen(f"{host}/storage/v1/b", timeout=1.0):  # noqa: S310 - http to 127.0.0.1
+        with urllib.request.urlopen(url, timeout=1.0):  # noqa: S310 - http to 127.0.0.1
             return True
     except urllib.error.HTTPError:
         return True  # it answered, even if with an error status
     except OSError:
         return False
+
+
+def _answers(host: str) -> bool:
+    return answers(f"{host}/storage/v1/b")
 
 
 def start(log_dir: Path, port: int | None = None) -> StorageEmulator:
