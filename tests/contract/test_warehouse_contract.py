@@ -391,7 +391,7 @@ def test_dedup_view_removes_copies_that_streaming_let_through(
 def test_second_client_on_the_same_dataset_sees_the_rows(
     backend: Backend, warehouse: Warehouse
 ) -> None:
-    only(backend, "bigquery", "a second DuckDB process is covered by test_storage.py")
+    only(backend, "bigquery", "a second DuckDB process is covered by test_concurrency.py")
     warehouse.insert_rows(SENSOR, list(ROWS), list(IDS))
     assert isinstance(warehouse, BigQueryWarehouse)
     other = bigquery_warehouse(str(warehouse.emulator), registry(), warehouse.dataset)
