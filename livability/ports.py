@@ -96,8 +96,8 @@ class InsertResult:
 class TableChange:
     """What `Warehouse.init` did to one table or view."""
 
-    name: str
-    action: str  # "created", "columns added", "unchanged"
+    name: str  # a table, or its `<table>_dedup` view
+    action: str  # "created", "columns added" (a table), "replaced" (a view), "unchanged"
     detail: str = ""
 
 

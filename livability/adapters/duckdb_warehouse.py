@@ -254,12 +254,18 @@ class DuckDBWarehouse:
                 added = self._evolve(con, table)
                 action = "created" if not existed else ("columns added" if added else "unchanged")
                 changes.append(TableChange(table.name, action, ", ".join(added)))
-                view = f"{self.dataset}.{table.name}{DEDUP_SUFFIX}"
-                # Storage is exact here (row_id is the key): the view is the table itself,
-                # so SQL written against the views runs unchanged on BigQuery.
-                con.execute(
-                    f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {self.dataset}.{table.name}"  # noqa: S608
-                )
+                view = f"{table.name}{DEDUP_SUFFIX}"
+                view_existed = self._exists(con, view)
+                if not view_existed or added:
+                    # Storage is exact here (row_id is the key): the view is the table itself,
+                    # so SQL written against the views runs unchanged on BigQuery. Re-created
+                    # when columns were added, so that `*` takes them in.
+                    con.execute(
+                        f"CREATE OR REPLACE VIEW {self.dataset}.{view} AS "  # noqa: S608
+                        f"SELECT * FROM {self.dataset}.{table.name}"
+                    )
+                view_action = "replaced" if view_existed and added else "unchanged"
+                changes.append(TableChange(view, view_action if view_existed else "created"))
             return changes
 
         with self._write:  # no insert of this process between the DDL statements

@@ -151,6 +151,8 @@ def sensor_field(fields: list[dict[str, Any]], name: str) -> dict[str, Any]:
 def test_init_creates_every_table_and_view_and_is_idempotent(blank: Warehouse) -> None:
     first = blank.init(registry())
     assert {c.name: c.action for c in first if c.name in TABLES} == dict.fromkeys(TABLES, "created")
+    views = {f"{table}_dedup" for table in TABLES}
+    assert {c.name: c.action for c in first if c.name in views} == dict.fromkeys(views, "created")
     for table in TABLES:  # each view answers, empty, with a partition filter
         partition = registry()[table].partition
         sql = f"SELECT COUNT(*) AS n FROM {blank.dataset}.{table}_dedup WHERE {partition} >= @d"
