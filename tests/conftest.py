@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import flask.testing
+import functions_framework
 import pytest
 
 from livability.logs import LOGGERS
@@ -22,6 +24,17 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     monkeypatch.delenv("LIVABILITY_DATASET", raising=False)
     yield Settings.from_env()
     shared_warehouse.cache_clear()
+
+
+@pytest.fixture
+def client(settings: Settings) -> flask.testing.FlaskClient:
+    """The event processor as the platform calls it: functions-framework's real WSGI app."""
+    app = functions_framework.create_app(
+        target="event_processor",
+        source=str(ROOT / "functions" / "main.py"),
+        signature_type="cloudevent",
+    )
+    return app.test_client()
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,7 @@ import json
 from typing import Any
 
 import flask.testing
-import functions_framework
 import pytest
-from conftest import ROOT
 from pubsub import binary_headers, push_body, structured_event
 
 from livability.ports import WarehouseError
@@ -50,16 +48,6 @@ FROM sensor_data.sensor_thermo_beacon ORDER BY timestamp, mac
 DEAD_SQL = """
 SELECT message_id, target_table, reason, payload FROM sensor_data.dead_letter ORDER BY reason
 """
-
-
-@pytest.fixture
-def client(settings: Settings) -> flask.testing.FlaskClient:
-    app = functions_framework.create_app(
-        target="event_processor",
-        source=str(ROOT / "functions" / "main.py"),
-        signature_type="cloudevent",
-    )
-    return app.test_client()
 
 
 def stored(settings: Settings, sql: str) -> list[dict[str, Any]]:

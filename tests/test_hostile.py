@@ -19,9 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import flask.testing
-import functions_framework
 import pytest
-from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pubsub import binary_headers
@@ -297,16 +295,6 @@ POISON_ENVELOPES: dict[str, tuple[Any, Any]] = {  # (message.data, message.messa
 }
 
 # --- The properties ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(settings: Settings) -> flask.testing.FlaskClient:
-    app = functions_framework.create_app(
-        target="event_processor",
-        source=str(ROOT / "functions" / "main.py"),
-        signature_type="cloudevent",
-    )
-    return app.test_client()
 
 
 def state(settings_: Settings) -> tuple[dict[str, list[str]], int]:
