@@ -51,7 +51,7 @@ bench: $(VENV)/.group-dev ## Benchmarks, as ratios against a named baseline
 	$(BIN)/python -m benchmarks
 
 lock: $(BIN)/python ## Re-resolve every group into pylock.toml after a pyproject change
-	$(BIN)/python -m pip lock --quiet --editable . --group dev --group edge --group infra -o pylock.toml
+	$(BIN)/python -m pip lock --quiet --editable . --group dev --group edge --group weather --group infra -o pylock.toml
 
 clean: ## Remove the venv and the local state folder
 	rm -rf $(VENV) .livability .pytest_cache .ruff_cache .mypy_cache

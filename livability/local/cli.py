@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import logging
+import pkgutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -30,13 +31,18 @@ from livability.settings import Settings, SettingsError
 from schemas import SchemaError
 
 FAILURES = (BackendError, SettingsError, SchemaError, OSError)
-# Subcommands that live in modules of their own: each module has `register(commands)`,
-# which adds its parsers with `set_defaults(run=...)`.
-COMMAND_MODULES = (
-    "livability.local.commands.init",
-    "livability.local.commands.schemas_cmd",
-    "livability.local.commands.dead_letter",
-)
+
+
+def command_modules() -> list[str]:
+    """Subcommands that live in modules of their own, `livability/local/commands/*.py`: each
+    has `register(commands)`, which adds its parsers with `set_defaults(run=...)`."""
+    from livability.local import commands
+
+    return sorted(
+        f"{commands.__name__}.{m.name}"
+        for m in pkgutil.iter_modules(commands.__path__)
+        if not m.name.startswith("_")
+    )
 
 
 class CliError(Exception):
@@ -116,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive.set_defaults(run=cmd_load_archive)
     score.set_defaults(run=cmd_score)
     serve.set_defaults(run=cmd_serve)
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         importlib.import_module(name).register(commands)
     return parser
 

@@ -1,1 +1,1 @@
-"""CLI subcommands in modules of their own (see `livability.local.cli.COMMAND_MODULES`)."""
+"""CLI subcommands in modules of their own (found by `livability.local.cli.command_modules`)."""
