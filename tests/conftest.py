@@ -9,12 +9,10 @@ from pathlib import Path
 import flask.testing
 import functions_framework
 import pytest
+from project_paths import ROOT, SHARED_ARCHIVE
 
 from livability.logs import LOGGERS
 from livability.settings import Settings, shared_warehouse
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_ARCHIVE = ROOT.parent / "shared" / "data" / "archive"
 
 
 @pytest.fixture

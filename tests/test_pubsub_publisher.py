@@ -25,21 +25,26 @@ from livability.adapters.pubsub import PubSubPublisher
 from livability.ingest import IngestResult
 from livability.ports import InvalidMessageError, PublishError
 from livability.settings import Settings, open_warehouse
+from schemas import registry
 from schemas.validation import RowError
 
 TOPIC = "projects/test-proj/topics/sensor-data"
-SENSOR_ATTRIBUTES = {"table_id": "sensor_thermo_beacon", "schema_version": "2"}
+SENSOR_ATTRIBUTES = {
+    "table_id": "sensor_thermo_beacon",
+    "schema_version": str(registry()["sensor_thermo_beacon"].version),
+}
 READING = {
     "day": "2024-11-29",
     "timestamp": "2024-11-29T14:33:35.855Z",
     "data": {"mac": 123, "home_id": 7, "temperature": 22.938, "humidity": 43.312},
 }
 # READING as the message body: normalised, compact, with the top-level home_id the platform
-# derives and the row id (pinned: a changed key would break de-duplication across versions).
+# derives, the battery the reading does not carry (v3) and the row id (pinned: a changed key
+# would break de-duplication across versions; battery is an identity column, so v2's key holds).
 READING_BODY = (
     b'{"day":"2024-11-29","timestamp":"2024-11-29T14:33:35.855000Z",'
     b'"data":{"mac":123,"home_id":7,"temperature":22.938,"humidity":43.312,"location":null},'
-    b'"home_id":7,"row_id":"8ed513ca7a33c25d826fc37c43c19ccb"}'
+    b'"home_id":7,"battery":null,"row_id":"8ed513ca7a33c25d826fc37c43c19ccb"}'
 )
 WEATHER = {
     "day": "2024-11-29",
@@ -48,7 +53,7 @@ WEATHER = {
 }
 SENSOR_SQL = """
 SELECT CAST(day AS VARCHAR) AS day, CAST(timestamp AS VARCHAR) AS timestamp,
-       data.mac AS mac, data.temperature AS temperature, home_id, row_id
+       data.mac AS mac, data.temperature AS temperature, home_id, battery, row_id
 FROM sensor_data.sensor_thermo_beacon ORDER BY timestamp
 """
 
@@ -109,12 +114,23 @@ def test_each_row_is_one_message_with_its_table_and_schema_version(
     assert ids == [fake.message_id(READING_BODY), fake.message_id(other)]
 
 
+def test_battery_travels_in_the_message_but_not_in_the_row_id(
+    fake: FakePublisher, publisher: Factory
+) -> None:
+    publisher().publish("sensor_thermo_beacon", [{**READING, "battery": 87}])
+    [(row, attributes)] = messages(fake)
+    assert attributes == SENSOR_ATTRIBUTES
+    assert row == {**json.loads(READING_BODY), "battery": 87}  # the same pinned row_id
+
+
 def test_weather_rows_carry_their_own_table(fake: FakePublisher, publisher: Factory) -> None:
     publisher().publish("weather_data", [WEATHER])
     [(row, attributes)] = messages(fake)
-    assert attributes == {"table_id": "weather_data", "schema_version": "2"}
+    version = str(registry()["weather_data"].version)
+    assert attributes == {"table_id": "weather_data", "schema_version": version}
     assert row["data"]["description"] == "light rain"
     assert row["timestamp"] == "2024-11-29T15:00:00.000000Z"
+    assert row["observed_at"] is None  # v3 column, not sent by this row
     assert len(row["row_id"]) == 32
 
 
@@ -297,6 +313,7 @@ def test_a_published_row_lands_once_through_the_event_processor(
             "mac": 123,
             "temperature": 22.938,
             "home_id": 7,
+            "battery": None,
             "row_id": "8ed513ca7a33c25d826fc37c43c19ccb",
         }
     ]

@@ -90,6 +90,7 @@ CREATE TABLE IF NOT EXISTS sensor_data.sensor_thermo_beacon (
   "data" STRUCT("mac" BIGINT, "home_id" BIGINT, "temperature" DOUBLE, "humidity" DOUBLE, \
 "location" VARCHAR, "battery" DOUBLE) NOT NULL,
   "home_id" BIGINT,
+  "battery" BIGINT,
   "row_id" VARCHAR PRIMARY KEY
 )"""
 SENSOR_DDL_WITHOUT_LOCATION = """\
@@ -98,6 +99,7 @@ CREATE TABLE IF NOT EXISTS sensor_data.sensor_thermo_beacon (
   "timestamp" TIMESTAMP NOT NULL,
   "data" STRUCT("mac" BIGINT, "home_id" BIGINT, "temperature" DOUBLE, "humidity" DOUBLE) NOT NULL,
   "home_id" BIGINT,
+  "battery" BIGINT,
   "row_id" VARCHAR PRIMARY KEY
 )"""
 SENSOR_ARROW_WITH_BATTERY = pa.schema(
@@ -119,6 +121,7 @@ SENSOR_ARROW_WITH_BATTERY = pa.schema(
             nullable=False,
         ),
         pa.field("home_id", pa.int64()),
+        pa.field("battery", pa.int64()),  # v3's top-level battery, beside the added one
         pa.field("row_id", pa.string()),
     ]
 )
@@ -140,6 +143,7 @@ NORMALISED_WITH_BATTERY: dict[str, Any] = {
         "battery": 87.5,
     },
     "home_id": 1,
+    "battery": None,  # the shipped top-level column (v3), not sent here
     "row_id": "06f2149aa374bcd7d110eb92ffcfabe0",
 }
 
@@ -232,6 +236,20 @@ def test_production_table_keeps_the_reference_fields(name: str) -> None:
     actual = _as_expected(registry()[name].fields)
 
     assert additive_violations(EXPECTED_FIELDS[name], actual) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "column", "type_"),
+    [("sensor_thermo_beacon", "battery", "INTEGER"), ("weather_data", "observed_at", "TIMESTAMP")],
+)
+def test_version_3_column_is_a_nullable_identity_column(name: str, column: str, type_: str) -> None:
+    # Version 3's additions: NULLABLE (rows stored before them stay valid) and out of the row
+    # id (those rows keep their key, so a reload of the archive is not stored twice).
+    table = registry()[name]
+
+    assert (table.column(column).type, table.column(column).mode) == (type_, "NULLABLE")
+    assert column in table.identity_excludes
+    assert column not in [f[0] for f in EXPECTED_FIELDS[name]]  # an addition, not a reference
 
 
 SENSOR = EXPECTED_FIELDS["sensor_thermo_beacon"]
@@ -368,7 +386,8 @@ def test_added_field_is_stored_and_queried(with_battery: Registry, tmp_path: Pat
         warehouse.init()
         inserted = warehouse.insert_rows(table.name, [row], [row_id(table, row)])
         result = warehouse.query(
-            "SELECT day, timestamp, data, home_id, row_id FROM sensor_data.sensor_thermo_beacon "
+            "SELECT day, timestamp, data, home_id, battery, row_id "
+            "FROM sensor_data.sensor_thermo_beacon "
             "WHERE data.battery = @battery",
             {"battery": 87.5},
         )
@@ -495,7 +514,7 @@ def test_duplicate_top_level_column_is_rejected(schema_copy: Path) -> None:
 
     assert str(caught.value) == (
         "sensor_thermo_beacon: duplicate column names (ignoring case) in "
-        "['day', 'timestamp', 'data', 'home_id', 'row_id', 'day']"
+        "['day', 'timestamp', 'data', 'home_id', 'battery', 'row_id', 'day']"
     )
 
 
@@ -759,7 +778,7 @@ def test_bad_manifest_entry_is_rejected_by_name(
         pytest.param(
             "Day",
             "sensor_thermo_beacon: duplicate column names (ignoring case) in "
-            "['day', 'timestamp', 'data', 'home_id', 'row_id', 'Day']",
+            "['day', 'timestamp', 'data', 'home_id', 'battery', 'row_id', 'Day']",
             id="differs only in case",
         ),
         pytest.param(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from project_paths import ROOT
 
 from livability.settings import BucketURL, Emulators, Settings, SettingsError, WarehouseURL
 

@@ -187,6 +187,7 @@ def test_a_good_message_is_the_edge_row_in_avro_json() -> None:
             "location": None,
         },
         "home_id": {"long": 7},
+        "battery": None,  # v3: NULLABLE, and READING has none
         "row_id": {"string": GOOD["row_id"]["string"]},
     }
     published = GOOD
@@ -194,6 +195,14 @@ def test_a_good_message_is_the_edge_row_in_avro_json() -> None:
     plain = to_json(validate_row(registry()["sensor_thermo_beacon"], READING))
     # Unwrapped, it is the row the event processor reads: one message, two subscriptions.
     assert decode_message(SCHEMA, json.dumps(GOOD).encode()) == plain
+
+
+def test_a_battery_is_a_long_in_the_message_and_keeps_the_row_id() -> None:
+    table = registry()["sensor_thermo_beacon"]
+    message = encode_message(SCHEMA, to_json(validate_row(table, {**READING, "battery": 87})))
+
+    assert message == {**GOOD, "battery": {"long": 87}}  # GOOD's row_id: battery is identity
+    assert decode_message(SCHEMA, json.dumps(message).encode())["battery"] == 87
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,9 @@ POC_ROW: dict[str, Any] = {
     "timestamp": datetime(2024, 11, 29, 14, 33, 35, 855000, tzinfo=UTC),
     "data": {"mac": 123, "home_id": 1, "temperature": 22.938, "humidity": 43.312, "location": None},
     "home_id": 1,  # derived from data.home_id, for BigQuery clustering
+    # v3: the gateway's battery estimate; NULL when the sender has none. An identity column:
+    # the pinned row_id below is the one v2 gave, and stays so whatever battery a copy has.
+    "battery": None,
     # The idempotency key, pinned: the edge, the processor and the archive loader must agree
     # on it across releases, or a redelivery after an upgrade would be stored twice.
     "row_id": "d028ef0acfdc0cee19d023e41be5137e",
@@ -71,6 +74,7 @@ ARCHIVE_SENSOR_ROW: dict[str, Any] = {
         "location": "POINT(-0.41472 51.87833)",
     },
     "home_id": 1,
+    "battery": None,  # archived rows predate the column
     "row_id": "349e6926d05e8280702bf3fc7c0ef1d6",
 }
 ARCHIVE_WEATHER_ROW: dict[str, Any] = {
@@ -88,6 +92,8 @@ ARCHIVE_WEATHER_ROW: dict[str, Any] = {
         "description": "overcast clouds",
         "location": None,
     },
+    # Archived rows predate the column: the poll time is their only time.
+    "observed_at": None,
     "row_id": "f615b53b409b4ac58735bf712b79a2e3",
 }
 
@@ -190,6 +196,26 @@ def test_row_id_differs_for_another_reading() -> None:
     ids = {row_id(SENSOR, first), row_id(SENSOR, second), row_id(SENSOR, retagged)}
 
     assert len(ids) == 3
+
+
+def test_battery_is_kept_but_left_out_of_the_row_id() -> None:
+    row = validate_row(SENSOR, sensor_row(battery=87))
+
+    assert row == {**POC_ROW, "battery": 87}  # same pinned row_id as without battery
+    assert validate_row(SENSOR, sensor_row(battery=12))["row_id"] == POC_ROW["row_id"]
+
+
+def test_observed_at_is_kept_but_left_out_of_the_row_id() -> None:
+    line = {**json.loads(ARCHIVE_WEATHER_LINE), "observed_at": "2024-12-01T00:00:01.335Z"}
+    row = validate_row(WEATHER, line)
+
+    assert row == {**ARCHIVE_WEATHER_ROW, "observed_at": ARCHIVE_WEATHER_ROW["timestamp"]}
+
+
+def test_battery_outside_0_to_100_is_rejected() -> None:
+    assert problems_of(SENSOR, sensor_row(battery=101)) == [
+        "battery: 101 is outside the physical range 0..100"
+    ]
 
 
 def test_row_id_includes_the_table() -> None:
@@ -619,6 +645,7 @@ def test_timestamp_takes_0_to_6_fraction_digits(fraction: str, microsecond: int)
 def test_to_json_of_a_sensor_row() -> None:
     assert to_json(ARCHIVE_SENSOR_ROW) == {
         "home_id": 1,
+        "battery": None,
         "row_id": "349e6926d05e8280702bf3fc7c0ef1d6",
         "day": "2024-12-01",
         "timestamp": "2024-12-01T00:07:53.216000Z",
@@ -649,6 +676,7 @@ def test_to_json_of_a_weather_row() -> None:
             "description": "overcast clouds",
             "location": None,
         },
+        "observed_at": None,
     }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from project_paths import ROOT
 
 from livability.adapters.bigquery import BigQueryWarehouse
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse

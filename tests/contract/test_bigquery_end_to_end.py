@@ -19,7 +19,7 @@ import functions_framework
 import polars as pl
 import polars.testing
 import pytest
-from conftest import ROOT
+from project_paths import ROOT
 from pubsub import binary_headers, push_body
 
 from contract.conftest import (

@@ -34,7 +34,8 @@ from schemas import ROW_ID, SCHEMA_DIR, Registry, registry
 from schemas.validation import validate_row
 
 TABLES = ("dead_letter", "livability_scores", SENSOR, "weather_data")
-# Readings as a ThermoBeacon gateway sends them, over two days (two partitions).
+# Readings as a ThermoBeacon gateway sends them, over two days (two partitions); the first
+# with the battery estimate of version 3, the others as sent before it (or from history).
 READINGS = (
     {
         "day": "2024-11-29",
@@ -46,6 +47,7 @@ READINGS = (
             "humidity": 43.312,
             "location": "POINT(-0.41472 51.87833)",
         },
+        "battery": 87,
     },
     {
         "day": "2024-11-29",
@@ -73,6 +75,7 @@ EXPECTED = [
             "location": "POINT(-0.41472 51.87833)",
         },
         "home_id": 7,
+        "battery": 87,
         "row_id": IDS[0],
     },
     {
@@ -80,6 +83,7 @@ EXPECTED = [
         "timestamp": datetime(2024, 11, 29, 23, 59, 59, 999999, tzinfo=UTC),
         "data": {"mac": 123, "home_id": 7, "temperature": -3.5, "humidity": None, "location": None},
         "home_id": 7,
+        "battery": None,
         "row_id": IDS[1],
     },
     {
@@ -93,6 +97,7 @@ EXPECTED = [
             "location": None,
         },
         "home_id": 9007199254740991,
+        "battery": None,
         "row_id": IDS[2],
     },
 ]
@@ -280,6 +285,18 @@ def test_load_rows_is_exact_in_storage_on_a_rerun(warehouse: Warehouse) -> None:
     # The base table itself, not the view: nothing was stored twice.
     assert rows_of(warehouse, TABLE_COUNT_SQL) == [{"n": 3, "ids": 3}]
     assert rows_of(warehouse, VIEW_SQL) == EXPECTED
+
+
+def test_a_copy_with_another_battery_is_the_same_row(warehouse: Warehouse) -> None:
+    # battery is an identity column: two copies of one reading whose battery estimates differ
+    # (or a copy without one, as stored before version 3) share the row id, so one row.
+    warehouse.insert_rows(SENSOR, list(ROWS), list(IDS))
+    table = registry()[SENSOR]
+    without = {k: v for k, v in READINGS[0].items() if k != "battery"}
+    copies = [validate_row(table, {**READINGS[0], "battery": 12}), validate_row(table, without)]
+    assert [c[ROW_ID] for c in copies] == [IDS[0], IDS[0]]
+    assert warehouse.insert_rows(SENSOR, copies, [IDS[0], IDS[0]]).failed == ()
+    assert rows_of(warehouse, VIEW_COUNT_SQL) == [{"n": 3}]
 
 
 def test_load_rows_after_streaming_adds_only_new_ids(warehouse: Warehouse) -> None:
