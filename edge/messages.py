@@ -1,9 +1,9 @@
-"""How a gateway turns readings into Pub/Sub messages.
+"""Rows as Pub/Sub messages in the reference's format: one JSON array per table and hour.
 
-A gateway buffers rows and publishes one message per table and hour: Pub/Sub bills at least
-1 KB per publish, so an hourly batch of six 10-minute readings costs one sixth of one
-message per reading (FinOps), and the event processor writes them in one insert. The body is
-the reference format, a JSON array of rows; the attributes route it to its table.
+The demo's weather poller and the ingest benchmark send these; the gateway itself sends from
+its outbox (`edge/agent.py`). Pub/Sub bills at least 1 KB per publish, so an hourly batch of
+six 10-minute readings costs one sixth of one message per reading (FinOps), and the event
+processor writes them in one insert. The attributes route a message to its table.
 """
 
 from __future__ import annotations

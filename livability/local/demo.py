@@ -1,38 +1,57 @@
 """The whole job on one machine: simulate homes, publish, ingest, score, publish scores.
 
-Every message goes through the real event processor as Pub/Sub delivers it: a binary-mode
-CloudEvent posted to the functions-framework app (in process, through its WSGI stack,
-so no port is needed), with `SENDERS` deliveries in flight at once as a push subscription
-has them; the warehouse commits the messages that are waiting together.
+Sensor readings go through the real edge gateway: each home's gateway (`edge.agent`) runs on
+a simulated radio (`edge.simulated`: bleak's scanner and client, emitting the ThermoBeacon
+advertisement bytes of the simulated home's readings and answering GATT history requests)
+in simulated time, stores every reading in its SQLite outbox, and drains it over HTTP to the
+event processor served as `livability serve` serves it (functions-framework under gunicorn,
+on 127.0.0.1). The weather poller's messages are pushed to the same server as Pub/Sub
+pushes them: binary-mode CloudEvents, `SENDERS` in flight at once.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
+import time as clock
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import functions_framework
 import polars as pl
+import requests
 
-import functions.main
+from edge import config as edge_config
+from edge.agent import Agent
 from edge.messages import Message, hourly
+from edge.outbox import Outbox
+from edge.simulated import Radio, VirtualTimeLoop, homes_sensors, virtual_clock
+from edge.sinks import HttpSink
 from livability.local.simulator import Home, make_homes, sensor_rows, weather_rows
 from livability.settings import Settings, shared_warehouse
 from scoring import job
 
 SENDERS = 8
+SERVER_STARTUP_SECONDS = 60
+# Each gateway sends what it has every 6 hours (`send_every`, 36 readings a message): fewer,
+# fuller messages, as a FinOps-minded deployment would configure it.
+GATEWAY_SEND_EVERY = 6 * 3600
 TOPIC = "//pubsub.googleapis.com/projects/livability-local/topics/sensor_data"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 
 
 class DemoError(RuntimeError):
-    """The event processor refused a message the simulator produced."""
+    """The event processor refused a message, or a gateway could not deliver its readings."""
 
 
 @dataclass(frozen=True)
@@ -94,36 +113,198 @@ def run(
     weeks: int,
     on_message: Callable[[int, int], None] = lambda _done, _total: None,
 ) -> DemoResult:
-    """Simulate, deliver every message to the event processor, then score each week."""
+    """Simulate; weather to the event processor, sensors through their gateways; score."""
     population = make_homes(homes, seed)
-    messages = simulate(population, start, 7 * weeks, seed, settings.dataset)
-    app = functions_framework.create_app(
-        target="event_processor",
-        source=str(Path(functions.main.__file__)),
-        signature_type="cloudevent",
+    days = 7 * weeks
+    start_at = datetime.combine(start, time(), UTC)
+    sites = dict.fromkeys(h.site for h in population)  # first appearance: deterministic
+    weather = {site: weather_rows(site, start_at, days, seed) for site in sites}
+    weather_messages = sorted(
+        (m for rows in weather.values() for m in hourly("weather_data", rows, settings.dataset)),
+        key=lambda m: m.published_at,
     )
-    clients = threading.local()
-
-    def deliver(index: int) -> None:
-        if not hasattr(clients, "client"):
-            clients.client = app.test_client()
-        message = messages[index]
-        headers, body = cloud_event(message, f"demo-{index}")
-        response = clients.client.post("/", json=body, headers=headers)
-        if response.status_code != 200:
-            raise DemoError(
-                f"event processor answered {response.status_code} to message {index} "
-                f"({message.table}, {message.published_at})"
-            )
-
-    with ThreadPoolExecutor(SENDERS, thread_name_prefix="pubsub-push") as pool:
-        pending = [pool.submit(deliver, index) for index in range(len(messages))]
-        for done, future in enumerate(as_completed(pending), start=1):
-            future.result()  # a refused message stops the demo with its reason
-            on_message(done, len(messages))
+    # The bar's total is an estimate until the end: a gateway sends when its batch is due.
+    sends = len(population) * days * 86400 // GATEWAY_SEND_EVERY
+    progress = _Progress(len(weather_messages) + sends, on_message)
+    folder = settings.home / "edge-demo"
+    shutil.rmtree(folder, ignore_errors=True)  # the last demo's gateways, not this one's
+    with served(settings) as url:
+        _push_all(url, weather_messages, progress)
+        with ThreadPoolExecutor(SENDERS, thread_name_prefix="gateway") as pool:
+            pending = [
+                pool.submit(
+                    run_gateway,
+                    home,
+                    rows=sensor_rows(home, weather[home.site], start_at, days, seed),
+                    start=start_at,
+                    days=days,
+                    url=url,
+                    folder=folder,
+                    on_send=progress.advance,
+                )
+                for home in population
+            ]
+            for future in as_completed(pending):
+                future.result()  # a gateway that could not deliver stops the demo
+    progress.finish()
     warehouse = shared_warehouse(settings)
     bucket = settings.open_bucket()
     scored = [start + timedelta(days=7 * w) for w in range(weeks)]
     now = datetime.now(UTC)
     vectors = pl.concat([job.run(warehouse, bucket, week, now).vectors for week in scored])
-    return DemoResult(population, len(messages), scored, vectors)
+    return DemoResult(population, progress.done, scored, vectors)
+
+
+class _Progress:
+    """Messages delivered so far, from every thread, reported to `on_message`."""
+
+    def __init__(self, total: int, report: Callable[[int, int], None]) -> None:
+        self.done = 0
+        self._total = total
+        self._report = report
+        self._lock = threading.Lock()
+
+    def advance(self) -> None:
+        with self._lock:
+            self.done += 1
+            self._total = max(self._total, self.done)
+            self._report(self.done, self._total)
+
+    def finish(self) -> None:
+        self._report(self.done, self.done)
+
+
+def run_gateway(
+    home: Home,
+    *,
+    rows: list[dict[str, Any]],
+    start: datetime,
+    days: int,
+    url: str,
+    folder: Path,
+    on_send: Callable[[], None] = lambda: None,
+) -> int:
+    """One home's gateway for `days` of simulated time; the readings it delivered."""
+    sensor = edge_config.Sensor(
+        "thermobeacon", home.mac, home.home_id, home.site.latitude, home.site.longitude
+    )
+    gateway = edge_config.Gateway(
+        outbox=folder / f"home-{home.home_id}.sqlite", send_every=GATEWAY_SEND_EVERY
+    )
+    loop = VirtualTimeLoop()
+    now = virtual_clock(loop, start)
+    # The sensor was switched on a week before; it logs every 10 minutes since.
+    radio = Radio(homes_sensors([(home, rows)], boot_at=start - timedelta(days=7)), now)
+    sink = _CountingSink(url, on_send)
+    outbox = Outbox(gateway.outbox, gateway.outbox_limit, durable=False)
+    try:
+        agent = Agent(
+            edge_config.Config(gateway, (sensor,)),
+            outbox,
+            sink,
+            scanner_class=radio.scanner_class(),
+            client_class=radio.client_class(),
+            clock=now,
+        )
+        loop.run_until_complete(agent.run(until=start + timedelta(days=days, hours=1)))
+        loop.run_until_complete(loop.shutdown_default_executor())
+        left = outbox.depth()
+        if left:
+            raise DemoError(
+                f"the gateway of home {home.home_id} could not deliver {left} readings to "
+                f"{url}: {sink.last_error or 'no answer'}"
+            )
+        return outbox.status().sent
+    finally:
+        outbox.close()
+        sink.close()
+        loop.close()
+
+
+class _CountingSink(HttpSink):
+    def __init__(self, url: str, on_send: Callable[[], None]) -> None:
+        super().__init__(url)
+        self._on_send = on_send
+        self.last_error: str | None = None
+
+    def send(self, table: str, rows: Any) -> None:
+        from edge.sinks import SinkError
+
+        try:
+            super().send(table, rows)
+        except SinkError as err:
+            self.last_error = str(err)
+            raise
+        self._on_send()
+
+
+def _push_all(url: str, messages: list[Message], progress: _Progress) -> None:
+    """The weather poller's messages, pushed as Pub/Sub pushes: SENDERS at a time."""
+    sessions = threading.local()
+
+    def deliver(index: int) -> None:
+        if not hasattr(sessions, "session"):
+            sessions.session = requests.Session()
+        message = messages[index]
+        headers, body = cloud_event(message, f"demo-{index}")
+        response = sessions.session.post(url, json=body, headers=headers, timeout=60)
+        if response.status_code != 200:
+            raise DemoError(
+                f"event processor answered {response.status_code} to message {index} "
+                f"({message.table}, {message.published_at})"
+            )
+        progress.advance()
+
+    with ThreadPoolExecutor(SENDERS, thread_name_prefix="pubsub-push") as pool:
+        for future in as_completed([pool.submit(deliver, i) for i in range(len(messages))]):
+            future.result()  # a refused message stops the demo with its reason
+
+
+@contextlib.contextmanager
+def served(settings: Settings) -> Iterator[str]:
+    """`livability serve` for `settings` on a free port of 127.0.0.1; stopped on exit.
+
+    The server is its own process and holds the DuckDB file while it writes; it is stopped
+    (and so lets go of the file) before the caller reads the warehouse again.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {
+        **os.environ,
+        "LIVABILITY_HOME": str(settings.home),
+        "LIVABILITY_WAREHOUSE": str(settings.warehouse_url),
+        "LIVABILITY_DATASET": settings.dataset,
+    }
+    command = [sys.executable, "-c", _SERVE, "serve", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_listening(server, port)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=60)
+        shared_warehouse.cache_clear()  # type: ignore[attr-defined]
+        if server.returncode not in (0, -signal.SIGTERM):
+            raise DemoError(f"the event processor's server failed: {stderr.decode()[-500:]}")
+
+
+_SERVE = "import sys; from livability.local.cli import main; sys.exit(main())"
+
+
+def _wait_listening(server: subprocess.Popen[bytes], port: int) -> None:
+    deadline = clock.monotonic() + SERVER_STARTUP_SECONDS
+    while clock.monotonic() < deadline:
+        if server.poll() is not None:
+            stderr = server.stderr.read().decode() if server.stderr else ""
+            raise DemoError(f"the event processor's server did not start: {stderr[-500:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            clock.sleep(0.1)
+            continue
+        return
+    raise DemoError(
+        f"the event processor's server is not listening after {SERVER_STARTUP_SECONDS} s"
+    )

@@ -1,0 +1,305 @@
+"""A simulated BLE radio for the demo and the tests: bleak's classes, with no radio behind.
+
+`Radio.scanner_class()` and `Radio.client_class()` stand in for `bleak.BleakScanner` and
+`bleak.BleakClient` at the library boundary: the scanner calls the agent's detection
+callback with real `BLEDevice` and `AdvertisementData` objects carrying ThermoBeacon
+advertisement bytes; the client answers GATT history commands through the notify callback
+as a sensor does. Everything above them (`edge.agent`, `edge.gatt`, bleak-retry-connector)
+runs unchanged.
+
+`VirtualTimeLoop` is an asyncio event loop whose clock jumps to the next timer whenever
+nothing is ready and no executor job is in flight, so two weeks of a gateway's life take
+seconds; `virtual_clock(loop, start)` is the matching UTC clock for the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import selectors
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future as ConcurrentFuture
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+
+from edge.thermobeacon import (
+    COUNT_COMMAND,
+    HISTORY_COMMAND,
+    RX_CHARACTERISTIC,
+    SERVICE_UUID,
+    TX_CHARACTERISTIC,
+    Advert,
+    HistoryPage,
+    MinMax,
+    encode,
+    encode_minmax,
+)
+
+LOG_INTERVAL_S = 600  # what a ThermoBeacon does (WatchFlower); the gateway derives it
+ADVERTS_PER_READING = 3
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """Virtual time: `time()` advances only when the loop would otherwise wait."""
+
+    def __init__(self) -> None:
+        super().__init__(selectors.DefaultSelector())
+        self._now = 0.0
+        self._in_flight = 0
+        selector = self._selector  # type: ignore[attr-defined]
+        real_select = selector.select
+
+        def select(timeout: float | None = None) -> list[Any]:
+            if self._in_flight:  # a thread works in real time: wait for it for real
+                wait = None if timeout is None else min(timeout, 1.0)
+                return real_select(wait)  # type: ignore[no-any-return]
+            ready: list[Any] = real_select(0)
+            if ready:
+                return ready
+            if timeout is None:  # no timer at all: only another thread can wake the loop
+                return real_select(None)  # type: ignore[no-any-return]
+            self._now += max(0.0, timeout)
+            return []
+
+        selector.select = select
+
+    def time(self) -> float:
+        return self._now
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
+        self._in_flight += 1
+        future = super().run_in_executor(executor, func, *args)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _future: asyncio.Future[Any] | ConcurrentFuture[Any]) -> None:
+        self._in_flight -= 1
+
+
+def virtual_clock(loop: asyncio.AbstractEventLoop, start: datetime) -> Callable[[], datetime]:
+    """UTC time on `loop`: `start` at loop time 0."""
+    return lambda: start + timedelta(seconds=loop.time())
+
+
+@dataclass
+class SimulatedSensor:
+    """One ThermoBeacon: what it measured when, and its memory of it."""
+
+    mac: int
+    boot_at: datetime
+    readings: Sequence[tuple[datetime, float, float]]  # what it advertises, in time order
+    model: int = 0x11
+    voltage_mv: int = 3010
+    reachable: bool = True  # answers GATT connections
+    _times: list[float] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._times = [t.timestamp() for t, _, _ in self.readings]
+
+    @property
+    def address(self) -> str:
+        return ":".join(f"{b:02X}" for b in self.mac.to_bytes(6, "big"))
+
+    def uptime(self, moment: datetime) -> int:
+        return int((moment - self.boot_at).total_seconds())
+
+    def measured(self, moment: datetime) -> tuple[float, float]:
+        """Temperature and humidity at `moment`, between the advertised ones (1/16 steps)."""
+        times, at = self._times, moment.timestamp()
+        i = bisect.bisect_left(times, at)
+        if i == 0:
+            _, t, h = self.readings[0]
+        elif i >= len(times):
+            _, t, h = self.readings[-1]
+        else:
+            (t0, a0, b0), (t1, a1, b1) = self.readings[i - 1], self.readings[i]
+            share = (at - t0.timestamp()) / max(1e-9, (t1 - t0).total_seconds())
+            t, h = a0 + (a1 - a0) * share, b0 + (b1 - b0) * share
+        return _sixteenth(t), _sixteenth(min(100.0, max(0.0, h)))
+
+    def stored(self, moment: datetime) -> int:
+        """Records in its memory at `moment`: one every LOG_INTERVAL_S since power-on."""
+        return self.uptime(moment) // LOG_INTERVAL_S
+
+    def record(self, index: int) -> tuple[float, float]:
+        return self.measured(self.boot_at + timedelta(seconds=(index + 1) * LOG_INTERVAL_S))
+
+
+def _sixteenth(value: float) -> float:
+    return round(value * 16) / 16
+
+
+class Radio:
+    """The sensors within reach, and the advertisements they send."""
+
+    def __init__(self, sensors: Sequence[SimulatedSensor], clock: Callable[[], datetime]) -> None:
+        self.sensors = {s.address: s for s in sensors}
+        self.clock = clock
+        self.connections = 0
+
+    def events(self) -> list[tuple[datetime, SimulatedSensor, int, bytes]]:
+        """Every advertisement in time order: (when, sensor, company id, payload).
+
+        Per reading: ADVERTS_PER_READING reading packets a second apart and one min/max
+        packet, as a ThermoBeacon interleaves them.
+        """
+        out = []
+        for sensor in self.sensors.values():
+            low = high = None
+            for when, temperature, humidity in sensor.readings:
+                t, h = _sixteenth(temperature), _sixteenth(min(100.0, max(0.0, humidity)))
+                low, high = (
+                    min(low if low is not None else t, t),
+                    max(high if high is not None else t, t),
+                )
+                for k in range(ADVERTS_PER_READING):
+                    moment = when + timedelta(seconds=k)
+                    advert = Advert(
+                        sensor.model,
+                        sensor.mac,
+                        t,
+                        h,
+                        sensor.voltage_mv,
+                        100,
+                        sensor.uptime(moment),
+                        False,
+                    )
+                    out.append((moment, sensor, *encode(advert)))
+                moment = when + timedelta(seconds=ADVERTS_PER_READING)
+                up = sensor.uptime(moment)
+                minmax = MinMax(sensor.model, sensor.mac, high, up, low, up)
+                out.append((moment, sensor, *encode_minmax(minmax)))
+        out.sort(key=lambda e: (e[0], e[1].mac))
+        return out
+
+    def scanner_class(self) -> type[Any]:
+        radio = self
+
+        class SimulatedScanner:
+            """`bleak.BleakScanner` as the agent uses it."""
+
+            def __init__(
+                self,
+                detection_callback: Callable[[BLEDevice, AdvertisementData], None] | None = None,
+                service_uuids: list[str] | None = None,
+                **_: Any,
+            ) -> None:
+                self._callback = detection_callback
+                self._task: asyncio.Task[None] | None = None
+
+            async def start(self) -> None:
+                self._task = asyncio.get_running_loop().create_task(self._emit())
+
+            async def stop(self) -> None:
+                if self._task is not None:
+                    self._task.cancel()
+                    await asyncio.gather(self._task, return_exceptions=True)
+
+            async def _emit(self) -> None:
+                now = radio.clock()
+                for when, sensor, company, payload in radio.events():
+                    if when < now:
+                        continue
+                    wait = (when - radio.clock()).total_seconds()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    device = BLEDevice(sensor.address, "ThermoBeacon", {})
+                    data = AdvertisementData(
+                        local_name="ThermoBeacon",
+                        manufacturer_data={company: payload},
+                        service_data={},
+                        service_uuids=[SERVICE_UUID],
+                        tx_power=None,
+                        rssi=-60,
+                        platform_data=(),
+                    )
+                    if self._callback is not None:
+                        self._callback(device, data)
+
+        return SimulatedScanner
+
+    def client_class(self) -> type[Any]:
+        radio = self
+
+        class SimulatedClient:
+            """`bleak.BleakClient` as bleak-retry-connector and `edge.gatt` use it."""
+
+            def __init__(self, device: BLEDevice, *_: Any, **__: Any) -> None:
+                self.address = device.address
+                self._sensor = radio.sensors.get(device.address.upper())
+                self._notify: Callable[[Any, bytearray], None] | None = None
+                self._connected = False
+
+            @property
+            def is_connected(self) -> bool:
+                return self._connected
+
+            async def connect(self, **_: Any) -> bool:
+                from bleak.exc import BleakDeviceNotFoundError
+
+                await asyncio.sleep(1.5)  # a BLE connection takes a moment
+                if self._sensor is None or not self._sensor.reachable:
+                    raise BleakDeviceNotFoundError(self.address)
+                radio.connections += 1
+                self._connected = True
+                return True
+
+            async def disconnect(self) -> bool:
+                self._connected = False
+                return True
+
+            async def start_notify(
+                self, characteristic: str, callback: Callable[[Any, bytearray], None], **_: Any
+            ) -> None:
+                assert characteristic == RX_CHARACTERISTIC, characteristic
+                self._notify = callback
+
+            async def stop_notify(self, characteristic: str) -> None:
+                self._notify = None
+
+            async def write_gatt_char(
+                self, characteristic: str, data: bytes, response: bool | None = None
+            ) -> None:
+                assert characteristic == TX_CHARACTERISTIC, characteristic
+                assert self._sensor is not None
+                assert self._notify is not None
+                await asyncio.sleep(0.05)
+                stored = self._sensor.stored(radio.clock())
+                if bytes(data) == COUNT_COMMAND:
+                    answer = bytes([1]) + stored.to_bytes(2, "little") + b"\x00\x00"
+                elif data[0] == HISTORY_COMMAND:
+                    offset, n = int.from_bytes(data[1:5], "little"), data[5]
+                    wanted = range(offset, min(offset + n, stored))
+                    records = tuple(self._sensor.record(k) for k in wanted)
+                    answer = HistoryPage(offset, records).encode()
+                else:
+                    return  # a sensor ignores what it does not know
+                self._notify(None, bytearray(answer))
+
+        return SimulatedClient
+
+
+def homes_sensors(
+    homes: Sequence[tuple[Any, Sequence[dict[str, Any]]]], boot_at: datetime
+) -> list[SimulatedSensor]:
+    """Simulated ThermoBeacons for `livability.local.simulator` homes and their rows."""
+    sensors = []
+    for home, rows in homes:
+        points = [
+            (
+                datetime.fromisoformat(r["timestamp"]).astimezone(UTC),
+                float(r["data"]["temperature"]),
+                float(r["data"]["humidity"]),
+            )
+            for r in rows
+        ]
+        # Batteries differ a little from home to home; all are healthy.
+        voltage = 2950 + home.home_id % 7 * 20
+        sensors.append(SimulatedSensor(home.mac, boot_at, points, voltage_mv=voltage))
+    return sensors

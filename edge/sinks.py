@@ -1,0 +1,135 @@
+"""Where the outbox drains to: Pub/Sub (the data plane's publisher) or `livability serve`.
+
+A sink's `send(table, rows)` returns only when the sink has acknowledged every row, and
+raises `SinkError` otherwise; the outbox keeps the rows until it returns. Rows carry their
+`row_id`, so sending a batch again after an unknown outcome adds nothing downstream.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import requests
+
+    from livability.ports import Publisher
+    from livability.settings import Settings
+
+PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+SOURCE = "//pubsub.googleapis.com/projects/livability-local/topics/sensor_data"
+SUBSCRIPTION = "projects/livability-local/subscriptions/edge-gateway"
+
+
+class SinkError(RuntimeError):
+    """The sink did not acknowledge; the rows stay in the outbox and are sent again later."""
+
+
+class Sink(Protocol):
+    def send(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def batch_id(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A message id that follows from the rows: a re-send of the same batch has the same id."""
+    digest = hashlib.sha256("".join(str(r["row_id"]) for r in rows).encode()).hexdigest()
+    return f"edge-{digest[:32]}"
+
+
+def cloud_event(
+    table: str, rows: Sequence[Mapping[str, Any]], version: int, now: datetime
+) -> tuple[dict[str, str], bytes]:
+    """A binary-mode CloudEvent as Eventarc delivers a Pub/Sub message: the rows as one
+    JSON array (the reference's message format), routed by the `table_id` attribute."""
+    message_id = batch_id(rows)
+    when = now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    headers = {
+        "Content-Type": "application/json",
+        "ce-id": message_id,
+        "ce-specversion": "1.0",
+        "ce-type": PUBLISHED,
+        "ce-source": SOURCE,
+        "ce-time": when,
+    }
+    data = json.dumps(list(rows), separators=(",", ":")).encode()
+    body = {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": {"table_id": table, "schema_version": str(version)},
+            "messageId": message_id,
+            "publishTime": when,
+        },
+        "subscription": SUBSCRIPTION,
+    }
+    return headers, json.dumps(body, separators=(",", ":")).encode()
+
+
+class HttpSink:
+    """POSTs each batch to an event processor (`livability serve`) over HTTP."""
+
+    def __init__(
+        self, url: str, *, timeout: float = 30.0, session: requests.Session | None = None
+    ) -> None:
+        import requests
+
+        from schemas import registry
+
+        self.url = url
+        self._timeout = timeout
+        self._session = session or requests.Session()
+        self._versions = {name: t.version for name, t in registry().tables.items()}
+
+    def send(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        import requests
+
+        headers, body = cloud_event(table, rows, self._versions[table], datetime.now(UTC))
+        try:
+            response = self._session.post(
+                self.url, data=body, headers=headers, timeout=self._timeout
+            )
+        except requests.RequestException as err:
+            raise SinkError(f"{self.url}: {type(err).__name__}: {err}") from err
+        if response.status_code // 100 != 2:
+            raise SinkError(
+                f"{self.url} answered {response.status_code} to {len(rows)} {table} rows: "
+                f"{response.text[:200]!r}"
+            )
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class PubSubSink:
+    """Publishes through the data plane's publisher: one validated row per message."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self._publisher = publisher
+
+    def send(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        from livability.ports import PublishError
+
+        try:
+            self._publisher.publish(table, rows)
+        except PublishError as err:
+            raise SinkError(str(err)) from err
+
+    def close(self) -> None:
+        self._publisher.close()
+
+
+def open_sink(target: str, settings: Settings | None = None) -> Sink:
+    """`pubsub` (the topic from LIVABILITY_TOPIC, via `settings`) or an http(s) URL."""
+    if target == "pubsub":
+        if settings is None:
+            from livability.settings import Settings
+
+            settings = Settings.from_env()
+        from livability.settings import open_publisher
+
+        return PubSubSink(open_publisher(settings))
+    return HttpSink(target)

@@ -1,0 +1,13 @@
+"""Fixtures of the gateway tests (helpers are in edge_support.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.simulated import VirtualTimeLoop
+
+
+@pytest.fixture
+def loop() -> VirtualTimeLoop:
+    """An event loop on virtual time: hours of a gateway's life in a blink."""
+    return VirtualTimeLoop()
