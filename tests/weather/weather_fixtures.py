@@ -1,0 +1,79 @@
+"""Stand-ins the weather tests share: the Secret Manager server (`drongo`, over REST).
+
+Imported by the test modules of this folder (a conftest.py here would clash with
+tests/conftest.py, as tests/ is not a package).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from livability.local.storage_emulator import answers, free_port
+
+PROJECT = "test-proj"
+DRONGO = Path(sys.executable).parent / "drongo"
+START_TIMEOUT = 30.0
+
+
+@contextmanager
+def drongo_server(log_dir: Path) -> Iterator[str]:
+    """`drongo server` on a free port of 127.0.0.1; yields its endpoint, stops it after."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log_path = log_dir / "drongo.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(DRONGO), "server", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not answers(endpoint):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"drongo did not start on {endpoint}: "
+                        f"{log_path.read_text(errors='replace')[-2000:]}"
+                    )
+                time.sleep(0.05)  # polling a port that is not open yet
+            yield endpoint
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def secret_client(endpoint: str) -> Any:
+    """The real Secret Manager client, REST transport, anonymous, at `endpoint`."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import secretmanager
+
+    return secretmanager.SecretManagerServiceClient(
+        transport="rest",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": endpoint},
+    )
+
+
+def create_secret(endpoint: str, secret_id: str, value: str) -> str:
+    """Create `secret_id` with one version holding `value`; its `versions/latest` name."""
+    client = secret_client(endpoint)
+    parent = f"projects/{PROJECT}"
+    secret = client.create_secret(
+        request={
+            "parent": parent,
+            "secret_id": secret_id,
+            "secret": {"replication": {"automatic": {}}},
+        }
+    )
+    client.add_secret_version(request={"parent": secret.name, "payload": {"data": value.encode()}})
+    return f"{secret.name}/versions/latest"
