@@ -1,8 +1,16 @@
-"""The weekly scoring job: read a week from the warehouse, score it, publish the vectors.
+"""The weekly scoring job: score a week in the warehouse, publish the vectors.
 
-Reads only the partitions of the scored days (FinOps: BigQuery bills the bytes scanned),
-hands the model plain columns, writes one NDJSON object per week to the bucket under
-`scores/<week start>/` and the same rows to `livability_scores`.
+The warehouse does the per-reading work (`scoring/sql.py`), reading only the week's
+partitions and columns through the de-duplicated views; polars finishes per home
+(`scoring/model.py`). The vectors go to the bucket (`scores/<week start>/scores.ndjson`) and to
+`livability_scores`.
+
+Re-scoring replaces, never duplicates. A vector's row id leaves out `computed_at`, so scoring
+unchanged data again adds nothing (the exact batch path skips known ids). When the vector
+changed (late data, a fix in the inputs), the new row is added and every older row of the
+same home, week and model version is then deleted: one vector per (week, home, model version)
+remains, the latest. Vectors of other model versions stay, so a model change is a visible diff.
+A crash between the two steps leaves the older row until the next run, which removes it.
 """
 
 from __future__ import annotations
@@ -10,32 +18,38 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
-from livability.ports import Bucket, Warehouse
+from livability.ports import Bucket, ParamValue, Warehouse
 from schemas import ROW_ID, registry
 from schemas.validation import to_json, validate_row
-from scoring.model import score_week
+from scoring.model import MODEL_VERSION, SCORES_TABLE, WEEK, score_week, week_params
 
-SCORES_TABLE = "livability_scores"
-WEEK = timedelta(days=7)
+__all__ = [
+    "SCORES_TABLE",
+    "WEEK",
+    "Published",
+    "compute",
+    "last_complete_week",
+    "publish",
+    "run",
+    "week_params",
+]
+
 log = logging.getLogger(__name__)
 
-# `day` bounds let BigQuery prune partitions; `timestamp` bounds make the week exact. The
-# `_dedup` views keep one row per row_id: BigQuery's streaming insertId is best effort.
-SENSOR_SQL = """
-SELECT timestamp, data.home_id AS home_id, data.mac AS mac, data.temperature AS temperature,
-       data.humidity AS humidity, data.location AS location
-FROM {dataset}.sensor_thermo_beacon_dedup
-WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @start AND timestamp < @end
-"""
-WEATHER_SQL = """
-SELECT timestamp, data.temperature AS temperature, data.location AS location
-FROM {dataset}.weather_data_dedup
-WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @start AND timestamp < @end
+# Older vectors of the same home, week and model version than one stored since. BigQuery
+# needs the partition filter on both sides (require_partition_filter).
+SUPERSEDED_SQL = """
+DELETE FROM {dataset}.livability_scores AS old
+WHERE old.week_start = @week AND old.model_version = @model_version
+  AND EXISTS (
+    SELECT 1 FROM {dataset}.livability_scores AS new
+    WHERE new.week_start = @week AND new.model_version = @model_version
+      AND new.home_id = old.home_id AND new.computed_at > old.computed_at
+  )
 """
 
 
@@ -44,16 +58,7 @@ class Published:
     vectors: pl.DataFrame
     object_uri: str | None
     new_rows: int
-
-
-def week_params(week_start: date) -> dict[str, Any]:
-    start = datetime.combine(week_start, time(), UTC)
-    return {
-        "first_day": week_start,
-        "last_day": week_start + WEEK - timedelta(days=1),
-        "start": start,
-        "end": start + WEEK,
-    }
+    replaced: int = 0
 
 
 def last_complete_week(today: date) -> date:
@@ -61,48 +66,52 @@ def last_complete_week(today: date) -> date:
     return today - timedelta(days=today.weekday()) - WEEK
 
 
-def read_week(warehouse: Warehouse, week_start: date) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    params = week_params(week_start)
-    sensor = warehouse.query(SENSOR_SQL.format(dataset=warehouse.dataset), params)
-    weather = warehouse.query(WEATHER_SQL.format(dataset=warehouse.dataset), params)
-    return pl.from_arrow(sensor).lazy(), pl.from_arrow(weather).lazy()  # type: ignore[union-attr]
-
-
 def compute(warehouse: Warehouse, week_start: date, computed_at: datetime) -> pl.DataFrame:
     """The week's vectors, one per home, with the columns of `livability_scores`."""
-    sensor, weather = read_week(warehouse, week_start)
-    computed_at = computed_at.astimezone(UTC)
     columns = [f.name for f in registry()[SCORES_TABLE].fields if f.name != ROW_ID]
-    return (
-        score_week(sensor, weather, week_start)
-        .with_columns(computed_at=pl.lit(computed_at, dtype=pl.Datetime("us", "UTC")))
-        .select(columns)
-        .collect()
+    stamp = pl.lit(computed_at.astimezone(UTC), dtype=pl.Datetime("us", "UTC"))
+    return score_week(warehouse, week_start).with_columns(computed_at=stamp).select(columns)
+
+
+def _count(warehouse: Warehouse, week_start: date) -> int:
+    sql = (
+        f"SELECT COUNT(*) AS n FROM {warehouse.dataset}.livability_scores "  # noqa: S608
+        "WHERE week_start = @week AND model_version = @model_version"
     )
+    table = warehouse.query(sql, {"week": week_start, "model_version": MODEL_VERSION})
+    return int(table.column("n")[0].as_py())
 
 
 def publish(
     vectors: pl.DataFrame, warehouse: Warehouse, bucket: Bucket, week_start: date
 ) -> Published:
-    """Write the vectors to the bucket and the scores table.
-
-    The table is append-only and written on the exact batch path: a row's id leaves out
-    `computed_at`, so scoring unchanged data again adds nothing, while a re-score after late
-    data adds a newer vector.
-    """
+    """Write the vectors to the scores table (replacing older ones) and to the bucket."""
     if vectors.is_empty():
         log.warning("no readings to score", extra={"week_start": week_start.isoformat()})
         return Published(vectors, None, 0)
     table = registry()[SCORES_TABLE]
     rows = [validate_row(table, to_json(r)) for r in vectors.to_dicts()]
     new_rows = warehouse.load_rows(SCORES_TABLE, rows, [row[ROW_ID] for row in rows]).inserted
+    replaced = 0
+    if new_rows:
+        before = _count(warehouse, week_start)
+        params: dict[str, ParamValue] = {"week": week_start, "model_version": MODEL_VERSION}
+        warehouse.query(SUPERSEDED_SQL.format(dataset=warehouse.dataset), params)
+        replaced = before - _count(warehouse, week_start)
     body = "".join(json.dumps(to_json(r)) + "\n" for r in rows).encode()
     uri = bucket.put(f"scores/{week_start.isoformat()}/scores.ndjson", body, "application/x-ndjson")
     log.info(
         "scores published",
-        extra={"week_start": week_start.isoformat(), "homes": len(rows), "uri": uri},
+        extra={
+            "week_start": week_start.isoformat(),
+            "homes": len(rows),
+            "new_rows": new_rows,
+            "replaced": replaced,
+            "uri": uri,
+            "model_version": MODEL_VERSION,
+        },
     )
-    return Published(vectors, uri, new_rows)
+    return Published(vectors, uri, new_rows, replaced)
 
 
 def run(warehouse: Warehouse, bucket: Bucket, week_start: date, computed_at: datetime) -> Published:

@@ -1,94 +1,71 @@
-"""The livability model: one week of a home's indoor readings in, one score vector out.
+"""Livability model 2: health hazards that cannot be averaged away, computed in the warehouse.
 
-Every step is a function from ``pl.LazyFrame`` to ``pl.LazyFrame``; nothing here collects. The
-caller filters the inputs to the week, collects the result once and adds ``computed_at``.
-See ``docs/scoring.md`` for what the numbers mean and where the thresholds come from.
+The per-reading and per-hour work runs inside the warehouse (`scoring/sql.py`: one SQL
+definition for BigQuery and DuckDB); it returns, per sensor and day, coverage-weighted sums.
+Polars turns those per-home aggregates into the vector: hazards and comfort (worst room),
+coverage, the overall score capped by the worst hazard, the grade, a day-block bootstrap
+interval widened by the sensor's stated accuracy, and flags. Every step below is a function
+from `pl.LazyFrame` to `pl.LazyFrame`; `vectors` collects once.
+
+See `docs/scoring.md` for what the numbers mean and where each threshold comes from
+(`scoring/thresholds.py` holds them).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import random
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 import polars as pl
 
+from livability.ports import ParamValue, Warehouse
 from schemas import registry
+from scoring import sql
+from scoring import thresholds as th
 
-MODEL_VERSION: str = "1.0.0"
+MODEL_VERSION: str = "2.0.0"
+SCORES_TABLE = "livability_scores"
+WEEK = timedelta(days=7)
+# Added by the job that publishes the vectors, not by the model.
+_ADDED_BY_JOB = ("computed_at", "row_id")
+# Columns of model 1 that model 2 leaves NULL (docs/scoring.md, "Versions").
+MODEL_1_ONLY = ("thermal_comfort", "cold_exposure", "humidity_comfort", "mould_risk")
 
-# --- Published thresholds -------------------------------------------------------------------
-
-# EN 16798-1:2019 Annex B, category II (normal expectation), residential living spaces:
-# operative temperature 20-25 C in the heating season, 23-26 C in the cooling season.
-HEATING_BAND_C: tuple[float, float] = (20.0, 25.0)
-COOLING_BAND_C: tuple[float, float] = (23.0, 26.0)
-# Our choice, not the standard's: credit falls linearly to 0 at 4 C outside the band.
-THERMAL_RAMP_C: float = 4.0
-
-# WHO Housing and Health Guidelines (2018), recommendation 3.1: indoor temperature of at least
-# 18 C in the cold season. Credit falls linearly to 0 at 3 C below it (our choice).
-WHO_MIN_TEMPERATURE_C: float = 18.0
-COLD_RAMP_C: float = 3.0
-
-# EN 16798-1:2019 Annex B, category II humidity band (dehumidification 60 %, humidification 25 %).
-HUMIDITY_BAND_RH: tuple[float, float] = (25.0, 60.0)
-# Our choice: credit falls linearly to 0 at 15 %RH outside the band.
-HUMIDITY_RAMP_RH: float = 15.0
-
-# WHO guidelines for indoor air quality: dampness and mould (2009) and IEA Annex 14 (1990):
-# sustained relative humidity above 70-80 % lets mould grow. Credit is 1 at or below 60 %RH,
-# 0 at or above 80 %RH, linear between; hours are counted above 70 %RH.
-MOULD_SAFE_RH: float = 60.0
-MOULD_GROWTH_RH: float = 80.0
-MOULD_HOURS_RH: float = 70.0
-
-# Season: mean outdoor temperature below 15 C at the nearest weather point within 50 km means
-# the home needs heating (the usual heating-degree-day base temperature, EN ISO 15927-6).
-HEATING_SEASON_OUTDOOR_C: float = 15.0
-NEAREST_WEATHER_MAX_KM: float = 50.0
-# Calendar fallback: the northern hemisphere's cold season; the southern one is the complement.
-NORTHERN_COLD_MONTHS: frozenset[int] = frozenset({10, 11, 12, 1, 2, 3, 4})
-# Mean Earth radius (IUGG), for the haversine distance.
-EARTH_RADIUS_KM: float = 6371.0088
-
-# Weights of the overall score; a null sub-score is skipped and the rest renormalised.
-WEIGHTS: dict[str, float] = {
-    "thermal_comfort": 0.35,
-    "cold_exposure": 0.20,
-    "humidity_comfort": 0.25,
-    "mould_risk": 0.20,
-}
-
-# One reading every 10 minutes: a reading stands for a 10-minute slot; a week has 1008.
-SLOT: str = "10m"
-HOURS_PER_READING: float = 1 / 6
-SLOTS_PER_WEEK: int = 7 * 144
-
-# UK Energy Performance Certificate (SAP) rating bands: lower bound of each grade.
-GRADE_BANDS: tuple[tuple[str, float], ...] = (
-    ("A", 92.0),
-    ("B", 81.0),
-    ("C", 69.0),
-    ("D", 55.0),
-    ("E", 39.0),
-    ("F", 21.0),
+SUBSCORES = ("cold_hazard", "heat_hazard", "damp_hazard", "comfort")
+_SEVERITY = {"cold_hazard": "sev_cold", "heat_hazard": "sev_heat", "damp_hazard": "sev_damp"}
+SUFFIXES = tuple(suffix for suffix, _, _ in sql.SCENARIOS)
+PARTS = tuple(f"covered_part{p}" for p in range(th.PARTS_OF_DAY))
+# Per sensor and day, summed over the week; per home, the worst sensor's.
+WORST_HOURS = (
+    "hours_below_18c",
+    "cold_degree_hours",
+    "hours_above_70rh",
+    "heat_exceedance_hours",
+    "night_hours_above_26c",
+    "mould_hours",
+    "condensation_hours",
 )
-LOWEST_GRADE: str = "G"
-# Below this coverage the week has too little data to certify: no grade.
-MIN_COVERAGE_TO_GRADE: float = 0.5
-
-# WKT "POINT(lon lat)"; anything else (or out-of-range coordinates) counts as an unknown location.
-_WKT_POINT = r"(?i)^\s*POINT\s*\(\s*(\S+)\s+(\S+)\s*\)\s*$"
-
-SENSOR_COLUMNS: tuple[str, ...] = (
-    "timestamp",
-    "home_id",
-    "mac",
-    "temperature",
-    "humidity",
-    "location",
+_SUMS = (
+    "readings",
+    "covered",
+    *PARTS,
+    *(f"{c}{s}" for s in SUFFIXES for c in ("sev_cold", "sev_heat", "sev_damp", "credit")),
+    "t_in_sum",
+    "rh_in_sum",
+    *WORST_HOURS,
+    "rh_si_sum",
+    "excess_covered",
+    "moisture_excess_sum",
+    "moisture_excess_limit_sum",
+    "dry_hours",
+    "t_out_sum",
+    "trm_sum",
+    "weather_hours",
 )
-WEATHER_COLUMNS: tuple[str, ...] = ("timestamp", "temperature", "location")
+NORTHERN_COLD_MONTHS = frozenset({10, 11, 12, 1, 2, 3, 4})
+HEATING_SEASON_TRM_C = 15.0  # reported only: EN 16798-1's lower limit is held below it
 
 _POLARS_TYPES: dict[str, pl.DataType] = {
     "STRING": pl.String(),
@@ -98,8 +75,6 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "DATE": pl.Date(),
     "TIMESTAMP": pl.Datetime("us"),
 }
-# Added by the job that publishes the vectors, not by the model.
-_ADDED_BY_JOB = ("computed_at", "row_id")
 
 
 def output_schema() -> dict[str, pl.DataType]:
@@ -107,201 +82,370 @@ def output_schema() -> dict[str, pl.DataType]:
     what the job adds. Derived from the contract, never restated."""
     return {
         f.name: _POLARS_TYPES[f.type]
-        for f in registry()["livability_scores"].fields
+        for f in registry()[SCORES_TABLE].fields
         if f.name not in _ADDED_BY_JOB
     }
 
 
-def score_week(sensor: pl.LazyFrame, weather: pl.LazyFrame, week_start: date) -> pl.LazyFrame:
-    """Score every home in ``sensor`` for the week starting ``week_start``.
+def week_params(week_start: date) -> dict[str, ParamValue]:
+    """The query's parameters: the week, and the 7 days before it for the running mean."""
+    start = datetime.combine(week_start, time(), UTC)
+    return {
+        "first_day": week_start,
+        "last_day": week_start + WEEK - timedelta(days=1),
+        "start": start,
+        "end": start + WEEK,
+        "weather_first_day": week_start - WEEK,
+        "weather_start": start - WEEK,
+    }
 
-    Both inputs must already hold only the 7 days [week_start, week_start + 7 d). Returns one row
-    per home, sorted by home_id, with the columns of ``output_schema()``.
-    """
-    _require_columns(sensor, SENSOR_COLUMNS, "sensor")
-    _require_columns(weather, WEATHER_COLUMNS, "weather")
-    readings = _parse_location(sensor)
-    seasons = _heating_season(_home_locations(readings), _weather_points(weather), week_start)
-    vectors = _aggregate(_reading_credits(readings.join(seasons, on="home_id", how="left")))
+
+def daily_aggregates(warehouse: Warehouse, week_start: date) -> pl.DataFrame:
+    """Per sensor and day of the week: the warehouse's coverage-weighted sums."""
+    query = sql.render(sql.dialect_of(warehouse), warehouse.dataset)
+    table = warehouse.query(query, week_params(week_start))
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
+    return frame
+
+
+def hourly_series(warehouse: Warehouse, week_start: date, home_id: int) -> pl.DataFrame:
+    """One home's sensor-hours with the limits they were judged against (for the chart)."""
+    query = sql.render(sql.dialect_of(warehouse), warehouse.dataset, "hourly", one_home=True)
+    frame = pl.from_arrow(warehouse.query(query, {**week_params(week_start), "home_id": home_id}))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def score_week(warehouse: Warehouse, week_start: date) -> pl.DataFrame:
+    """The week's vectors, one per home with readings, sorted by home_id."""
+    return vectors(daily_aggregates(warehouse, week_start).lazy(), week_start)
+
+
+def vectors(daily: pl.LazyFrame, week_start: date) -> pl.DataFrame:
+    """Vectors from the per-sensor, per-day aggregates of `scoring/sql.py`."""
+    sensors = _sensor_weeks(_complete_days(_typed(daily)))
+    homes = _homes(sensors)
+    interval = _interval(sensors)
     return (
-        _overall(vectors)
-        .with_columns(
-            pl.lit(week_start, dtype=pl.Date).alias("week_start"),
-            pl.lit(MODEL_VERSION, dtype=pl.String).alias("model_version"),
-        )
-        .select(pl.col(name).cast(dtype) for name, dtype in output_schema().items())
+        _finish(homes.join(interval, on="home_id", how="left"), week_start)
         .sort("home_id")
+        .collect()
     )
 
 
-def _require_columns(frame: pl.LazyFrame, columns: tuple[str, ...], name: str) -> None:
-    # Resolves the schema only, not the data: the model stays lazy.
-    missing = [c for c in columns if c not in frame.collect_schema()]
-    if missing:
-        msg = f"{name} input lacks column(s) {missing}; expected {list(columns)}"
-        raise ValueError(msg)
+# --- sensors and days -------------------------------------------------------------------------
 
 
-def _parse_location(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Add ``lon``/``lat`` from the WKT ``location``; null when absent or not a valid point."""
-    wkt = pl.col("location").cast(pl.String)
-    lon = wkt.str.extract(_WKT_POINT, 1).cast(pl.Float64, strict=False)
-    lat = wkt.str.extract(_WKT_POINT, 2).cast(pl.Float64, strict=False)
-    valid = lon.is_between(-180.0, 180.0) & lat.is_between(-90.0, 90.0)
-    return frame.with_columns(
-        pl.when(valid).then(lon).alias("lon"),
-        pl.when(valid).then(lat).alias("lat"),
+def _typed(daily: pl.LazyFrame) -> pl.LazyFrame:
+    # DuckDB sums counts as DECIMAL, BigQuery as INT64: one type from here on.
+    return daily.with_columns(
+        pl.col("home_id").cast(pl.Int64),
+        pl.col("mac").cast(pl.Int64),
+        pl.col("d").cast(pl.Int64),
+        *(pl.col(c).cast(pl.Float64) for c in _SUMS),
+        pl.col("lon").cast(pl.Float64),
+        pl.col("lat").cast(pl.Float64),
+        pl.col("has_weather").cast(pl.Boolean),
     )
 
 
-def _home_locations(readings: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per home: ``home_id``, ``lon``, ``lat`` of its earliest located reading, or null."""
-    order = ["timestamp", "lon", "lat"]
-    located = (
-        readings.filter(pl.col("lon").is_not_null())
-        .group_by("home_id")
-        .agg(pl.col("lon").sort_by(order).first(), pl.col("lat").sort_by(order).first())
+def _complete_days(daily: pl.LazyFrame) -> pl.LazyFrame:
+    """Every sensor gets all 7 days; a day without readings is a day of 24 missing hours."""
+    sensors = daily.group_by("home_id", "mac").agg(
+        pl.col("lon").drop_nulls().first(),
+        pl.col("lat").drop_nulls().first(),
+        pl.col("has_weather").any(),
     )
-    return readings.select("home_id").unique().join(located, on="home_id", how="left")
-
-
-def _weather_points(weather: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per weather location: ``w_lon``, ``w_lat``, ``outdoor_temperature_mean``."""
+    days = pl.LazyFrame({"d": list(range(th.DAYS_PER_WEEK))}, schema={"d": pl.Int64})
+    measured = daily.select("home_id", "mac", "d", *_SUMS)
     return (
-        _parse_location(weather)
-        .filter(pl.col("lon").is_not_null())
-        .group_by(w_lon="lon", w_lat="lat")
-        .agg(pl.col("temperature").cast(pl.Float64).mean().alias("outdoor_temperature_mean"))
-        .filter(pl.col("outdoor_temperature_mean").is_not_null())
+        sensors.join(days, how="cross")
+        .join(measured, on=["home_id", "mac", "d"], how="left")
+        .with_columns(pl.col(c).fill_null(0.0) for c in _SUMS)
     )
 
 
-def _haversine_km(lon1: pl.Expr, lat1: pl.Expr, lon2: pl.Expr, lat2: pl.Expr) -> pl.Expr:
-    dlat = (lat2 - lat1).radians()
-    dlon = (lon2 - lon1).radians()
-    a = (dlat / 2).sin() ** 2 + lat1.radians().cos() * lat2.radians().cos() * (dlon / 2).sin() ** 2
-    return 2 * EARTH_RADIUS_KM * a.sqrt().clip(upper_bound=1.0).arcsin()
+def _day_severities(suffix: str) -> list[pl.Expr]:
+    """Per day: severity-hours of each hazard with every missing hour at the worst (1), and
+    comfort-hours with every missing hour at no credit. Never optimistic about gaps."""
+    missing = th.HOURS_PER_DAY - pl.col("covered")
+    out = [
+        (pl.col(f"{column}{suffix}") + missing).alias(f"{name}_day{suffix}")
+        for name, column in _SEVERITY.items()
+    ]
+    out.append(pl.col(f"credit{suffix}").alias(f"comfort_day{suffix}"))
+    return out
 
 
-def _heating_season(homes: pl.LazyFrame, points: pl.LazyFrame, week_start: date) -> pl.LazyFrame:
-    """Per home: ``outdoor_temperature_mean`` of the nearest weather point and ``heating_season``.
+def _subscores(suffix: str, source: str = "_day") -> list[pl.Expr]:
+    """Hazards and comfort 0-100 from the week's severity- and comfort-hours."""
+    hours = float(th.HOURS_PER_WEEK)
+    out = [
+        (100 * (1 - pl.col(f"{name}{source}{suffix}") / hours)).alias(f"{name}{suffix}")
+        for name in _SEVERITY
+    ]
+    out.append((100 * pl.col(f"comfort{source}{suffix}") / hours).alias(f"comfort{suffix}"))
+    return out
 
-    Without a weather point within ``NEAREST_WEATHER_MAX_KM`` the calendar decides, by the month
-    of the week's middle day (the month that holds most of the week) and the hemisphere.
-    """
-    order = ["distance_km", "w_lon", "w_lat"]
-    nearest = (
-        homes.filter(pl.col("lon").is_not_null())
-        .join(points, how="cross")
+
+def _sensor_weeks(days: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per sensor: its sub-scores per scenario, coverage, sums, and daily lists."""
+    day_columns = [f"{name}_day{suffix}" for suffix in SUFFIXES for name in SUBSCORES]
+    per_day = days.sort("d").with_columns(e for s in SUFFIXES for e in _day_severities(s))
+    part_hours = th.HOURS_PER_WEEK / th.PARTS_OF_DAY
+    return (
+        per_day.group_by("home_id", "mac")
+        .agg(
+            pl.col("lon").first(),
+            pl.col("lat").first(),
+            pl.col("has_weather").first(),
+            *(pl.col(c).sum() for c in _SUMS),
+            *(pl.col(c).sum() for c in day_columns),
+            # The nominal day values, in day order, for the bootstrap.
+            *(pl.col(f"{name}_day").sort_by("d").alias(f"{name}_days") for name in SUBSCORES),
+        )
         .with_columns(
-            _haversine_km(pl.col("lon"), pl.col("lat"), pl.col("w_lon"), pl.col("w_lat")).alias(
-                "distance_km"
+            *(e for s in SUFFIXES for e in _subscores(s)),
+            pl.min_horizontal(pl.col(p) / part_hours for p in PARTS)
+            .clip(upper_bound=1.0)
+            .alias("coverage"),
+        )
+    )
+
+
+# --- homes ------------------------------------------------------------------------------------
+
+
+def _overall(scores: dict[str, pl.Expr]) -> pl.Expr:
+    """Weighted mean of hazards and comfort, capped by the worst hazard."""
+    weighted = pl.sum_horizontal(scores[name] * weight for name, weight in th.WEIGHTS.items())
+    return pl.min_horizontal(weighted, *(scores[name] for name in th.HAZARDS))
+
+
+def _ratio(numerator: str, denominator: str) -> pl.Expr:
+    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
+
+
+def _homes(sensors: pl.LazyFrame) -> pl.LazyFrame:
+    """A home's hazards, comfort and coverage are those of its worst sensor (room)."""
+    scenario_scores = [f"{name}{s}" for s in SUFFIXES for name in SUBSCORES]
+    with_means = sensors.with_columns(
+        _ratio("rh_si_sum", "covered").alias("surface_rh_mean"),
+        _ratio("moisture_excess_sum", "excess_covered").alias("moisture_excess_mean"),
+        _ratio("moisture_excess_limit_sum", "excess_covered").alias("moisture_excess_limit"),
+        _ratio("dry_hours", "covered").alias("dry_share"),
+    )
+    homes = with_means.group_by("home_id").agg(
+        pl.len().alias("sensors"),
+        pl.col("lon").drop_nulls().first(),
+        pl.col("lat").drop_nulls().first(),
+        pl.col("has_weather").all(),
+        pl.col("readings").sum(),
+        pl.col("coverage").min(),
+        *(pl.col(c).min() for c in scenario_scores),
+        *(pl.col(c).max() for c in WORST_HOURS),
+        pl.col("surface_rh_mean").max(),
+        pl.col("moisture_excess_mean").max(),
+        pl.col("moisture_excess_limit").max(),
+        pl.col("dry_share").max(),
+        (pl.col("t_in_sum").sum() / pl.col("covered").sum()).alias("temperature_mean"),
+        (pl.col("rh_in_sum").sum() / pl.col("covered").sum()).alias("humidity_mean"),
+        *(
+            pl.when(pl.col("weather_hours").first() > 0)
+            .then(pl.col(total).first() / pl.col("weather_hours").first())
+            .alias(name)
+            for total, name in (
+                ("t_out_sum", "outdoor_temperature_mean"),
+                ("trm_sum", "outdoor_running_mean"),
+            )
+        ),
+    )
+    return homes.with_columns(
+        _overall({name: pl.col(f"{name}{s}") for name in SUBSCORES}).alias(f"score{s}")
+        for s in SUFFIXES
+    )
+
+
+# --- interval ---------------------------------------------------------------------------------
+
+
+@cache
+def resamples() -> tuple[tuple[int, ...], ...]:
+    """How often each day is drawn in each bootstrap resample: fixed for a model version, so
+    a re-score of the same data gives the same interval."""
+    rng = random.Random(f"livability-model-{MODEL_VERSION}-bootstrap")  # noqa: S311 - not crypto
+    counts = []
+    for _ in range(th.BOOTSTRAP_RESAMPLES):
+        row = [0] * th.DAYS_PER_WEEK
+        for _ in range(th.DAYS_PER_WEEK):
+            row[rng.randrange(th.DAYS_PER_WEEK)] += 1
+        counts.append(tuple(row))
+    return tuple(counts)
+
+
+_CHUNK = 50
+
+
+def _interval(sensors: pl.LazyFrame) -> pl.LazyFrame:
+    """Day-block bootstrap of the overall score, widened by the sensor's stated accuracy.
+
+    Each resample draws 7 of the week's days with replacement (the same draws for every
+    home); the home's score is recomputed from them (worst sensor, cap by the worst hazard).
+    `_finish` then combines the 2.5-97.5 % quantiles' distance from the score, in quadrature,
+    with how far the score moves when the readings are shifted by the sensor's stated accuracy
+    (colder and damper, warmer and drier).
+    """
+    wide = sensors.select(
+        "home_id",
+        *(
+            pl.col(f"{name}_days").list.get(d).alias(f"{name}_{d}")
+            for name in SUBSCORES
+            for d in range(th.DAYS_PER_WEEK)
+        ),
+    )
+    draws = resamples()
+    chunks = []
+    for first in range(0, len(draws), _CHUNK):
+        block = range(first, min(first + _CHUNK, len(draws)))
+        week_sums = [
+            pl.sum_horizontal(
+                count * pl.col(f"{name}_{d}") for d, count in enumerate(draws[b]) if count
+            ).alias(f"{name}_b{b}")
+            for b in block
+            for name in SUBSCORES
+        ]
+        per_home = (
+            wide.select("home_id", *week_sums)
+            .with_columns(e for b in block for e in _subscores(f"_b{b}", source=""))
+            .group_by("home_id")
+            .agg(pl.col(f"{name}_b{b}").min() for b in block for name in SUBSCORES)
+            .select(
+                "home_id",
+                *(
+                    _overall({n: pl.col(f"{n}_b{b}") for n in SUBSCORES}).alias(f"boot_{b}")
+                    for b in block
+                ),
             )
         )
-        .filter(pl.col("distance_km") <= NEAREST_WEATHER_MAX_KM)
+        # Long (home_id, boot): one row per home and resample, for the quantiles.
+        chunks.append(per_home.unpivot(index="home_id", value_name="boot"))
+    samples = pl.col("boot")
+    low, high = th.INTERVAL_QUANTILES
+    return (
+        pl.concat(chunks)
         .group_by("home_id")
-        .agg(pl.col("outdoor_temperature_mean").sort_by(order).first())
-    )
-    northern_cold = (week_start + timedelta(days=3)).month in NORTHERN_COLD_MONTHS
-    southern = pl.col("lat") < 0  # null (unknown) counts as northern
-    calendar = pl.when(southern).then(pl.lit(not northern_cold)).otherwise(pl.lit(northern_cold))
-    outdoor = pl.col("outdoor_temperature_mean")
-    return homes.join(nearest, on="home_id", how="left").select(
-        "home_id",
-        outdoor,
-        pl.when(outdoor.is_not_null())
-        .then(outdoor < HEATING_SEASON_OUTDOOR_C)
-        .otherwise(calendar)
-        .alias("heating_season"),
+        .agg(
+            samples.quantile(low, "linear").alias("boot_low"),
+            samples.quantile(high, "linear").alias("boot_high"),
+        )
     )
 
 
-def _outside(value: pl.Expr, low: pl.Expr | float, high: pl.Expr | float) -> pl.Expr:
-    """Distance from ``value`` to the band [low, high]; 0 inside, null when value is null."""
-    return (low - value).clip(lower_bound=0.0) + (value - high).clip(lower_bound=0.0)
+# --- the vector -------------------------------------------------------------------------------
 
 
-def _ramp_down(distance: pl.Expr, ramp: float) -> pl.Expr:
-    """Credit 1 at distance 0 falling linearly to 0 at ``ramp``."""
-    return (1.0 - distance / ramp).clip(lower_bound=0.0)
-
-
-def _reading_credits(readings: pl.LazyFrame) -> pl.LazyFrame:
-    """Per reading credits in [0, 1]; null where the reading lacks the value a credit needs."""
-    t = pl.col("temperature").cast(pl.Float64)
-    rh = pl.col("humidity").cast(pl.Float64)
-    heating = pl.col("heating_season")
-    low = pl.when(heating).then(HEATING_BAND_C[0]).otherwise(COOLING_BAND_C[0])
-    high = pl.when(heating).then(HEATING_BAND_C[1]).otherwise(COOLING_BAND_C[1])
-    cold = _ramp_down((WHO_MIN_TEMPERATURE_C - t).clip(lower_bound=0.0), COLD_RAMP_C)
-    mould_span = MOULD_GROWTH_RH - MOULD_SAFE_RH
-    return readings.with_columns(
-        _ramp_down(_outside(t, low, high), THERMAL_RAMP_C).alias("thermal_credit"),
-        # Outside the heating season every temperature reading gets full credit.
-        pl.when(heating)
-        .then(cold)
-        .otherwise(pl.when(t.is_not_null()).then(1.0))
-        .alias("cold_credit"),
-        _ramp_down(_outside(rh, *HUMIDITY_BAND_RH), HUMIDITY_RAMP_RH).alias("humidity_credit"),
-        _ramp_down((rh - MOULD_SAFE_RH).clip(lower_bound=0.0), mould_span).alias("mould_credit"),
-    )
-
-
-def _hours(condition: pl.Expr, value: pl.Expr) -> pl.Expr:
-    """Hours of readings meeting ``condition``; null when no reading has ``value``."""
-    hours = (condition.sum() * HOURS_PER_READING).round(2)
-    return pl.when(value.count() > 0).then(hours)
-
-
-def _aggregate(credits: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per home: coverage, counts, means and the sub-scores (0-100, unrounded)."""
-    t = pl.col("temperature").cast(pl.Float64)
-    rh = pl.col("humidity").cast(pl.Float64)
-    slots = pl.col("timestamp").dt.truncate(SLOT).drop_nulls().n_unique()
-    return credits.group_by("home_id").agg(
-        (slots / SLOTS_PER_WEEK).clip(upper_bound=1.0).alias("coverage"),
-        pl.len().alias("readings"),
-        pl.col("heating_season").first(),
-        pl.col("outdoor_temperature_mean").first(),
-        t.mean().alias("temperature_mean"),
-        rh.mean().alias("humidity_mean"),
-        (100 * pl.col("thermal_credit").mean()).alias("thermal_comfort"),
-        (100 * pl.col("cold_credit").mean()).alias("cold_exposure"),
-        (100 * pl.col("humidity_credit").mean()).alias("humidity_comfort"),
-        (100 * pl.col("mould_credit").mean()).alias("mould_risk"),
-        _hours(t < WHO_MIN_TEMPERATURE_C, t).alias("hours_below_18c"),
-        _hours(rh > MOULD_HOURS_RH, rh).alias("hours_above_70rh"),
-    )
-
-
-def _grade(score: pl.Expr) -> pl.Expr:
-    ((first, bound), *rest) = GRADE_BANDS
+def grade(score: pl.Expr) -> pl.Expr:
+    """EPC band of a (rounded) score."""
+    ((first, bound), *rest) = th.GRADE_BANDS
     chain: Any = pl.when(score >= bound).then(pl.lit(first))
-    for grade, lower in rest:
-        chain = chain.when(score >= lower).then(pl.lit(grade))
-    graded: pl.Expr = chain.otherwise(pl.lit(LOWEST_GRADE))
+    for name, lower in rest:
+        chain = chain.when(score >= lower).then(pl.lit(name))
+    graded: pl.Expr = chain.otherwise(pl.lit(th.LOWEST_GRADE))
     return graded
 
 
-MEAN_DECIMALS = 2
-MEANS = ("outdoor_temperature_mean", "temperature_mean", "humidity_mean")
+def _band_index(score: pl.Expr) -> pl.Expr:
+    """0 for A ... 6 for G."""
+    index: Any = pl.lit(len(th.GRADE_BANDS))
+    for position, (_, lower) in reversed(list(enumerate(th.GRADE_BANDS))):
+        index = pl.when(score >= lower).then(pl.lit(position)).otherwise(index)
+    result: pl.Expr = index
+    return result
 
 
-def _overall(vectors: pl.LazyFrame) -> pl.LazyFrame:
-    """Weighted score over the non-null sub-scores, its grade, and the rounding of sub-scores."""
-    weighted = pl.sum_horizontal(pl.col(name) * weight for name, weight in WEIGHTS.items())
-    total_weight = pl.sum_horizontal(
-        pl.when(pl.col(name).is_not_null()).then(weight).otherwise(0.0)
-        for name, weight in WEIGHTS.items()
-    )
-    # Rounded once, then graded, so the grade always matches the published score.
-    score = pl.when(total_weight > 0).then(weighted / total_weight).round(1)
-    return vectors.with_columns(score.alias("score")).with_columns(
-        pl.when(pl.col("score").is_not_null() & (pl.col("coverage") >= MIN_COVERAGE_TO_GRADE))
-        .then(_grade(pl.col("score")))
-        .alias("grade"),
-        *(pl.col(name).round(1) for name in WEIGHTS),
-        # Sensors resolve 0.01; rounding also hides the last-bit noise of parallel sums, so
-        # scoring the same data twice gives the same vector (and the same row id).
-        *(pl.col(name).round(MEAN_DECIMALS) for name in MEANS),
+def _flags() -> pl.Expr:
+    covered_nights = th.HOURS_PER_WEEK * (24 - th.NIGHT_START_HOUR + th.NIGHT_END_HOUR) / 24
+    damp_concern = pl.col("damp_hazard") < th.GRADE_BANDS[1][1]
+    moisture = pl.col("moisture_excess_mean") > pl.col("moisture_excess_limit")
+    named = {
+        "low_coverage": pl.col("coverage") < th.MIN_COVERAGE,
+        "wide_interval": pl.col("_bands") > th.MAX_BANDS_SPANNED,
+        "no_weather": ~pl.col("has_weather"),
+        "no_location": pl.col("lon").is_null(),
+        "several_sensors": pl.col("sensors") > 1,
+        "mould_criterion": pl.col("surface_rh_mean") >= th.MOULD_CRITERION_RH,
+        "condensation": pl.col("condensation_hours") > 0,
+        "damp_from_moisture": damp_concern & moisture.fill_null(value=False),
+        "damp_from_underheating": damp_concern & ~moisture.fill_null(value=True),
+        # TM52 criterion 1: no more than 3 % of the hours at delta T >= 1 K.
+        "tm52_exceedance": pl.col("heat_exceedance_hours") > 0.03 * th.HOURS_PER_WEEK,
+        # TM59: bedrooms above 26 C for no more than 1 % of the night hours.
+        "hot_nights": pl.col("night_hours_above_26c") > 0.01 * covered_nights,
+        "dry_air": pl.col("dry_share") > th.DRY_AIR_SHARE,
+    }
+    listed = pl.concat_list(
+        pl.when(condition.fill_null(value=False)).then(pl.lit(name)).otherwise(pl.lit(None))
+        for name, condition in named.items()
+    ).list.drop_nulls()
+    return pl.when(listed.list.len() > 0).then(listed.list.sort().list.join(","))
+
+
+def _finish(homes: pl.LazyFrame, week_start: date) -> pl.LazyFrame:
+    """Round, grade, interval, provisional, flags; the contract's columns in its order."""
+    scores = pl.col("score")
+    # Sampling and the sensor's bias are independent: their spreads add in quadrature.
+    shifts = [pl.col(f"score{s}") - scores for s in SUFFIXES[1:]]
+    down = pl.min_horizontal(0.0, *shifts).abs()
+    up = pl.max_horizontal(0.0, *shifts)
+    sampled_down = (scores - pl.col("boot_low")).clip(lower_bound=0.0)
+    sampled_up = (pl.col("boot_high") - scores).clip(lower_bound=0.0)
+    low = (scores - (sampled_down**2 + down**2).sqrt()).clip(0.0, 100.0)
+    high = (scores + (sampled_up**2 + up**2).sqrt()).clip(0.0, 100.0)
+    graded = pl.col("coverage") >= th.MIN_COVERAGE
+    middle = (week_start + timedelta(days=3)).month in NORTHERN_COLD_MONTHS
+    calendar = pl.when(pl.col("lat") < 0).then(pl.lit(not middle)).otherwise(pl.lit(middle))
+    two = 2
+    return (
+        homes.with_columns(
+            *(pl.col(name).round(1) for name in SUBSCORES),
+            scores.round(1),
+        )
+        .with_columns(
+            pl.min_horizontal(low, scores).round(1).alias("score_low"),
+            pl.max_horizontal(high, scores).round(1).alias("score_high"),
+        )
+        .with_columns(
+            (_band_index(pl.col("score_low")) - _band_index(pl.col("score_high")) + 1).alias(
+                "_bands"
+            )
+        )
+        .with_columns(
+            pl.when(graded & pl.col("has_weather")).then(grade(scores)).alias("grade"),
+            (~graded | ~pl.col("has_weather") | (pl.col("_bands") > th.MAX_BANDS_SPANNED)).alias(
+                "provisional"
+            ),
+            _flags().alias("flags"),
+            pl.coalesce(pl.col("outdoor_running_mean") < HEATING_SEASON_TRM_C, calendar).alias(
+                "heating_season"
+            ),
+            pl.lit(week_start, dtype=pl.Date).alias("week_start"),
+            pl.lit(MODEL_VERSION).alias("model_version"),
+            pl.lit(th.DEFAULT_FRSI).alias("frsi"),
+            pl.col("coverage").round(3),
+            *(pl.col(c).round(two) for c in WORST_HOURS),
+            *(
+                pl.col(c).round(two)
+                for c in (
+                    "temperature_mean",
+                    "humidity_mean",
+                    "outdoor_temperature_mean",
+                    "outdoor_running_mean",
+                    "surface_rh_mean",
+                    "moisture_excess_mean",
+                )
+            ),
+            *(pl.lit(None, dtype=pl.Float64).alias(c) for c in MODEL_1_ONLY),
+        )
+        .select(pl.col(name).cast(dtype) for name, dtype in output_schema().items())
     )

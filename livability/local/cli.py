@@ -107,20 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("path", type=Path, help="archive folder, or one <week start> folder in it")
     archive.add_argument("--json", action="store_true", help="print counts as JSON")
 
-    score = commands.add_parser(
-        "score", help="score the 7 days starting --week, publish the vectors"
-    )
-    score.add_argument(
-        "--week", type=parse_date, required=True, help="first day of the week, YYYY-MM-DD"
-    )
-    score.add_argument("--json", action="store_true", help="print the vectors as a JSON list")
-
     serve = commands.add_parser("serve", help="serve the event processor on 127.0.0.1")
     serve.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
 
     demo.set_defaults(run=cmd_demo)
     archive.set_defaults(run=cmd_load_archive)
-    score.set_defaults(run=cmd_score)
     serve.set_defaults(run=cmd_serve)
     for name in command_modules():
         importlib.import_module(name).register(commands)
@@ -173,25 +164,41 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Co
             weeks=args.weeks,
             on_message=advance,
         )
+    from livability.local.commands.score import cell
+
     vectors = {(r["home_id"], r["week_start"]): r for r in result.vectors.to_dicts()}
     last, previous = result.weeks[-1], result.weeks[-2] if len(result.weeks) > 1 else None
-    table = RichTable(title=f"Livability scores, week of {last} (model {_model_version()})")
-    for column in (
-        "home",
-        "archetype",
-        "site",
-        "score",
-        "grade",
-        "Δ week",
-        "coverage",
-        "thermal",
-        "cold",
-        "humidity",
-        "mould",
-        "°C mean",
-        "%RH mean",
-    ):
-        table.add_column(column, justify="left" if column in ("archetype", "site") else "right")
+    table = RichTable(
+        title=f"Livability scores, week of {last} (model {_model_version()})",
+        caption="?: provisional (see flags); -: not graded",
+    )
+    columns = (
+        ("score", 1),
+        ("grade", 0),
+        ("cold_hazard", 1),
+        ("heat_hazard", 1),
+        ("damp_hazard", 1),
+        ("comfort", 1),
+        ("coverage", 2),
+        ("surface_rh_mean", 1),
+        ("flags", 0),
+    )
+    headers = {
+        "score_low": "low",
+        "score_high": "high",
+        "cold_hazard": "cold",
+        "heat_hazard": "heat",
+        "damp_hazard": "damp",
+        "temperature_mean": "°C",
+        "surface_rh_mean": "surface %RH",
+    }
+    for column in ("home", "archetype", "site", "Δ week", "interval"):
+        left = column in ("archetype", "site")
+        table.add_column(column, justify="left" if left else "right", no_wrap=left)
+    for column, _ in columns:
+        table.add_column(
+            headers.get(column, column), justify="left" if column == "flags" else "right"
+        )
     for home in result.homes:
         v = vectors.get((home.home_id, last))
         if v is None:
@@ -206,16 +213,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: Console, err: Co
             str(home.home_id),
             home.archetype,
             home.site.name,
-            fmt(v["score"]),
-            v["grade"] or "-",
             delta,
-            f"{v['coverage']:.0%}",
-            fmt(v["thermal_comfort"]),
-            fmt(v["cold_exposure"]),
-            fmt(v["humidity_comfort"]),
-            fmt(v["mould_risk"]),
-            fmt(v["temperature_mean"]),
-            fmt(v["humidity_mean"]),
+            f"{cell(v, 'score_low', 1)}-{cell(v, 'score_high', 1)}",
+            *(cell(v, column, digits) for column, digits in columns),
         )
     out.print(table)
     out.print(
@@ -236,14 +236,17 @@ def cmd_load_archive(
     args: argparse.Namespace, settings: Settings, out: Console, err: Console
 ) -> int:
     from livability import archive
+    from livability.settings import open_bucket
 
-    root: Path = args.path
+    where = archive.locate(str(args.path))
+    text, root = where.text, where.root
+    bucket = open_bucket(settings, where.url) if where.url is not None else None
     try:
-        found = archive.survey(root)
+        found = archive.survey_bucket(bucket, where.week) if bucket else archive.survey(root)
     except archive.ArchiveError as error:
         raise CliError(str(error)) from None
     if not found.files and not found.problems:
-        raise CliError(f"{root}: no <week start>/<table>/*.gz export files found")
+        raise CliError(f"{text}: no <week start>/<table>/*.gz export files found")
     warehouse = settings.open_warehouse()
     began = time.perf_counter()
     try:
@@ -254,6 +257,8 @@ def cmd_load_archive(
             )
     finally:
         warehouse.close()
+        if bucket is not None:
+            bucket.close()
     seconds = time.perf_counter() - began
     counts = {
         name: {"loaded": r.loaded, "rejected": r.rejected, "duplicates": r.duplicates}
@@ -265,7 +270,7 @@ def cmd_load_archive(
         ]
         out.print_json(json.dumps({"tables": counts, "problems": problems}))
     else:
-        table = RichTable(title=f"Loaded {root}")
+        table = RichTable(title=f"Loaded {text}")
         for column in ("table", "loaded", "rejected", "duplicates"):
             table.add_column(column, justify="left" if column == "table" else "right")
         for name, c in counts.items():
@@ -279,7 +284,7 @@ def cmd_load_archive(
     damaged = [p for p in report.problems if p.damage]
     if damaged:
         raise CliError(
-            f"{len(damaged)} file(s) or folder(s) of {root} damaged or refused, the rest "
+            f"{len(damaged)} file(s) or folder(s) of {text} damaged or refused, the rest "
             "loaded; each is a dead letter (livability dead-letter list); fix and rerun, "
             "nothing loads twice"
         )
@@ -300,51 +305,6 @@ def _week_in_contract(week: date, weeks: int = 1, option: str = "--week") -> dat
             "schemas/tables.toml"
         )
     return week
-
-
-def cmd_score(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
-    from scoring import job
-
-    week = _week_in_contract(args.week)
-    warehouse = settings.open_warehouse()
-    try:
-        published = job.run(warehouse, settings.open_bucket(), week, datetime.now(UTC))
-    finally:
-        warehouse.close()
-    vectors = published.vectors.to_dicts()
-    if args.json:
-        from schemas import registry
-        from schemas.validation import to_json, validate_row
-
-        # As published to the bucket and the table: validated, with their row ids.
-        scores = registry()["livability_scores"]
-        out.print_json(json.dumps([to_json(validate_row(scores, to_json(v))) for v in vectors]))
-        return 0
-    if not vectors:
-        err.print(f"No readings in the 7 days from {week}: nothing to score.")
-        return 0
-    table = RichTable(title=f"Livability scores, week of {week}")
-    columns = (
-        "home_id",
-        "score",
-        "grade",
-        "coverage",
-        "thermal_comfort",
-        "cold_exposure",
-        "humidity_comfort",
-        "mould_risk",
-        "temperature_mean",
-        "humidity_mean",
-        "hours_below_18c",
-        "hours_above_70rh",
-    )
-    for column in columns:
-        table.add_column(column.replace("_", " "), justify="right")
-    for v in vectors:
-        table.add_row(*(fmt(v[c], 2 if c == "coverage" else 1) for c in columns))
-    out.print(table)
-    out.print(f"Published to {published.object_uri}")
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:

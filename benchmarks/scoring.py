@@ -1,0 +1,199 @@
+"""Model 2 in the warehouse vs a plain DuckDB `GROUP BY home_id` scan of the same rows.
+
+SUITE: scoring — 1k, 10k and 100k simulated homes x 1 week at one reading per 5 minutes.
+
+The rows are generated inside DuckDB with SQL (no Python rows) into a DuckDB file in a temp
+folder, with the contract's columns and `_dedup` views (no primary-key index: building one
+over 200M keys is a load cost, not a scoring one). Each case runs in its own subprocess with
+DuckDB at 2 threads and a 3 GB memory limit; wall time and peak memory (VmHWM) are read
+there. The baseline, measured in the same run on the same file: `SELECT home_id, count(*),
+avg(temperature), avg(humidity) ... GROUP BY home_id` over the same week's rows.
+`LIVABILITY_BENCH_HOMES=1000,10000` picks the sizes (default: all three). Also prints the
+bytes a BigQuery run would scan per week for 1M homes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+WEEK = date(2025, 1, 6)
+READINGS_PER_WEEK = 7 * 24 * 12  # one per 5 minutes
+SITES = 100
+THREADS = 2
+MEMORY_LIMIT = "3GB"
+
+GENERATE = """
+CREATE SCHEMA IF NOT EXISTS sensor_data;
+CREATE TABLE sensor_data.sensor_thermo_beacon AS
+SELECT
+  CAST(ts AS DATE) AS day,
+  ts AS "timestamp",
+  {{'mac': h + 100000, 'home_id': h + 1,
+    'temperature': round(14 + (h % 11) + 2.5 * sin(i / 288.0 * 6.2832) + (i % 7) * 0.05, 2),
+    'humidity': round(40 + (h % 37) + 8 * cos(i / 288.0 * 6.2832), 2),
+    'location': 'POINT(' || (-3 + (h % {sites}) * 0.07) || ' ' || (50 + (h % {sites}) * 0.05) || ')'
+  }} AS data,
+  h + 1 AS home_id,
+  CAST(NULL AS BIGINT) AS battery,
+  CAST(NULL AS VARCHAR) AS row_id
+FROM range({homes}) AS r(h), range({readings}) AS s(i),
+  LATERAL (SELECT TIMESTAMP '{week}' + to_microseconds(i * 300000000 + h % 60 * 1000000) AS ts);
+CREATE TABLE sensor_data.weather_data AS
+SELECT
+  CAST(ts AS DATE) AS day, ts AS "timestamp",
+  {{'temperature': 5 + 4 * sin(i / 144.0 * 6.2832) + w % 5, 'humidity': 80.0,
+    'pressure': 1013.0, 'wind_direction': 0.0, 'wind_speed': 3.0,
+    'sunrise': CAST(NULL AS TIMESTAMP), 'sunset': CAST(NULL AS TIMESTAMP), 'clouds': 50.0,
+    'description': 'clouds',
+    'location': 'POINT(' || (-3 + w * 0.07) || ' ' || (50 + w * 0.05) || ')'}} AS data,
+  CAST(NULL AS VARCHAR) AS row_id, CAST(NULL AS TIMESTAMP) AS observed_at
+FROM range({sites}) AS r(w), range(2 * 7 * 144) AS s(i),
+  LATERAL (SELECT TIMESTAMP '{week}' - INTERVAL 7 DAY + to_microseconds(i * 600000000) AS ts);
+CREATE VIEW sensor_data.sensor_thermo_beacon_dedup AS
+  SELECT * FROM sensor_data.sensor_thermo_beacon;
+CREATE VIEW sensor_data.weather_data_dedup AS SELECT * FROM sensor_data.weather_data;
+"""
+
+SCAN = """
+SELECT data.home_id AS home_id, count(*) AS n, avg(data.temperature) AS t,
+       avg(data.humidity) AS rh
+FROM sensor_data.sensor_thermo_beacon_dedup
+WHERE day BETWEEN $first_day AND $last_day AND "timestamp" >= $start AND "timestamp" < $end
+GROUP BY data.home_id
+"""
+
+
+class _Warehouse:
+    """Just what the model needs of the port: `dataset`, `dialect`, `query`."""
+
+    dataset = "sensor_data"
+    dialect = "duckdb"
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+    def query(self, sql: str, params: Any = None) -> Any:
+        from datetime import UTC, datetime
+
+        values = {
+            k: v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
+            for k, v in (params or {}).items()
+        }
+        return self.con.sql(sql.replace("@", "$"), params=values).to_arrow_table()
+
+
+def _peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _case(path: str, kind: str) -> None:
+    """Runs in a subprocess: one case, prints JSON."""
+    import duckdb
+
+    from scoring.model import score_week, week_params
+
+    con = duckdb.connect(path, read_only=True)
+    con.execute(f"SET threads = {THREADS}; SET memory_limit = '{MEMORY_LIMIT}'")
+    began = time.perf_counter()
+    if kind == "scan":
+        params = {k: v for k, v in week_params(WEEK).items() if not k.startswith("weather")}
+        rows = _Warehouse(con).query(SCAN, params).num_rows
+    else:
+        rows = score_week(_Warehouse(con), WEEK).height
+    seconds = time.perf_counter() - began
+    print(json.dumps({"seconds": seconds, "peak_mb": _peak_mb(), "homes": rows}))
+
+
+def _run(path: Path, kind: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scoring", "--case", str(path), kind],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _generate(path: Path, homes: int) -> float:
+    import duckdb
+
+    began = time.perf_counter()
+    con = duckdb.connect(str(path))
+    con.execute(f"SET threads = {THREADS}; SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(
+        GENERATE.format(homes=homes, readings=READINGS_PER_WEEK, sites=SITES, week=WEEK.isoformat())
+    )
+    con.close()
+    return time.perf_counter() - began
+
+
+def bigquery_bytes(homes: int = 1_000_000) -> dict[str, float]:
+    """Bytes a week's scoring query bills on BigQuery (its logical sizes: 8 bytes per
+    INT64/FLOAT64/DATE/TIMESTAMP, 2 + length per STRING, 16 + 24 per point GEOGRAPHY)."""
+    readings = homes * READINGS_PER_WEEK
+    needed = 8 * 6 + 40  # day, timestamp, mac, home_id, temperature, humidity, location
+    row_id = 2 + 64
+    all_columns = needed + 8 + 8 + row_id  # + top-level home_id, battery
+    return {
+        "needed columns, no de-duplication": readings * needed,
+        "needed columns + row_id (a view keyed on row_id only)": readings * (needed + row_id),
+        "every column (the current _dedup view hashes TO_JSON_STRING(t))": readings * all_columns,
+    }
+
+
+def main() -> None:
+    sizes = [
+        int(n) for n in os.environ.get("LIVABILITY_BENCH_HOMES", "1000,10000,100000").split(",")
+    ]
+    console = Console(width=120)
+    table = Table(title="Model 2 on DuckDB (2 threads) vs a plain GROUP BY home_id scan")
+    for column in ("homes", "readings", "model s", "scan s", "ratio", "model peak MB", "scan MB"):
+        table.add_column(column, justify="right")
+    with tempfile.TemporaryDirectory(prefix="livability-bench-") as folder:
+        for homes in sizes:
+            path = Path(folder) / f"homes-{homes}.duckdb"
+            console.print(f"generating {homes:,} homes x {READINGS_PER_WEEK} readings ...")
+            _generate(path, homes)
+            scan = _run(path, "scan")
+            model = _run(path, "model")
+            table.add_row(
+                f"{homes:,}",
+                f"{homes * READINGS_PER_WEEK:,}",
+                f"{model['seconds']:.2f}",
+                f"{scan['seconds']:.2f}",
+                f"{model['seconds'] / scan['seconds']:.2f}x",
+                f"{model['peak_mb']:,.0f}",
+                f"{scan['peak_mb']:,.0f}",
+            )
+            path.unlink()
+    console.print(table)
+    bytes_table = Table(title="BigQuery bytes scanned per week, 1M homes, one reading per 5 min")
+    bytes_table.add_column("reading")
+    bytes_table.add_column("GB", justify="right")
+    for what, size in bigquery_bytes().items():
+        bytes_table.add_row(what, f"{size / 1e9:,.0f}")
+    console.print(bytes_table)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--case"]:
+        _case(sys.argv[2], sys.argv[3])
+    else:
+        main()

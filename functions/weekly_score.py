@@ -1,0 +1,92 @@
+"""Cloud Function `weekly_score`: score the last complete week, called by Cloud Scheduler.
+
+HTTP in (Mondays 03:00 UTC, OIDC), JSON out: the week scored, how many homes, how many rows
+were new, how many older vectors they replaced, how many are provisional, and where the
+vectors went. It runs the same code as `livability score` (`scoring.job.run`): the SQL runs in
+the warehouse (BigQuery), polars finishes per home, the vectors go to
+`LIVABILITY_BUCKET/scores/<week start>/scores.ndjson` and to `livability_scores`.
+
+The week is the last complete Monday-Sunday week before the call's UTC date. A body
+`{"week": "YYYY-MM-DD"}` (or `?week=`) scores the 7 days from that date instead, e.g. to
+re-score a week after late data: the new vectors replace the old ones. Status 500 when a
+backend fails, so Scheduler retries; a rerun on unchanged data adds nothing. Settings are
+read on each call, never at import.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+import flask
+import functions_framework
+
+from livability.logs import configure_logging
+from livability.ports import BackendError
+from livability.settings import Settings, SettingsError, open_warehouse
+from schemas import registry
+from scoring import job
+from scoring.model import MODEL_VERSION
+
+log = logging.getLogger("functions.weekly_score")  # the runtime loads this file by path
+
+
+def _requested_week(request: flask.Request) -> date | None:
+    """The week asked for, if any; `ValueError` naming the field and value if it is bad."""
+    body = request.get_json(silent=True) if request.data else None
+    value = request.args.get("week")
+    if isinstance(body, dict) and "week" in body:
+        value = body["week"]
+    if value is None:
+        return None
+    try:
+        week = date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        week = None
+    if week is None:
+        raise ValueError(f"week: {value!r} is not a date (YYYY-MM-DD)")
+    first, last = registry()["livability_scores"].ranges["week_start"]
+    if not first <= week <= last:
+        raise ValueError(f"week: {value!r} is outside {first}..{last} (schemas/tables.toml)")
+    return week
+
+
+@functions_framework.http
+def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
+    """Score a week in the warehouse and publish the vectors; see the module docstring."""
+    configure_logging(replace=False)
+    try:
+        requested = _requested_week(request)
+    except ValueError as err:
+        return {"error": str(err)}, 400
+    now = datetime.now(UTC)
+    week = requested or job.last_complete_week(now.date())
+    try:
+        settings = Settings.from_env()
+    except SettingsError as err:
+        log.error("weekly scoring misconfigured", extra={"reason": str(err)})  # noqa: TRY400
+        return {"error": str(err)}, 500
+    warehouse = open_warehouse(settings, init=False)
+    bucket = settings.open_bucket()
+    try:
+        published = job.run(warehouse, bucket, week, now)
+    except BackendError as err:
+        log.error(  # noqa: TRY400 - the reason is the message; a trace adds nothing here
+            "weekly scoring failed", extra={"week_start": week.isoformat(), "reason": str(err)}
+        )
+        return {"error": str(err), "week_start": week.isoformat()}, 500
+    finally:
+        warehouse.close()
+        bucket.close()
+    vectors = published.vectors
+    provisional = int(vectors["provisional"].sum()) if not vectors.is_empty() else 0
+    return {
+        "week_start": week.isoformat(),
+        "model_version": MODEL_VERSION,
+        "homes": vectors.height,
+        "new_rows": published.new_rows,
+        "replaced": published.replaced,
+        "provisional": provisional,
+        "uri": published.object_uri,
+    }, 200

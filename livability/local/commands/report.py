@@ -1,0 +1,135 @@
+"""`livability report --home ID --week D [--out FILE]`: one home's week as a PNG.
+
+Indoor temperature and humidity over the week against the comfort band and the hazard
+limits they were judged by, the outdoor temperature, the surface RH at a thermal bridge,
+the sub-scores, and the grade with its interval. The hourly series come from the same
+warehouse SQL as the score (`scoring.model.hourly_series`); the vector from `score_week`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from livability.settings import Settings
+
+
+def register(commands: Any) -> None:
+    from livability.local.cli import parse_date, positive_int
+
+    parser = commands.add_parser("report", help="render one home's week as a PNG chart")
+    parser.add_argument("--home", type=positive_int, required=True, help="home id")
+    parser.add_argument(
+        "--week", type=parse_date, required=True, help="first day of the week, YYYY-MM-DD"
+    )
+    parser.add_argument("--out", type=Path, help="PNG file (default: report-<home>-<week>.png)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    from livability.local.cli import CliError, _week_in_contract
+    from scoring.model import hourly_series, score_week
+
+    week = _week_in_contract(args.week)
+    target: Path = args.out or Path(f"report-{args.home}-{week.isoformat()}.png")
+    warehouse = settings.open_warehouse()
+    try:
+        hours = hourly_series(warehouse, week, args.home)
+        vectors = score_week(warehouse, week) if hours.height else None
+    finally:
+        warehouse.close()
+    if vectors is None:
+        raise CliError(f"home {args.home} has no readings in the 7 days from {week}")
+    [vector] = vectors.filter(vectors["home_id"] == args.home).to_dicts()
+    try:
+        render(hours.to_dicts(), vector, target)
+    except OSError as error:
+        raise CliError(f"cannot write {target}: {error}") from None
+    out.print(f"Wrote {target}")
+    return 0
+
+
+def _series(rows: list[dict[str, Any]], mac: int, key: str) -> tuple[list[float], list[Any]]:
+    chosen = [r for r in rows if r["mac"] == mac]
+    return [r["hour"] / 24 for r in chosen], [r[key] for r in chosen]
+
+
+def render(rows: list[dict[str, Any]], vector: dict[str, Any], target: Path) -> None:
+    """Draw the chart: temperatures, humidities, then the scores."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: a file
+    import matplotlib.pyplot as plt
+
+    macs = sorted({r["mac"] for r in rows})
+    figure = plt.figure(figsize=(12, 9), layout="constrained")
+    grid = figure.add_gridspec(3, 2, width_ratios=(3, 1), height_ratios=(1.2, 1, 1))
+    temp = figure.add_subplot(grid[0, 0])
+    humid = figure.add_subplot(grid[1, 0], sharex=temp)
+    surface = figure.add_subplot(grid[2, 0], sharex=temp)
+    scores = figure.add_subplot(grid[:, 1])
+
+    first = [r for r in rows if r["mac"] == macs[0]]
+    days = [r["hour"] / 24 for r in first]
+    temp.fill_between(
+        days,
+        [r["comfort_low"] for r in first],
+        [r["comfort_high"] for r in first],
+        color="tab:green",
+        alpha=0.15,
+        label="comfort, EN 16798-1 cat. II",
+    )
+    temp.plot(days, [r["theta_max"] for r in first], color="tab:red", lw=1, ls="--",
+              label="θmax (TM52)")  # fmt: skip
+    temp.axhline(18, color="tab:blue", lw=1, ls="--", label="18 °C (WHO)")
+    temp.axhline(16, color="tab:blue", lw=1, ls=":", label="16 °C")
+    temp.plot(days, [r["t_out"] for r in first], color="grey", lw=1, label="outdoor")
+    for mac in macs:
+        x, y = _series(rows, mac, "t_in")
+        temp.plot(x, y, lw=1.5, label=f"indoor, sensor {mac}" if len(macs) > 1 else "indoor")
+        hx, hy = _series(rows, mac, "rh_in")
+        humid.plot(hx, hy, lw=1.5)
+        sx, sy = _series(rows, mac, "rh_si")
+        surface.plot(sx, sy, lw=1.5)
+    temp.set_ylabel("°C")
+    temp.legend(loc="upper left", fontsize=8, ncols=3)
+    temp.set_title(f"Home {vector['home_id']}, week of {vector['week_start']}")
+    humid.axhspan(25, 60, color="tab:green", alpha=0.15, label="cat. II 25-60 %RH")
+    humid.axhline(70, color="tab:orange", lw=1, ls="--", label="70 %RH")
+    humid.set_ylabel("room air %RH")
+    humid.legend(loc="upper left", fontsize=8)
+    surface.axhline(80, color="tab:red", lw=1, ls="--", label="80 % (ISO 13788)")
+    surface.axhline(70, color="tab:orange", lw=1, ls=":", label="70 %")
+    surface.set_ylabel(f"surface %RH (fRsi {vector['frsi']})")
+    surface.set_xlabel("day of the week")
+    surface.legend(loc="upper left", fontsize=8)
+
+    _draw_scores(scores, vector)
+    figure.savefig(target, dpi=110)
+    plt.close(figure)
+
+
+def _draw_scores(scores: Any, vector: dict[str, Any]) -> None:
+    """Sub-scores as bars, the overall with its interval, the grade and the flags."""
+    names = ("cold_hazard", "heat_hazard", "damp_hazard", "comfort", "score")
+    values = [vector[n] or 0.0 for n in names]
+    colours = ["tab:blue", "tab:red", "tab:purple", "tab:green", "black"]
+    bars = scores.barh(["cold", "heat", "damp", "comfort", "overall"], values, color=colours)
+    scores.bar_label(bars, fmt="%.1f", padding=3)
+    low, high = vector["score_low"], vector["score_high"]
+    scores.errorbar(
+        [vector["score"]], ["overall"], xerr=[[vector["score"] - low], [high - vector["score"]]],
+        color="orange", capsize=6, lw=2,
+    )  # fmt: skip
+    scores.set_xlim(0, 100)
+    scores.invert_yaxis()
+    grade = vector["grade"] or "not graded"
+    mark = " (provisional)" if vector["provisional"] else ""
+    scores.set_title(f"{vector['score']:.1f} — {grade}{mark}\ninterval {low:.1f}-{high:.1f}")
+    flags = (vector["flags"] or "no flags").replace(",", "\n")
+    scores.set_xlabel(
+        f"0-100 (model {vector['model_version']})\n\ncoverage {vector['coverage']:.0%}\n{flags}"
+    )

@@ -1,0 +1,91 @@
+"""`livability score --week D [--json]`: score a week in the warehouse and publish the vectors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from livability.settings import Settings
+
+# (column, header, digits): what a person reads first, then the physics behind it.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("home_id", "home", 0),
+    ("score", "score", 1),
+    ("grade", "grade", 0),
+    ("score_low", "low", 1),
+    ("score_high", "high", 1),
+    ("cold_hazard", "cold", 1),
+    ("heat_hazard", "heat", 1),
+    ("damp_hazard", "damp", 1),
+    ("comfort", "comfort", 1),
+    ("coverage", "coverage", 2),
+    ("temperature_mean", "°C", 1),
+    ("humidity_mean", "%RH", 1),
+    ("surface_rh_mean", "surface %RH", 1),
+    ("flags", "flags", 0),
+)
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "score", help="score the 7 days starting --week in the warehouse, publish the vectors"
+    )
+    from livability.local.cli import parse_date
+
+    parser.add_argument(
+        "--week", type=parse_date, required=True, help="first day of the week, YYYY-MM-DD"
+    )
+    parser.add_argument("--json", action="store_true", help="print the vectors as a JSON list")
+    parser.set_defaults(run=run)
+
+
+def cell(vector: dict[str, Any], column: str, digits: int) -> str:
+    value = vector.get(column)
+    if value is None:
+        return "-"
+    if column == "grade" and vector.get("provisional"):
+        return f"{value}?"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def score_table(vectors: list[dict[str, Any]], title: str) -> RichTable:
+    table = RichTable(title=title, caption="?: provisional (see flags); -: not graded")
+    for column, header, _ in COLUMNS:
+        table.add_column(header, justify="left" if column == "flags" else "right")
+    for vector in vectors:
+        table.add_row(*(cell(vector, column, digits) for column, _, digits in COLUMNS))
+    return table
+
+
+def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    from livability.local.cli import _week_in_contract
+    from schemas import registry
+    from schemas.validation import to_json, validate_row
+    from scoring import job
+    from scoring.model import MODEL_VERSION
+
+    week = _week_in_contract(args.week)
+    warehouse = settings.open_warehouse()
+    try:
+        published = job.run(warehouse, settings.open_bucket(), week, datetime.now(UTC))
+    finally:
+        warehouse.close()
+    vectors = published.vectors.to_dicts()
+    if args.json:
+        # As published to the bucket and the table: validated, with their row ids.
+        scores = registry()["livability_scores"]
+        out.print_json(json.dumps([to_json(validate_row(scores, to_json(v))) for v in vectors]))
+        return 0
+    if not vectors:
+        err.print(f"No readings in the 7 days from {week}: nothing to score.")
+        return 0
+    out.print(score_table(vectors, f"Livability scores, week of {week} (model {MODEL_VERSION})"))
+    out.print(f"Published to {published.object_uri}")
+    return 0
