@@ -4,6 +4,8 @@ LIVABILITY_WAREHOUSE  duckdb:///ABSOLUTE/PATH, duckdb://RELATIVE/PATH or
                       bigquery://PROJECT/DATASET (default: duckdb under LIVABILITY_HOME)
 LIVABILITY_BUCKET     file:///ABSOLUTE/PATH, file://RELATIVE/PATH or gs://BUCKET[/PREFIX]
                       (default: a folder under LIVABILITY_HOME)
+LIVABILITY_ARCHIVE    the weekly archive of the raw tables, same forms as LIVABILITY_BUCKET
+                      (default: LIVABILITY_HOME/archive; gs://<archive bucket> in the cloud)
 LIVABILITY_TOPIC      projects/PROJECT/topics/TOPIC, for publishers
 LIVABILITY_HOME       local state folder (default .livability/)
 LIVABILITY_DATASET    the dataset of a DuckDB warehouse (default sensor_data); a BigQuery
@@ -154,6 +156,7 @@ class Settings:
     warehouse: WarehouseURL | None = None  # None: the embedded default under `home`
     bucket: BucketURL | None = None  # None: the embedded default under `home`
     topic: str | None = None
+    archive: BucketURL | None = None  # None: the embedded default under `home`
     emulators: Emulators = Emulators()
 
     @classmethod
@@ -173,6 +176,11 @@ class Settings:
             ),
             bucket=BucketURL.parse(bucket) if bucket else None,
             topic=_topic(environ.get("LIVABILITY_TOPIC")),
+            archive=(
+                BucketURL.parse(environ["LIVABILITY_ARCHIVE"], "LIVABILITY_ARCHIVE")
+                if environ.get("LIVABILITY_ARCHIVE")
+                else None
+            ),
             emulators=Emulators(
                 bigquery=_host(environ.get("BIGQUERY_EMULATOR_HOST"), "BIGQUERY_EMULATOR_HOST"),
                 storage=_host(environ.get("STORAGE_EMULATOR_HOST"), "STORAGE_EMULATOR_HOST"),
@@ -189,6 +197,10 @@ class Settings:
     @property
     def bucket_url(self) -> BucketURL:
         return self.bucket or BucketURL("file", path=self.home / "bucket")
+
+    @property
+    def archive_url(self) -> BucketURL:
+        return self.archive or BucketURL("file", path=self.home / "archive")
 
     @property
     def dataset(self) -> str:
@@ -221,6 +233,10 @@ class Settings:
 
     def open_bucket(self) -> Bucket:
         return open_bucket(self)
+
+    def open_archive(self) -> Bucket:
+        """The archive bucket (`LIVABILITY_ARCHIVE`), through the same Bucket adapters."""
+        return open_bucket(self, self.archive_url)
 
 
 def open_warehouse(
@@ -259,8 +275,8 @@ def open_warehouse(
     return bigquery
 
 
-def open_bucket(settings: Settings) -> Bucket:
-    url = settings.bucket_url
+def open_bucket(settings: Settings, url: BucketURL | None = None) -> Bucket:
+    url = url or settings.bucket_url
     if url.kind == "file":
         from livability.adapters.local_bucket import LocalBucket
 
