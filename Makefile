@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 .PHONY: help demo test lint typecheck bench lock clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -38,8 +38,44 @@ demo: $(VENV)/.group-cli ## Simulate homes for 2 weeks, ingest them through the 
 emulators: $(VENV)/.group-dev ## Build the local stand-ins' venvs under .emulators/ (cached)
 	$(BIN)/python -m livability.local.emulators build
 
-test: $(VENV)/.group-dev emulators ## Run the test suite
+test: $(VENV)/.group-dev emulators infra-tools ## Run the test suite
 	$(BIN)/pytest
+
+# --- Infrastructure: infra/, docs/deploy.md. Only `infra-tools` is part of `make test`. ---
+TERRAFORM ?= terraform
+STACK := cdktf.out/stacks/$(ENV)
+PLAN_ARGS ?=
+APPLY_ARGS ?=
+.PHONY: infra-tools synth plan deploy destroy terraform-found
+
+# checkov conflicts with the dev group (old packaging): its own venv, pinned by
+# infra/checkov-requirements.txt; about a minute the first time, nothing after.
+infra-tools: $(VENV)/.group-dev ## Build checkov's venv under .infra-cache/ (cached)
+	$(BIN)/python -m infra.tools build
+
+# The function bundles pin their groups' closure, read from the installed metadata.
+synth: $(VENV)/.group-infra $(VENV)/.group-functions $(VENV)/.group-weather $(VENV)/.group-scoring ## Synthesize ENV=dev|prod into cdktf.out/stacks/ENV
+	$(BIN)/python infra/main.py $(ENV)
+
+terraform-found:
+	@command -v $(TERRAFORM) >/dev/null 2>&1 || { echo "error: $(TERRAFORM) not found: install Terraform >= 1.5 (developer.hashicorp.com/terraform/install) or OpenTofu and pass TERRAFORM=tofu" >&2; exit 1; }
+
+plan: terraform-found synth ## terraform plan of ENV (credentials: docs/deploy.md)
+	$(TERRAFORM) -chdir=$(STACK) init -input=false
+	$(TERRAFORM) -chdir=$(STACK) plan -input=false $(PLAN_ARGS)
+
+deploy: terraform-found synth ## terraform apply of ENV (asks before applying)
+	$(TERRAFORM) -chdir=$(STACK) init -input=false
+	$(TERRAFORM) -chdir=$(STACK) apply -input=false $(APPLY_ARGS)
+
+destroy: terraform-found ## Destroy ENV once you type its name; prod also needs FORCE_PROD=yes
+	@if [ "$(ENV)" = prod ] && [ "$(FORCE_PROD)" != yes ]; then \
+		echo "error: refusing to destroy prod; pass FORCE_PROD=yes if you mean it" >&2; exit 1; fi
+	@read -r -p "This destroys every resource of '$(ENV)'. Type the environment name to confirm: " answer \
+		&& [ "$$answer" = "$(ENV)" ] || { echo "error: not confirmed, nothing destroyed" >&2; exit 1; }
+	$(MAKE) --no-print-directory synth ENV=$(ENV)
+	$(TERRAFORM) -chdir=$(STACK) init -input=false
+	$(TERRAFORM) -chdir=$(STACK) destroy -input=false
 
 lint: $(VENV)/.group-dev ## Run pre-commit (ruff lint + format, mypy) on every file
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
@@ -53,5 +89,5 @@ bench: $(VENV)/.group-dev ## Benchmarks, as ratios against a named baseline
 lock: $(BIN)/python ## Re-resolve every group into pylock.toml after a pyproject change
 	$(BIN)/python -m pip lock --quiet --editable . --group dev --group edge --group weather --group infra -o pylock.toml
 
-clean: ## Remove the venv and the local state folder
-	rm -rf $(VENV) .livability .pytest_cache .ruff_cache .mypy_cache
+clean: ## Remove the venv, the local state folder, caches and synth output
+	rm -rf $(VENV) .livability .pytest_cache .ruff_cache .mypy_cache .infra-cache cdktf.out

@@ -35,6 +35,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
+from livability.adapters.bigquery_sql import DEDUP_SUFFIX, dedup_view_sql
 from livability.ports import (
     BreakingChangeError,
     InsertResult,
@@ -50,7 +51,6 @@ from schemas.arrow import with_utc
 from schemas.validation import to_json
 
 log = logging.getLogger(__name__)
-DEDUP_SUFFIX = "_dedup"
 STAGING_PREFIX = "_staging_"
 STAGING_TTL = timedelta(hours=1)  # a staging table a crash leaves behind expires on its own
 INSERT_BATCH = 500  # rows per insertAll request, as BigQuery recommends
@@ -306,35 +306,7 @@ class BigQueryWarehouse:
         return merged, added
 
     def _dedup_sql(self, table: Table) -> str:
-        """One row per key; rows stored before `row_id` existed are keyed by their content.
-
-        The partition column leads the window's PARTITION BY, so a filter on it in a query
-        of the view is pushed below the window and still prunes partitions. Not where the key
-        leaves the partition column out (`identity` in tables.toml: a dead letter redelivered
-        on another day is the same dead letter): there one row per key, as DuckDB stores it.
-        """
-        keys = (
-            [table.partition]
-            if table.partition and table.partition not in table.identity_excludes
-            else []
-        )
-        keys.append(
-            f"COALESCE({ROW_ID}, TO_JSON_STRING(t))" if table.keyed else "TO_JSON_STRING(t)"
-        )
-        # The emulator (local-bigquery 0.4.0) refuses to create a view over a table with
-        # require_partition_filter unless the view itself filters on the partition column;
-        # BigQuery checks the filter where the view is queried. This always-true filter is
-        # given to the emulator only, so BigQuery keeps refusing unfiltered view queries.
-        where = (
-            f"WHERE {table.partition} IS NOT NULL "
-            if self.emulator is not None and table.partition
-            else ""
-        )
-        return (
-            f"SELECT * FROM `{self._ref(table.name)}` AS t {where}"  # noqa: S608 - names from schemas/
-            f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {', '.join(keys)} "
-            "ORDER BY TO_JSON_STRING(t)) = 1"
-        )
+        return dedup_view_sql(table, self._ref(table.name), emulator=self.emulator is not None)
 
     def _init_view(self, table: Table, *, replace: bool) -> TableChange:
         """The `<table>_dedup` view; re-created when its query or its table changed."""

@@ -1,0 +1,257 @@
+"""Environments as data: `infra/environments/<env>.toml` loaded into typed, frozen objects.
+
+The loader is strict: an unknown key (a typo), a missing key or a value of the wrong type is
+a `ConfigError` naming the file and the key (`dev.toml: schedules.weathr: unknown key (known:
+archive, scoring, time_zone, weather)`). Nothing else in `infra/` reads the files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+ENVIRONMENTS = Path(__file__).parent / "environments"
+IngestMode = Literal["function", "bigquery_subscription"]
+
+# cloud.google.com/resource-manager/docs/creating-managing-projects
+_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
+# Every resource name starts with the prefix; service account ids are the tightest limit
+# (6-30 characters, lowercase letters, digits and hyphens), hence the short prefix.
+_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,10}[a-z0-9]$")
+_GROUP = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_SERVICE_ACCOUNT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+_DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+_MEMBER = re.compile(r"^(group|user|serviceAccount|domain):[^\s]+$")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_BILLING = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+_CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
+# "lat,lon;lat,lon" as the weather poller reads LIVABILITY_WEATHER_LOCATIONS.
+_LOCATIONS = re.compile(r"^-?[0-9.]+,-?[0-9.]+(;-?[0-9.]+,-?[0-9.]+)*$")
+# The longest service account suffix the stack adds to the prefix (`-sched-scoring`).
+LONGEST_ROLE_SUFFIX = 14
+
+
+class ConfigError(ValueError):
+    """An environment file the stack cannot be built from; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Schedules:
+    """Cloud Scheduler cron expressions (unix-cron, 5 fields) and their time zone."""
+
+    weather: str = "*/10 * * * *"
+    scoring: str = "0 3 * * 1"
+    archive: str = "0 4 * * 1"
+    time_zone: str = "Etc/UTC"
+
+
+@dataclass(frozen=True)
+class DeviceGroup:
+    """Gateways that share one service account key; a leaked key exposes only its group."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A monthly budget alert; declared only when `billing_account` is set."""
+
+    amount: int
+    currency: str = "EUR"
+    thresholds: tuple[float, ...] = (0.5, 0.9, 1.0)
+    billing_account: str | None = None
+
+
+@dataclass(frozen=True)
+class GitHub:
+    """The repository whose Actions may plan (pull requests) and deploy (its environments)."""
+
+    repository: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment: a project, its region and what runs there."""
+
+    name: str
+    project: str
+    region: str
+    name_prefix: str
+    state_bucket: str
+    github: GitHub
+    ingest_mode: IngestMode = "function"
+    # BigQuery dataset and bucket location: a region or a multi-region (EU, US).
+    location: str = "EU"
+    dataset: str = "sensor_data"
+    public_archive: bool = False
+    # Members (group:..., user:...) who may read the archive bucket, and nothing else.
+    archive_readers: tuple[str, ...] = ()
+    deletion_protection: bool = True
+    partition_expiration_days: int = 365
+    max_instances: int = 10
+    weather_locations: str = ""
+    schedules: Schedules = field(default_factory=Schedules)
+    device_groups: tuple[DeviceGroup, ...] = ()
+    budget: Budget | None = None
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, Any, re.Pattern[str], str]] = [
+            ("project", self.project, _PROJECT, "a project id"),
+            ("region", self.region, _REGION, "a region like europe-west1"),
+            ("name_prefix", self.name_prefix, _PREFIX, "3-12 lowercase letters, digits, -"),
+            ("state_bucket", self.state_bucket, _BUCKET, "a bucket name"),
+            ("dataset", self.dataset, _DATASET, "a dataset name"),
+            ("github.repository", self.github.repository, _REPOSITORY, "OWNER/NAME"),
+        ]
+        for i, member in enumerate(self.archive_readers):
+            checks.append((f"archive_readers[{i}]", member, _MEMBER, "group:EMAIL or user:EMAIL"))
+        if self.weather_locations:
+            checks.append(
+                ("weather_locations", self.weather_locations, _LOCATIONS, "'lat,lon;lat,lon'")
+            )
+        for key, value, pattern, what in checks:
+            if not pattern.match(value):
+                raise ConfigError(f"{key}: {value!r} is not {what}")
+        for name in ("weather", "scoring", "archive"):
+            cron = getattr(self.schedules, name)
+            parts = cron.split()
+            if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
+                raise ConfigError(f"schedules.{name}: {cron!r} is not a 5-field cron expression")
+        for key, number in (
+            ("partition_expiration_days", self.partition_expiration_days),
+            ("max_instances", self.max_instances),
+        ):
+            if number < 1:
+                raise ConfigError(f"{key}: {number} must be at least 1")
+        self._check_groups()
+        self._check_budget()
+
+    def _check_groups(self) -> None:
+        seen: set[str] = set()
+        for i, group in enumerate(self.device_groups):
+            account = self.device_account_id(group)
+            if not _GROUP.match(group.name) or not _SERVICE_ACCOUNT.match(account):
+                raise ConfigError(
+                    f"device_groups[{i}].name: {group.name!r} must be lowercase letters, digits "
+                    f"and -, short enough for the service account id {account!r} (<= 30)"
+                )
+            if group.name in seen:
+                raise ConfigError(f"device_groups[{i}].name: {group.name!r} is declared twice")
+            seen.add(group.name)
+
+    def _check_budget(self) -> None:
+        budget = self.budget
+        if budget is None:
+            return
+        if budget.amount < 1:
+            raise ConfigError(f"budget.amount: {budget.amount} must be at least 1")
+        if budget.billing_account is not None and not _BILLING.match(budget.billing_account):
+            raise ConfigError(
+                f"budget.billing_account: {budget.billing_account!r} is not XXXXXX-XXXXXX-XXXXXX"
+            )
+        if not budget.thresholds or any(not 0 < t <= 2 for t in budget.thresholds):
+            raise ConfigError(
+                f"budget.thresholds: {list(budget.thresholds)} must be fractions in (0, 2]"
+            )
+
+    def device_account_id(self, group: DeviceGroup) -> str:
+        return f"{self.name_prefix}-dev-{group.name}"
+
+    def bucket_name(self, purpose: str) -> str:
+        """Bucket names are global: the project id makes them unique, the prefix per env."""
+        return f"{self.project}-{self.name_prefix}-{purpose}"
+
+    @property
+    def billing_account(self) -> str | None:
+        return self.budget.billing_account if self.budget else None
+
+
+def load(name: str, directory: Path = ENVIRONMENTS) -> Environment:
+    """The environment `name` from `directory/<name>.toml`."""
+    path = directory / f"{name}.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        known = ", ".join(names(directory)) or "none"
+        raise ConfigError(
+            f"no environment {name!r}: {path} does not exist (known: {known})"
+        ) from None
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"{path.name}: {err}") from err
+    return parse(name, raw, where=path.name)
+
+
+def parse(name: str, raw: Mapping[str, Any], where: str = "<environment>") -> Environment:
+    """An Environment from a TOML document; every error names `where` and the key."""
+    if "name" in raw:
+        raise ConfigError(f"{where}: name: the environment is named by its file, not a key")
+    try:
+        env: Environment = _build(Environment, {**raw, "name": name}, "")
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    return env
+
+
+def names(directory: Path = ENVIRONMENTS) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.toml"))
+
+
+def _build(cls: type[Any], raw: Any, path: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path.rstrip('.') or 'document'}: expected a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{path}{key}: unknown key (known: {', '.join(sorted(fields))}){hint}"
+            )
+    values: dict[str, Any] = {}
+    for name, spec in fields.items():
+        if name in raw:
+            values[name] = _value(hints[name], raw[name], f"{path}{name}")
+        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{path}{name}: missing (required)")
+    try:
+        return cls(**values)
+    except ConfigError as err:
+        raise ConfigError(f"{path}{err}") from None
+
+
+def _value(type_: Any, value: Any, key: str) -> Any:
+    origin = get_origin(type_)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in get_args(type_) if a is not type(None)]
+        return _value(options[0], value, key)
+    if origin is Literal:
+        if value not in get_args(type_):
+            allowed = " | ".join(repr(a) for a in get_args(type_))
+            raise ConfigError(f"{key}: {value!r} is not one of {allowed}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        item = get_args(type_)[0]
+        return tuple(_value(item, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if isinstance(type_, type) and dataclasses.is_dataclass(type_):
+        return _build(type_, value, f"{key}.")
+    if type_ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type_ in (str, int, float, bool):
+        if not isinstance(value, type_) or (type_ is int and isinstance(value, bool)):
+            raise ConfigError(f"{key}: expected {type_.__name__}, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: the loader cannot read type {type_!r}")

@@ -1,0 +1,277 @@
+"""Who may do what: every IAM grant of the workloads, each on the one resource it needs.
+
+`grants()` is the security model as data (docs/deploy.md shows it as a table); the
+construct declares one IAM member resource per row. No workload gets a project-wide
+editor role; the only project-level grants are BigQuery's `jobUser` (queries and load jobs
+are billed to the project, so BigQuery checks it there) and the build account's log writer
+and image writer (the image repository is created by Cloud Functions, not by this stack).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from cdktn_provider_google.artifact_registry_repository_iam_member import (
+    ArtifactRegistryRepositoryIamMember,
+)
+from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
+from cdktn_provider_google.bigquery_table_iam_member import BigqueryTableIamMember
+from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
+from cdktn_provider_google.project_iam_member import ProjectIamMember
+from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscriptionIamMember
+from cdktn_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
+from cdktn_provider_google.secret_manager_secret_iam_member import (
+    SecretManagerSecretIamMember,
+)
+from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
+from cdktn_provider_google.storage_bucket_iam_member import (
+    StorageBucketIamMember,
+    StorageBucketIamMemberCondition,
+)
+from constructs import Construct
+
+from infra.config import Environment
+from infra.constructs.cloud_functions import Functions
+from infra.constructs.identities import Identities
+from infra.constructs.ingest import Ingest
+from infra.constructs.messaging import Messaging
+from infra.constructs.platform import Artifacts, Secrets
+from infra.constructs.storage import Storage
+from infra.constructs.warehouse import Warehouse
+
+Kind = Literal[
+    "project", "dataset", "table", "topic", "subscription", "bucket", "secret", "function",
+    "service_account", "repository",
+]  # fmt: skip
+
+
+DEAD_LETTER = "dead_letter"  # the target naming the dead-letter topic
+
+
+@dataclass(frozen=True)
+class Grant:
+    """`member` gets `role` on the resource `kind`/`target` (a key into the construct)."""
+
+    who: str  # a workload key, `device:<group>`, or a literal member
+    role: str
+    kind: Kind
+    target: str
+    why: str
+    prefix: str | None = None  # bucket grants: only objects under this prefix
+
+
+def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...]) -> list[Grant]:
+    """The grants of `env`; `processor`: the event processor is deployed (mode `function`)."""
+    out: list[Grant] = []
+    if processor:
+        out += [
+            Grant("ingest", "roles/bigquery.dataEditor", "dataset", "dataset",
+                  "stream rows and dead letters into the tables"),
+            Grant("push", "roles/run.invoker", "function", "event_processor",
+                  "deliver Pub/Sub messages to the event processor"),
+            Grant("pubsub-agent", "roles/iam.serviceAccountTokenCreator", "service_account",
+                  "push", "sign the push OIDC token as the push account"),
+        ]  # fmt: skip
+    out += [
+        Grant("weather", "roles/pubsub.publisher", "topic", "meteo_data",
+              "publish weather rows"),
+        Grant("weather", "roles/secretmanager.secretAccessor", "secret", "openweather",
+              "read the OpenWeather API key"),
+        Grant("weather", "roles/bigquery.dataViewer", "dataset", "dataset",
+              "read the homes' locations"),
+        Grant("weather", "roles/bigquery.jobUser", "project", "project",
+              "run its location query"),
+        Grant("weather", "roles/storage.objectUser", "bucket", "data",
+              "keep the poller's state", prefix="state/weather/"),
+        Grant("scoring", "roles/bigquery.dataEditor", "dataset", "dataset",
+              "read readings, write livability_scores through a staging table"),
+        Grant("scoring", "roles/bigquery.jobUser", "project", "project",
+              "run the scoring queries and load jobs"),
+        Grant("scoring", "roles/storage.objectUser", "bucket", "data",
+              "write the score vectors", prefix="scores/"),
+        Grant("archive", "roles/bigquery.dataViewer", "dataset", "dataset",
+              "read last week's rows"),
+        Grant("archive", "roles/bigquery.jobUser", "project", "project",
+              "run the export queries"),
+        Grant("archive", "roles/storage.objectUser", "bucket", "archive",
+              "write (and rewrite on a re-run) the weekly export"),
+        Grant("sched-weather", "roles/run.invoker", "function", "weather",
+              "call the weather poller"),
+        Grant("sched-scoring", "roles/run.invoker", "function", "weekly_score",
+              "call the weekly scoring"),
+        Grant("sched-archive", "roles/run.invoker", "function", "weekly_archive",
+              "call the weekly archive"),
+        Grant("build", "roles/logging.logWriter", "project", "project",
+              "write the build logs"),
+        Grant("build", "roles/artifactregistry.writer", "project", "project",
+              "push the built function images (Cloud Functions creates that repository)"),
+        Grant("build", "roles/storage.objectViewer", "bucket", "functions",
+              "read the function bundles"),
+        Grant("pubsub-agent", "roles/pubsub.publisher", "topic", DEAD_LETTER,
+              "forward undeliverable messages"),
+    ]  # fmt: skip
+    for topic in subscriptions:
+        out.append(
+            Grant("pubsub-agent", "roles/pubsub.subscriber", "subscription", topic,
+                  "acknowledge what it forwarded to the dead-letter topic")
+        )  # fmt: skip
+        if env.ingest_mode == "bigquery_subscription":
+            out.append(
+                Grant("pubsub-agent", "roles/bigquery.dataEditor", "table", topic,
+                      "write the subscription's rows to the table")
+            )  # fmt: skip
+    for group in env.device_groups:
+        out += [
+            Grant(f"device:{group.name}", "roles/pubsub.publisher", "topic", "sensor_data",
+                  "publish its gateways' readings"),
+            Grant(f"device:{group.name}", "roles/artifactregistry.reader", "repository", "edge",
+                  "pull the gateway image"),
+        ]  # fmt: skip
+    for member in env.archive_readers:
+        out.append(
+            Grant(member, "roles/storage.objectViewer", "bucket", "archive",
+                  "read the archive (data scientists)")
+        )  # fmt: skip
+    if env.public_archive:
+        out.append(
+            Grant("allUsers", "roles/storage.objectViewer", "bucket", "archive",
+                  "public_archive = true: anyone may read the archive")
+        )  # fmt: skip
+    return out
+
+
+def markdown_rows(rows: list[Grant]) -> list[str]:
+    """The grants as rows of the security table in docs/deploy.md (a test keeps it in sync)."""
+    out = []
+    for g in rows:
+        on = f"{g.kind} `{g.target}`" + (f" (objects under `{g.prefix}`)" if g.prefix else "")
+        out.append(f"| {g.who} | `{g.role}` | {on} | {g.why} |")
+    return out
+
+
+class Access(Construct):
+    """Out: `members`, the IAM member resources in the order of `grants()`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        env: Environment,
+        *,
+        project_number: str,
+        identities: Identities,
+        storage: Storage,
+        warehouse: Warehouse,
+        messaging: Messaging,
+        functions: Functions,
+        ingest: Ingest,
+        secrets: Secrets,
+        artifacts: Artifacts,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.env = env
+        self.identities = identities
+        self.pubsub_agent = (
+            f"serviceAccount:service-{project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+        )
+        self.rows = [
+            g
+            for g in grants(
+                env,
+                processor="event_processor" in functions.functions,
+                subscriptions=tuple(ingest.subscriptions),
+            )
+            # A grant on a function that is not deployed (yet) has nothing to be on.
+            if g.kind != "function" or g.target in functions.functions
+        ]
+        self.members: list[object] = []
+        for grant in self.rows:
+            member = self._member(grant.who)
+            # Stable ids (no position): adding a grant leaves the others' state untouched.
+            who = grant.who.split(":")[-1].replace("@", "-at-")
+            short = grant.role.removeprefix("roles/")
+            id_ = f"{grant.kind}-{grant.target}-{who}-{short}".replace(".", "-")
+            project = env.project
+            role = grant.role
+            resource: object
+            if grant.kind == "project":
+                resource = ProjectIamMember(self, id_, project=project, role=role, member=member)
+            elif grant.kind == "dataset":
+                resource = BigqueryDatasetIamMember(
+                    self, id_, project=project, dataset_id=warehouse.dataset.dataset_id,
+                    role=role, member=member,
+                )  # fmt: skip
+            elif grant.kind == "table":
+                table = warehouse.tables[messaging.tables[grant.target]]
+                resource = BigqueryTableIamMember(
+                    self, id_, project=project, dataset_id=warehouse.dataset.dataset_id,
+                    table_id=table.table_id, role=role, member=member,
+                )  # fmt: skip
+            elif grant.kind == "topic":
+                topic = (
+                    messaging.dead_letter
+                    if grant.target == DEAD_LETTER
+                    else messaging.topics[grant.target]
+                )
+                resource = PubsubTopicIamMember(
+                    self, id_, project=project, topic=topic.name, role=role, member=member
+                )
+            elif grant.kind == "subscription":
+                resource = PubsubSubscriptionIamMember(
+                    self, id_, project=project,
+                    subscription=ingest.subscriptions[grant.target].name,
+                    role=role, member=member,
+                )  # fmt: skip
+            elif grant.kind == "bucket":
+                bucket = {"archive": storage.archive, "data": storage.data,
+                          "functions": storage.source}[grant.target]  # fmt: skip
+                resource = StorageBucketIamMember(
+                    self, id_, bucket=bucket.name, role=role, member=member,
+                    condition=_prefix_condition(env.bucket_name(grant.target), grant.prefix),
+                )  # fmt: skip
+            elif grant.kind == "secret":
+                resource = SecretManagerSecretIamMember(
+                    self, id_, project=project, secret_id=secrets.openweather.secret_id,
+                    role=role, member=member,
+                )  # fmt: skip
+            elif grant.kind == "function":
+                function = functions.functions[grant.target]
+                resource = CloudRunV2ServiceIamMember(
+                    self, id_, project=project, location=env.region,
+                    name=function.service_config.service, role=role, member=member,
+                )  # fmt: skip
+            elif grant.kind == "service_account":
+                resource = ServiceAccountIamMember(
+                    self, id_, service_account_id=identities.accounts[grant.target].name,
+                    role=role, member=member,
+                )  # fmt: skip
+            else:  # repository
+                resource = ArtifactRegistryRepositoryIamMember(
+                    self, id_, project=project, location=env.region,
+                    repository=artifacts.edge.name, role=role, member=member,
+                )  # fmt: skip
+            self.members.append(resource)
+
+    def _member(self, who: str) -> str:
+        if who == "pubsub-agent":
+            return self.pubsub_agent
+        if who.startswith("device:"):
+            return f"serviceAccount:{self.identities.devices[who.removeprefix('device:')].email}"
+        if who in self.identities.accounts:
+            return self.identities.member(who)
+        return who  # a literal member: group:..., user:..., allUsers
+
+
+def _prefix_condition(bucket: str, prefix: str | None) -> StorageBucketIamMemberCondition | None:
+    """Objects under `prefix` only; listing is checked on the bucket, so it stays allowed."""
+    if prefix is None:
+        return None
+    return StorageBucketIamMemberCondition(
+        title=f"only {prefix}",
+        description=f"Objects under gs://{bucket}/{prefix}, and listing the bucket.",
+        expression=(
+            'resource.type == "storage.googleapis.com/Bucket" || '
+            f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")'
+        ),
+    )

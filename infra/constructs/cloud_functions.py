@@ -1,0 +1,140 @@
+"""Gen2 Cloud Functions, each from its own bundle stored under its content hash.
+
+Every function: internal ingress only (Pub/Sub push and Cloud Scheduler in the project
+count as internal), no unauthenticated invocation (only the invokers `access.py` names),
+its own runtime service account, and only its own code and dependency group
+(`infra/bundles.py`). The event processor is deployed in ingest mode `function` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cdktn import Annotations, AssetType, ITerraformDependable, TerraformAsset
+from cdktn_provider_google.cloudfunctions2_function import (
+    Cloudfunctions2Function,
+    Cloudfunctions2FunctionBuildConfig,
+    Cloudfunctions2FunctionBuildConfigSource,
+    Cloudfunctions2FunctionBuildConfigSourceStorageSource,
+    Cloudfunctions2FunctionServiceConfig,
+)
+from cdktn_provider_google.storage_bucket_object import StorageBucketObject
+from constructs import Construct
+
+from infra import bundles
+from infra.config import Environment
+from infra.constructs import labels
+from infra.constructs.identities import Identities
+from infra.constructs.storage import Storage
+from infra.entrypoints import FUNCTIONS, FunctionSpec
+
+# The runtime service account of each function (identities.WORKLOADS).
+RUNTIME_ACCOUNT = {
+    "event_processor": "ingest",
+    "weather": "weather",
+    "weekly_score": "scoring",
+    "weekly_archive": "archive",
+}
+
+
+def deployed(env: Environment) -> list[FunctionSpec]:
+    """The functions this environment runs: all but the event processor in mode (b)."""
+    return [
+        spec
+        for spec in FUNCTIONS
+        if not (spec.key == "event_processor" and env.ingest_mode == "bigquery_subscription")
+    ]
+
+
+def environment_variables(spec: FunctionSpec, values: Mapping[str, str]) -> dict[str, str]:
+    out = {}
+    for name, template in spec.environment:
+        value = template.format(**values)
+        if value:
+            out[name] = value
+    return out
+
+
+class Functions(Construct):
+    """Out: `functions` by key (their `.url`), `objects` (the stored bundles), `skipped`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        env: Environment,
+        storage: Storage,
+        identities: Identities,
+        bundle_dir: Path,
+        apis: Sequence[ITerraformDependable],
+    ) -> None:
+        super().__init__(scope, id_)
+        values = {
+            "project": env.project,
+            "dataset": env.dataset,
+            "data_bucket": env.bucket_name("data"),
+            "archive_bucket": env.bucket_name("archive"),
+            "weather_locations": env.weather_locations,
+        }
+        self.functions: dict[str, Cloudfunctions2Function] = {}
+        self.objects: dict[str, StorageBucketObject] = {}
+        self.bundles: dict[str, bundles.Bundle] = {}
+        self.skipped: list[str] = []
+        for spec in deployed(env):
+            if spec.pending:
+                self.skipped.append(spec.key)
+                Annotations.of(self).add_warning(
+                    f"{spec.title} not deployed: {spec.module} does not exist yet"
+                )
+                continue
+            bundle = bundles.build_cached(spec)
+            self.bundles[spec.key] = bundle
+            asset = TerraformAsset(
+                self,
+                f"{spec.resource_name}-bundle",
+                path=str(bundle.write(bundle_dir).resolve()),
+                type=AssetType.FILE,
+                asset_hash=bundle.sha256,
+            )
+            stored = StorageBucketObject(
+                self,
+                f"{spec.resource_name}-source",
+                bucket=storage.source.name,
+                name=bundle.object_name,
+                source=asset.path,
+                content_type="application/zip",
+            )
+            self.objects[spec.key] = stored
+            self.functions[spec.key] = Cloudfunctions2Function(
+                self,
+                spec.resource_name,
+                project=env.project,
+                location=env.region,
+                name=f"{env.name_prefix}-{spec.resource_name}",
+                description=f"{spec.title} ({spec.module}::{spec.entry})",
+                build_config=Cloudfunctions2FunctionBuildConfig(
+                    runtime=bundles.RUNTIME,
+                    entry_point=spec.entry,
+                    service_account=identities.accounts["build"].id,
+                    source=Cloudfunctions2FunctionBuildConfigSource(
+                        storage_source=Cloudfunctions2FunctionBuildConfigSourceStorageSource(
+                            bucket=storage.source.name, object=stored.name
+                        )
+                    ),
+                ),
+                service_config=Cloudfunctions2FunctionServiceConfig(
+                    available_memory=spec.memory,
+                    timeout_seconds=spec.timeout_seconds,
+                    min_instance_count=0,
+                    # A weekly job runs once at a time; the processor scales with traffic.
+                    max_instance_count=env.max_instances if spec.trigger == "pubsub" else 1,
+                    ingress_settings="ALLOW_INTERNAL_ONLY",
+                    all_traffic_on_latest_revision=True,
+                    service_account_email=identities.email(RUNTIME_ACCOUNT[spec.key]),
+                    environment_variables=environment_variables(spec, values),
+                ),
+                labels=labels(env, spec.resource_name),
+                depends_on=list(apis),
+            )

@@ -1,0 +1,128 @@
+"""Project-level pieces: the OpenWeather secret, the edge image repository, the budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cdktn import ITerraformDependable
+from cdktn_provider_google.artifact_registry_repository import (
+    ArtifactRegistryRepository,
+    ArtifactRegistryRepositoryCleanupPolicies,
+    ArtifactRegistryRepositoryCleanupPoliciesMostRecentVersions,
+)
+from cdktn_provider_google.billing_budget import (
+    BillingBudget,
+    BillingBudgetAmount,
+    BillingBudgetAmountSpecifiedAmount,
+    BillingBudgetBudgetFilter,
+    BillingBudgetThresholdRules,
+)
+from cdktn_provider_google.secret_manager_secret import (
+    SecretManagerSecret,
+    SecretManagerSecretReplication,
+    SecretManagerSecretReplicationAuto,
+)
+from constructs import Construct
+
+from infra.config import Environment
+from infra.constructs import labels
+
+SECRET_ID = "OPENWEATHER_API_KEY"  # noqa: S105 - the secret's name, not its value
+EDGE_REPOSITORY = "edge"
+KEEP_IMAGES = 20
+
+
+class Secrets(Construct):
+    """The secret only: its value is added by hand (docs/deploy.md), never in code or state.
+
+    Out: `openweather` (its `.id`)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        env: Environment,
+        apis: Sequence[ITerraformDependable],
+    ) -> None:
+        super().__init__(scope, id_)
+        self.openweather = SecretManagerSecret(
+            self,
+            "openweather",
+            project=env.project,
+            secret_id=SECRET_ID,
+            replication=SecretManagerSecretReplication(auto=SecretManagerSecretReplicationAuto()),
+            labels=labels(env, "weather"),
+            depends_on=list(apis),
+        )
+
+
+class Artifacts(Construct):
+    """The Docker repository of the edge gateway image. Out: `edge` (its `.name`)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        env: Environment,
+        apis: Sequence[ITerraformDependable],
+    ) -> None:
+        super().__init__(scope, id_)
+        self.edge = ArtifactRegistryRepository(
+            self,
+            "edge",
+            project=env.project,
+            location=env.region,
+            repository_id=EDGE_REPOSITORY,
+            format="DOCKER",
+            description="The edge gateway image (edge/Dockerfile), amd64 and arm64.",
+            cleanup_policies=[
+                ArtifactRegistryRepositoryCleanupPolicies(
+                    id="keep-recent",
+                    action="KEEP",
+                    most_recent_versions=(
+                        ArtifactRegistryRepositoryCleanupPoliciesMostRecentVersions(
+                            keep_count=KEEP_IMAGES
+                        )
+                    ),
+                )
+            ],
+            labels=labels(env, "edge"),
+            depends_on=list(apis),
+        )
+
+
+class Budget(Construct):
+    """A monthly budget on the project with alert thresholds, if a billing account is set.
+
+    Out: `budget` or None."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        env: Environment,
+        project_number: str,
+        apis: Sequence[ITerraformDependable],
+    ) -> None:
+        super().__init__(scope, id_)
+        self.budget: BillingBudget | None = None
+        if env.budget is None or env.budget.billing_account is None:
+            return
+        self.budget = BillingBudget(
+            self,
+            "budget",
+            billing_account=env.budget.billing_account,
+            display_name=f"{env.name_prefix} monthly",
+            budget_filter=BillingBudgetBudgetFilter(
+                projects=[f"projects/{project_number}"], calendar_period="MONTH"
+            ),
+            amount=BillingBudgetAmount(
+                specified_amount=BillingBudgetAmountSpecifiedAmount(
+                    currency_code=env.budget.currency, units=str(env.budget.amount)
+                )
+            ),
+            threshold_rules=[
+                BillingBudgetThresholdRules(threshold_percent=t) for t in env.budget.thresholds
+            ],
+            depends_on=list(apis),
+        )

@@ -1,0 +1,96 @@
+"""Buckets: the COLDLINE archive, the function sources, and the data bucket (scores/, state/).
+
+Uniform bucket-level access everywhere; public access prevention enforced, except on the
+archive when the environment sets `public_archive = true` (then `access.py` grants allUsers
+read on it, and on nothing else).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cdktn import ITerraformDependable
+from cdktn_provider_google.storage_bucket import (
+    StorageBucket,
+    StorageBucketLifecycleRule,
+    StorageBucketLifecycleRuleAction,
+    StorageBucketLifecycleRuleCondition,
+    StorageBucketSoftDeletePolicy,
+    StorageBucketVersioning,
+)
+from constructs import Construct
+
+from infra.config import Environment
+from infra.constructs import labels
+
+NONCURRENT_DAYS = 30  # an overwritten or deleted object can be restored for this long
+ARCHIVE_TO_ARCHIVE_CLASS_DAYS = 365  # a year-old weekly export moves to ARCHIVE class
+
+
+def _rule(action: str, storage_class: str | None = None, **condition: object) -> object:
+    return StorageBucketLifecycleRule(
+        action=StorageBucketLifecycleRuleAction(type=action, storage_class=storage_class),
+        condition=StorageBucketLifecycleRuleCondition(**condition),  # type: ignore[arg-type]
+    )
+
+
+class Storage(Construct):
+    """Out: `archive`, `source`, `data` buckets (their `.name`)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        env: Environment,
+        apis: Sequence[ITerraformDependable],
+    ) -> None:
+        super().__init__(scope, id_)
+        cleanup = [
+            _rule("Delete", days_since_noncurrent_time=NONCURRENT_DAYS),
+            _rule("AbortIncompleteMultipartUpload", age=1),
+        ]
+        self.archive = self._bucket(
+            "archive",
+            env,
+            apis,
+            storage_class="COLDLINE",
+            public=env.public_archive,
+            rules=[
+                _rule(
+                    "SetStorageClass",
+                    "ARCHIVE",
+                    age=ARCHIVE_TO_ARCHIVE_CLASS_DAYS,
+                    matches_storage_class=["COLDLINE"],
+                ),
+                *cleanup,
+            ],
+        )
+        self.source = self._bucket("functions", env, apis, rules=cleanup)
+        self.data = self._bucket("data", env, apis, rules=cleanup)
+
+    def _bucket(
+        self,
+        purpose: str,
+        env: Environment,
+        apis: Sequence[ITerraformDependable],
+        *,
+        rules: list[object],
+        storage_class: str = "STANDARD",
+        public: bool = False,
+    ) -> StorageBucket:
+        return StorageBucket(
+            self,
+            purpose,
+            project=env.project,
+            name=env.bucket_name(purpose),
+            location=env.location,
+            storage_class=storage_class,
+            uniform_bucket_level_access=True,
+            public_access_prevention="inherited" if public else "enforced",
+            versioning=StorageBucketVersioning(enabled=True),
+            soft_delete_policy=StorageBucketSoftDeletePolicy(retention_duration_seconds=604800),
+            lifecycle_rule=rules,  # type: ignore[arg-type]
+            force_destroy=False,
+            labels=labels(env, f"{purpose}-bucket"),
+            depends_on=list(apis),
+        )

@@ -1,0 +1,111 @@
+"""The BigQuery dataset, every table of `schemas/` and its de-duplicated view.
+
+Nothing here names a column: each table's schema is its JSON file, its partitioning and
+clustering come from `schemas/tables.toml`, and each `<table>_dedup` view's query is the
+one the BigQuery adapter creates (`livability.adapters.bigquery`), so `livability init` and
+a deploy produce the same view.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from cdktn import ITerraformDependable, TerraformResourceLifecycle
+from cdktn_provider_google.bigquery_dataset import BigqueryDataset
+from cdktn_provider_google.bigquery_table import (
+    BigqueryTable,
+    BigqueryTableTimePartitioning,
+    BigqueryTableView,
+)
+from constructs import Construct
+
+from infra.config import Environment
+from infra.constructs import labels
+from livability.adapters.bigquery_sql import DEDUP_SUFFIX, dedup_view_sql
+from schemas import Registry, Table
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def schema_json(registry: Registry, table: Table) -> str:
+    """The table's schema file as BigQuery reads it: the file's own JSON, not a restatement."""
+    raw = json.loads((registry.directory / f"{table.name}.json").read_text(encoding="utf-8"))
+    return json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+
+
+def dedup_view(registry: Registry, table: Table, project: str, dataset: str) -> tuple[str, str]:
+    """(view name, query) of the adapter's `<table>_dedup` view."""
+    ref = f"{project}.{dataset}.{table.name}"
+    return f"{table.name}{DEDUP_SUFFIX}", dedup_view_sql(table, ref)
+
+
+class Warehouse(Construct):
+    """Out: `dataset` (its `.dataset_id`), `tables` and `views` by table name."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        env: Environment,
+        registry: Registry,
+        apis: Sequence[ITerraformDependable],
+    ) -> None:
+        super().__init__(scope, id_)
+        self.dataset = BigqueryDataset(
+            self,
+            "dataset",
+            project=env.project,
+            dataset_id=env.dataset,
+            location=env.location,
+            description="Livability Score: sensor rows, weather, scores and dead letters.",
+            delete_contents_on_destroy=not env.deletion_protection,
+            labels=labels(env, "warehouse"),
+            depends_on=list(apis),
+        )
+        self.tables: dict[str, BigqueryTable] = {}
+        self.views: dict[str, BigqueryTable] = {}
+        expiration = str(env.partition_expiration_days * DAY_MS)
+        for table in registry:
+            partitioning = (
+                BigqueryTableTimePartitioning(
+                    type="DAY", field=table.partition, expiration_ms=float(expiration)
+                )
+                if table.partition
+                else None
+            )
+            created = BigqueryTable(
+                self,
+                table.name,
+                project=env.project,
+                dataset_id=self.dataset.dataset_id,
+                table_id=table.name,
+                description=table.description or None,
+                schema=schema_json(registry, table),
+                time_partitioning=partitioning,
+                require_partition_filter=True if table.partition else None,
+                clustering=list(table.cluster) or None,
+                deletion_protection=env.deletion_protection,
+                labels=labels(env, "warehouse"),
+            )
+            self.tables[table.name] = created
+            name, query = dedup_view(registry, table, env.project, env.dataset)
+            self.views[table.name] = BigqueryTable(
+                self,
+                name,
+                project=env.project,
+                dataset_id=self.dataset.dataset_id,
+                table_id=name,
+                description=f"{table.name} with one row per row_id: what readers query.",
+                view=BigqueryTableView(query=query, use_legacy_sql=False),
+                deletion_protection=env.deletion_protection,
+                labels=labels(env, "warehouse"),
+                depends_on=[created],
+                # A view's columns are fixed when it is created: re-create it when its
+                # table changes (a new column), as `livability init` does.
+                lifecycle=TerraformResourceLifecycle(
+                    replace_triggered_by=[
+                        f"{created.terraform_resource_type}.{created.friendly_unique_id}"
+                    ]
+                ),
+            )

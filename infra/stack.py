@@ -1,0 +1,128 @@
+"""One stack per environment, composed of the constructs in dependency order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdktn import App, GcsBackend, TerraformOutput, TerraformStack
+from cdktn_provider_google.data_google_project import DataGoogleProject
+from cdktn_provider_google.provider import GoogleProvider
+from constructs import Construct
+
+from infra.config import Environment
+from infra.constructs.access import Access
+from infra.constructs.apis import Apis
+from infra.constructs.ci import GitHubCi
+from infra.constructs.cloud_functions import Functions
+from infra.constructs.identities import Identities
+from infra.constructs.ingest import Ingest
+from infra.constructs.messaging import Messaging
+from infra.constructs.platform import Artifacts, Budget, Secrets
+from infra.constructs.scheduler import Scheduler
+from infra.constructs.storage import Storage
+from infra.constructs.warehouse import Warehouse
+from schemas import Registry, registry
+
+PROVIDER_VERSION_NOTE = "google provider 8.x, bound by cdktn-provider-google"
+
+
+class LivabilityStack(TerraformStack):
+    """Every resource of one environment; the stack (and its state) is named after it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        env: Environment,
+        *,
+        schemas: Registry | None = None,
+        bundle_dir: Path,
+    ) -> None:
+        super().__init__(scope, env.name)
+        self.env = env
+        contract = schemas or registry()
+        GoogleProvider(self, "google", project=env.project, region=env.region)
+        # One state per environment, in a bucket made once by hand (docs/deploy.md).
+        GcsBackend(self, bucket=env.state_bucket, prefix=f"livability/{env.name}")
+        project = DataGoogleProject(self, "project", project_id=env.project)
+        number = project.number
+
+        apis = Apis(self, "apis", env).enabled
+        self.identities = Identities(self, "identities", env, apis)
+        self.storage = Storage(self, "storage", env, apis)
+        self.warehouse = Warehouse(self, "warehouse", env, contract, apis)
+        self.messaging = Messaging(self, "messaging", env, contract, apis)
+        self.secrets = Secrets(self, "secrets", env, apis)
+        self.artifacts = Artifacts(self, "artifacts", env, apis)
+        self.functions = Functions(
+            self,
+            "functions",
+            env=env,
+            storage=self.storage,
+            identities=self.identities,
+            bundle_dir=bundle_dir,
+            apis=apis,
+        )
+        self.ingest = Ingest(
+            self,
+            "ingest",
+            env=env,
+            messaging=self.messaging,
+            functions=self.functions,
+            identities=self.identities,
+        )
+        self.scheduler = Scheduler(self, "scheduler", env, self.functions, self.identities)
+        self.access = Access(
+            self,
+            "access",
+            env,
+            project_number=number,
+            identities=self.identities,
+            storage=self.storage,
+            warehouse=self.warehouse,
+            messaging=self.messaging,
+            functions=self.functions,
+            ingest=self.ingest,
+            secrets=self.secrets,
+            artifacts=self.artifacts,
+        )
+        self.ci = GitHubCi(
+            self,
+            "ci",
+            env=env,
+            project_number=number,
+            identities=self.identities,
+            storage=self.storage,
+            apis=apis,
+        )
+        self.budget = Budget(self, "budget", env, number, apis)
+
+        # What the workflows and docs/deploy.md need after a deploy.
+        TerraformOutput(self, "workload_identity_provider", value=self.ci.provider.name)
+        TerraformOutput(self, "ci_plan_account", value=self.identities.email("ci-plan"))
+        TerraformOutput(self, "ci_deploy_account", value=self.identities.email("ci-deploy"))
+        TerraformOutput(
+            self,
+            "edge_image_repository",
+            value=f"{env.region}-docker.pkg.dev/{env.project}/{self.artifacts.edge.repository_id}",
+        )
+        TerraformOutput(
+            self,
+            "device_accounts",
+            value={name: sa.email for name, sa in self.identities.devices.items()},
+        )
+
+
+def build_app(
+    environments: list[Environment],
+    outdir: Path,
+    *,
+    schemas: Registry | None = None,
+) -> tuple[App, dict[str, LivabilityStack]]:
+    """An App with one stack per environment, writing to `outdir` (not synthesized yet)."""
+    app = App(outdir=str(outdir))
+    bundle_dir = outdir / "bundles"
+    stacks = {
+        env.name: LivabilityStack(app, env, schemas=schemas, bundle_dir=bundle_dir)
+        for env in environments
+    }
+    return app, stacks
