@@ -272,7 +272,8 @@ class Scenario:
     weather_interval: timedelta
     rows_per_message: int
     ingest_mode: IngestMode
-    retention_days: int = 35  # raw partitions kept in BigQuery (archived weekly before expiry)
+    # Raw partitions kept in BigQuery: the infra environments' partition_expiration_days.
+    retention_days: int = 365
     archive_months: int = 12  # months of weekly archives in COLDLINE when the month is priced
 
     def __post_init__(self) -> None:
@@ -576,20 +577,30 @@ def _bigquery_usage(s: Scenario, m: Measurements, profile: Profile) -> list[Usag
     out: list[Usage] = []
     sensor_rows, weather_rows = s.sensor_rows, s.weather_rows
     rows = sensor_rows + weather_rows
-    # BigQuery storage: raw partitions for the retention window, scores for the horizon.
-    raw_bytes = (
-        (sensor_rows * m.sensor.logical_bytes + weather_rows * m.weather.logical_bytes)
-        * Decimal(s.retention_days)
-        / MONTH_DAYS
-    )
+    # BigQuery storage: raw partitions for the retention window (billed as long-term once a
+    # partition is 90 days old and untouched), scores for the horizon.
+    per_day = (
+        sensor_rows * m.sensor.logical_bytes + weather_rows * m.weather.logical_bytes
+    ) / MONTH_DAYS
+    kept = Decimal(s.retention_days)
+    recent = min(kept, Decimal(LONG_TERM_AFTER_MONTHS * MONTH_DAYS))
+    sizes = f"{m.sensor.logical_bytes:.1f} B (sensor), {m.weather.logical_bytes:.1f} B (weather)"
     out.append(
         Usage(
             "BigQuery",
             "storage: raw tables",
             "bigquery.active_storage",
-            raw_bytes,
-            f"{s.retention_days} days of rows at {m.sensor.logical_bytes:.1f} B (sensor), "
-            f"{m.weather.logical_bytes:.1f} B (weather)",
+            per_day * recent,
+            f"the last {recent} of {s.retention_days} days of rows at {sizes}",
+        )
+    )
+    out.append(
+        Usage(
+            "BigQuery",
+            "storage: raw tables (long-term)",
+            "bigquery.long_term_storage",
+            per_day * (kept - recent),
+            f"days {recent + 1}-{s.retention_days}, untouched for 90 days",
         )
     )
     scores_month = s.homes * WEEKS_PER_MONTH * m.score_bytes

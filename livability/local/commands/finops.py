@@ -77,8 +77,9 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--retention-days",
         type=bounded(3650),
-        default=35,
-        help="days of raw partitions kept in BigQuery (default 35)",
+        default=365,
+        help="days of raw partitions kept in BigQuery (default 365, the infra environments' "
+        "partition expiry)",
     )
     parser.add_argument(
         "--archive-months",
