@@ -31,7 +31,8 @@ class FunctionSpec:
     trigger: Literal["pubsub", "http"]
     groups: tuple[str, ...]  # dependency groups of pyproject.toml
     # Environment variables; `{project}`, `{dataset}`, `{data_bucket}`, `{archive_bucket}`,
-    # `{weather_locations}` are filled per environment. An empty value leaves the variable out.
+    # `{weather_locations}`, `{rows_per_message}` are filled per environment. An empty value
+    # leaves the variable out.
     environment: tuple[tuple[str, str], ...]
     schedule: Literal["weather", "scoring", "archive"] | None = None  # Environment.schedules
     memory: str = "512Mi"
@@ -76,6 +77,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         groups=("weather",),
         environment=(
             ("LIVABILITY_TOPIC", "projects/{project}/topics/meteo_data"),
+            ("LIVABILITY_ROWS_PER_MESSAGE", "{rows_per_message}"),
             (
                 "OPENWEATHER_API_KEY_SECRET",
                 "projects/{project}/secrets/OPENWEATHER_API_KEY/versions/latest",

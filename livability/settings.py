@@ -7,6 +7,10 @@ LIVABILITY_BUCKET     file:///ABSOLUTE/PATH, file://RELATIVE/PATH or gs://BUCKET
 LIVABILITY_ARCHIVE    the weekly archive of the raw tables, same forms as LIVABILITY_BUCKET
                       (default: LIVABILITY_HOME/archive; gs://<archive bucket> in the cloud)
 LIVABILITY_TOPIC      projects/PROJECT/topics/TOPIC, for publishers
+LIVABILITY_ROWS_PER_MESSAGE
+                      rows a publisher puts in one message: 1 (default) for a topic with the
+                      generated schema (BigQuery subscription), up to 1000 in ingest mode
+                      `function`, where each message is one event-processor run
 LIVABILITY_HOME       local state folder (default .livability/)
 LIVABILITY_DATASET    the dataset of a DuckDB warehouse (default sensor_data); a BigQuery
                       URL names its own
@@ -140,6 +144,19 @@ def _host(value: str | None, variable: str) -> str | None:
     return value
 
 
+def _rows_per_message(value: str | None) -> int:
+    from livability.adapters.pubsub import MAX_ROWS_PER_MESSAGE
+
+    if not value:
+        return 1
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_ROWS_PER_MESSAGE:
+        raise SettingsError(
+            f"LIVABILITY_ROWS_PER_MESSAGE: {value!r} is not an integer from 1 to "
+            f"{MAX_ROWS_PER_MESSAGE}"
+        )
+    return int(value)
+
+
 def _topic(value: str | None) -> str | None:
     if not value:
         return None
@@ -156,6 +173,7 @@ class Settings:
     warehouse: WarehouseURL | None = None  # None: the embedded default under `home`
     bucket: BucketURL | None = None  # None: the embedded default under `home`
     topic: str | None = None
+    rows_per_message: int = 1  # rows a publisher puts in one Pub/Sub message
     archive: BucketURL | None = None  # None: the embedded default under `home`
     emulators: Emulators = Emulators()
 
@@ -176,6 +194,7 @@ class Settings:
             ),
             bucket=BucketURL.parse(bucket) if bucket else None,
             topic=_topic(environ.get("LIVABILITY_TOPIC")),
+            rows_per_message=_rows_per_message(environ.get("LIVABILITY_ROWS_PER_MESSAGE")),
             archive=(
                 BucketURL.parse(environ["LIVABILITY_ARCHIVE"], "LIVABILITY_ARCHIVE")
                 if environ.get("LIVABILITY_ARCHIVE")
@@ -293,7 +312,11 @@ def open_publisher(settings: Settings) -> Publisher:
         raise SettingsError("LIVABILITY_TOPIC: not set (projects/PROJECT/topics/TOPIC)")
     from livability.adapters.pubsub import PubSubPublisher
 
-    return PubSubPublisher(settings.topic, emulator=settings.emulators.pubsub)
+    return PubSubPublisher(
+        settings.topic,
+        emulator=settings.emulators.pubsub,
+        rows_per_message=settings.rows_per_message,
+    )
 
 
 _SHARED_LOCK = threading.Lock()

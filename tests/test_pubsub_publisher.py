@@ -317,3 +317,51 @@ def test_a_published_row_lands_once_through_the_event_processor(
             "row_id": "8ed513ca7a33c25d826fc37c43c19ccb",
         }
     ]
+
+
+def test_rows_per_message_batches_rows_into_arrays_the_event_processor_stores(
+    fake: FakePublisher, publisher: Factory, settings: Settings
+) -> None:
+    """Ingest mode `function`: N rows per message (the reference's JSON array), one function
+    run each; every row lands once with the same key as when sent one per message."""
+    rows = [reading(minute) for minute in range(7)]
+    ids = publisher(rows_per_message=3).publish("sensor_thermo_beacon", rows)
+    sent = [m for request in fake.accepted for m in request.messages]
+    assert len(ids) == len(sent) == 3
+    bodies = [json.loads(m.data) for m in sent]
+    assert [len(body) for body in bodies] == [3, 3, 1]
+    assert {tuple(sorted(m.attributes.items())) for m in sent} == {
+        tuple(sorted(SENSOR_ATTRIBUTES.items()))
+    }
+    # The same rows one per message, as a BigQuery subscription's topic takes them.
+    single = publisher().publish("sensor_thermo_beacon", rows)
+    assert len(single) == 7
+    one_each = [json.loads(m.data) for request in fake.accepted for m in request.messages][3:]
+    assert [row for body in bodies for row in body] == one_each
+
+    warehouse = open_warehouse(settings)
+    try:
+        received_at = datetime(2024, 11, 29, 15, 0, tzinfo=UTC)
+        outcomes = [
+            process_message(
+                message_from_event(push_body(m.data, dict(m.attributes), message_id=i)),
+                warehouse,
+                received_at=received_at,
+            )
+            for m, i in zip(sent, ids, strict=True)
+        ]
+        stored = warehouse.query(SENSOR_SQL).to_pylist()
+    finally:
+        warehouse.close()
+    assert [o.result for o in outcomes] == [
+        IngestResult(loaded=3),
+        IngestResult(loaded=3),
+        IngestResult(loaded=1),
+    ]
+    assert [row["row_id"] for row in stored] == [row["row_id"] for row in one_each]
+
+
+@pytest.mark.parametrize("size", [0, 1001])
+def test_rows_per_message_out_of_range_is_refused(size: int) -> None:
+    with pytest.raises(ValueError, match="rows_per_message must be 1 to 1000"):
+        PubSubPublisher(TOPIC, rows_per_message=size)

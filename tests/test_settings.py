@@ -32,8 +32,11 @@ def test_cloud_urls_and_emulators_are_parsed() -> None:
             "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:9050",
             "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9023",
             "PUBSUB_EMULATOR_HOST": "127.0.0.1:8085",
+            "LIVABILITY_ROWS_PER_MESSAGE": "100",
         }
     )
+    assert settings.rows_per_message == 100
+    assert Settings.from_env({}).rows_per_message == 1
     assert settings.warehouse_url == WarehouseURL(
         "bigquery", "sensor_data", project="livability-prod"
     )
@@ -69,6 +72,10 @@ def test_duckdb_urls_take_absolute_and_relative_paths() -> None:
         ("LIVABILITY_TOPIC", "sensor_data"),
         ("LIVABILITY_TOPIC", "projects/p/topics/t"),
         ("LIVABILITY_DATASET", "sensor-data"),
+        ("LIVABILITY_ROWS_PER_MESSAGE", "0"),
+        ("LIVABILITY_ROWS_PER_MESSAGE", "1001"),
+        ("LIVABILITY_ROWS_PER_MESSAGE", "ten"),
+        ("LIVABILITY_ROWS_PER_MESSAGE", "-5"),
         ("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9050/path?x"),
     ],
 )

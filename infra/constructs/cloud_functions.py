@@ -77,6 +77,10 @@ class Functions(Construct):
             "data_bucket": env.bucket_name("data"),
             "archive_bucket": env.bucket_name("archive"),
             "weather_locations": env.weather_locations,
+            # A topic without a schema (ingest mode `function`) takes the reference format, a
+            # JSON array of rows: one event-processor run per message, so batch them. With
+            # the BigQuery subscription each message is one row of the topic's Avro schema.
+            "rows_per_message": "100" if env.ingest_mode == "function" else "",
         }
         self.functions: dict[str, Cloudfunctions2Function] = {}
         self.objects: dict[str, StorageBucketObject] = {}

@@ -1,10 +1,16 @@
 """Pub/Sub behind the publisher port (google-cloud-pubsub), for the edge gateway and pollers.
 
-One validated row per message: the body is the row's compact JSON as `schemas.validation`
-normalises it (with its `row_id` and derived columns, so the event processor and a
-BigQuery subscription read the same columns), and the attributes say which table and
-schema version it is for. A row that breaks the contract is refused before anything is
-sent: nothing of that call reaches Pub/Sub.
+One validated row per message by default: the body is the row's compact JSON as
+`schemas.validation` normalises it (with its `row_id` and derived columns, so the event
+processor and a BigQuery subscription read the same columns), and the attributes say which
+table and schema version it is for. That is what a topic with the generated Avro schema and a
+BigQuery subscription (ingest mode `bigquery_subscription`) need. With `rows_per_message` N > 1
+(ingest mode `function`, a topic without a schema), a body is a JSON array of up to N such
+rows, the reference format the event processor reads: one function run stores N rows, which
+is what makes that mode affordable (docs/finops.md).
+
+A row that breaks the contract is refused before anything is sent: nothing of that call
+reaches Pub/Sub.
 
 Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retried with exponential backoff
 for up to `deadline` seconds, then raise `PublishError`; INVALID_ARGUMENT is not retried
@@ -35,6 +41,8 @@ if TYPE_CHECKING:
     from google.cloud.pubsub_v1 import PublisherClient
 
 TABLE_ATTRIBUTE = "table_id"
+# Pub/Sub's limit is 10 MB a message; 1,000 rows of our tables stay far below it.
+MAX_ROWS_PER_MESSAGE = 1000
 VERSION_ATTRIBUTE = "schema_version"
 
 
@@ -54,6 +62,7 @@ class PubSubPublisher:
         timeout: float = 30.0,
         initial_backoff: float = 0.1,
         max_backoff: float = 10.0,
+        rows_per_message: int = 1,
     ) -> None:
         """`deadline` bounds the retries of one request; `timeout` each attempt of it.
 
@@ -64,6 +73,8 @@ class PubSubPublisher:
         """
         if not 0 <= batch_max_latency < float("inf") or batch_max_messages < 1:
             raise ValueError("batch_max_latency must be finite and batch_max_messages >= 1")
+        if not 1 <= rows_per_message <= MAX_ROWS_PER_MESSAGE:
+            raise ValueError(f"rows_per_message must be 1 to {MAX_ROWS_PER_MESSAGE}")
         if deadline <= 0 or timeout <= 0 or initial_backoff <= 0 or max_backoff < initial_backoff:
             raise ValueError(
                 "deadline, timeout and initial_backoff must be positive, "
@@ -75,6 +86,7 @@ class PubSubPublisher:
         self._batch = (batch_max_messages, batch_max_latency, batch_max_bytes)
         self._deadline = deadline
         self._timeout = timeout
+        self._rows_per_message = rows_per_message
         self._backoff = (initial_backoff, max_backoff)
         self._lock = threading.Lock()
         self._closed = False
@@ -84,10 +96,17 @@ class PubSubPublisher:
         return f"PubSubPublisher({self.topic_path!r}{where})"
 
     def publish(self, table: str, rows: Sequence[Mapping[str, object]]) -> list[str]:
-        """Validate every row, publish one message per row, wait for all; the message ids."""
+        """Validate every row, publish them (one message per `rows_per_message` rows), wait
+        for all; the message ids."""
         spec = _ingest_table(table)
         attributes = {TABLE_ATTRIBUTE: spec.name, VERSION_ATTRIBUTE: str(spec.version)}
-        bodies = [_body(spec, index, row) for index, row in enumerate(rows)]
+        normalised = [_normalised(spec, index, row) for index, row in enumerate(rows)]
+        size = self._rows_per_message
+        bodies = (
+            [_encode(row) for row in normalised]
+            if size == 1
+            else [_encode(normalised[i : i + size]) for i in range(0, len(normalised), size)]
+        )
         if not bodies:
             return []
         client = self._get_client()
@@ -225,17 +244,26 @@ def _ingest_table(name: str) -> Table:
     return spec
 
 
-def _body(spec: Table, index: int, row: Mapping[str, object]) -> bytes:
+def _normalised(spec: Table, index: int, row: Mapping[str, object]) -> dict[str, Any]:
+    """The row as the contract normalises it, in its JSON form."""
     try:
-        normalised = validate_row(spec, row)
+        return to_json(validate_row(spec, row))
     except RowError as err:
         raise RowError(
             [f"{spec.name} row {index}: {problem}" for problem in err.problems]
         ) from None
+
+
+def _encode(body: object) -> bytes:
     # Validated strings are valid Unicode and numbers finite, so this cannot fail.
-    return json.dumps(
-        to_json(normalised), separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
+
+
+def _body(spec: Table, index: int, row: Mapping[str, object]) -> bytes:
+    """A one-row message body (what the FinOps model measures)."""
+    return _encode(_normalised(spec, index, row))
 
 
 def _grpc_target(host: str) -> str:

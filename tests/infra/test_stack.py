@@ -289,7 +289,22 @@ def _values(synth: Synth) -> dict[str, str]:
         "data_bucket": env.bucket_name("data"),
         "archive_bucket": env.bucket_name("archive"),
         "weather_locations": env.weather_locations,
+        "rows_per_message": "100" if env.ingest_mode == "function" else "",
     }
+
+
+def test_publishers_batch_rows_only_where_no_topic_schema_refuses_arrays(
+    synthesized: dict[str, Synth],
+) -> None:
+    """Mode `function`: the poller sends 100 rows a message (one event-processor run each);
+    with the BigQuery subscription each message must be one row of the topic's Avro schema."""
+    for name, expected in (("dev", "100"), ("dev-bqsub", None)):
+        synth = synthesized[name]
+        weather = synth.one(
+            "google_cloudfunctions2_function", name=f"{synth.env.name_prefix}-weather"
+        )
+        variables = weather["service_config"]["environment_variables"]
+        assert variables.get("LIVABILITY_ROWS_PER_MESSAGE") == expected, name
 
 
 def test_each_function_runs_as_its_own_account(synth: Synth) -> None:
