@@ -26,6 +26,7 @@ from typing import Any
 import flask
 import functions_framework
 
+from functions.http_args import requested_week
 from livability import archiver
 from livability.logs import configure_logging
 from livability.ports import BackendError
@@ -35,17 +36,7 @@ log = logging.getLogger("functions.weekly_archive")  # the runtime loads this fi
 
 
 def _requested_week(request: flask.Request) -> date | None:
-    """The week asked for, if any; `ValueError` naming the field and value if it is bad."""
-    body = request.get_json(silent=True) if request.data else None
-    value = request.args.get("week")
-    if isinstance(body, dict) and "week" in body:
-        value = body["week"]
-    if value is None:
-        return None
-    week = archiver.parse_week_name(value) if isinstance(value, str) else None
-    if week is None:
-        raise ValueError(f"week: {value!r} is not a date (YYYY-MM-DD)")
-    return week
+    return requested_week(request)
 
 
 def _outcome(o: archiver.WeekOutcome) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 import flask
 import functions_framework
 
+from functions.http_args import requested_week
 from livability.logs import configure_logging
 from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_warehouse
@@ -33,22 +34,15 @@ log = logging.getLogger("functions.weekly_score")  # the runtime loads this file
 
 
 def _requested_week(request: flask.Request) -> date | None:
-    """The week asked for, if any; `ValueError` naming the field and value if it is bad."""
-    body = request.get_json(silent=True) if request.data else None
-    value = request.args.get("week")
-    if isinstance(body, dict) and "week" in body:
-        value = body["week"]
-    if value is None:
-        return None
-    try:
-        week = date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        week = None
+    """The week asked for, if any, within the contract's plausible range."""
+    week = requested_week(request)
     if week is None:
-        raise ValueError(f"week: {value!r} is not a date (YYYY-MM-DD)")
+        return None
     first, last = registry()["livability_scores"].ranges["week_start"]
     if not first <= week <= last:
-        raise ValueError(f"week: {value!r} is outside {first}..{last} (schemas/tables.toml)")
+        raise ValueError(
+            f"week: {week.isoformat()!r} is outside {first}..{last} (schemas/tables.toml)"
+        )
     return week
 
 
