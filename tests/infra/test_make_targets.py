@@ -7,15 +7,20 @@ stdin. The paths that need terraform and credentials (plan, apply) run in GitHub
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from infra.entrypoints import REPO
 
+# Under `make test` these are set by the outer make; a user types `make plan` at a shell.
+OUTER_MAKE = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
+
 
 def make(*args: str, answer: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if name not in OUTER_MAKE}
     return subprocess.run(
         ["make", "--no-print-directory", *args],
-        cwd=REPO, input=answer, capture_output=True, text=True, check=False, timeout=60,
+        cwd=REPO, input=answer, capture_output=True, text=True, check=False, timeout=60, env=env,
     )  # fmt: skip
 
 
