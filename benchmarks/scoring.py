@@ -8,8 +8,11 @@ over 200M keys is a load cost, not a scoring one). Each case runs in its own sub
 DuckDB at 2 threads and a 3 GB memory limit; wall time and peak memory (VmHWM) are read
 there. The baseline, measured in the same run on the same file: `SELECT home_id, count(*),
 avg(temperature), avg(humidity) ... GROUP BY home_id` over the same week's rows.
-`LIVABILITY_BENCH_HOMES=1000,10000` picks the sizes (default: all three). Also prints the
-bytes a BigQuery run would scan per week for 1M homes.
+`LIVABILITY_BENCH_HOMES=1000,10000` picks the sizes (default: all three). The machine is
+shared, so scan and model run alternately three times up to 10k homes and the fastest of each
+is reported (`LIVABILITY_BENCH_REPEAT=N` to change; 100k runs once); "of which SQL" is the
+warehouse query's part of the model's time, the rest is polars. Also prints the bytes a
+BigQuery run would scan per week for 1M homes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ READINGS_PER_WEEK = 7 * 24 * 12  # one per 5 minutes
 SITES = 100
 THREADS = 2
 MEMORY_LIMIT = "3GB"
+LARGE = 10_000  # above it, one run per case unless LIVABILITY_BENCH_REPEAT says otherwise
 
 GENERATE = """
 CREATE SCHEMA IF NOT EXISTS sensor_data;
@@ -106,18 +110,26 @@ def _case(path: str, kind: str) -> None:
     """Runs in a subprocess: one case, prints JSON."""
     import duckdb
 
-    from scoring.model import score_week, week_params
+    from scoring.model import daily_aggregates, vectors, week_params
 
     con = duckdb.connect(path, read_only=True)
     con.execute(f"SET threads = {THREADS}; SET memory_limit = '{MEMORY_LIMIT}'")
     began = time.perf_counter()
+    in_warehouse = 0.0
     if kind == "scan":
         params = {k: v for k, v in week_params(WEEK).items() if not k.startswith("weather")}
         rows = _Warehouse(con).query(SCAN, params).num_rows
     else:
-        rows = score_week(_Warehouse(con), WEEK).height
+        # score_week, in its two steps: the warehouse's SQL, then polars per home.
+        daily = daily_aggregates(_Warehouse(con), WEEK)
+        in_warehouse = time.perf_counter() - began
+        rows = vectors(daily.lazy(), WEEK).height
     seconds = time.perf_counter() - began
-    print(json.dumps({"seconds": seconds, "peak_mb": _peak_mb(), "homes": rows}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "sql_s": in_warehouse, "peak_mb": _peak_mb(), "homes": rows}
+        )
+    )
 
 
 def _run(path: Path, kind: str) -> dict[str, Any]:
@@ -129,6 +141,26 @@ def _run(path: Path, kind: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def _repeats(homes: int) -> int:
+    default = 1 if homes > LARGE else 3
+    return int(os.environ.get("LIVABILITY_BENCH_REPEAT", default))
+
+
+def _best_of(path: Path, repeats: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Scan and model alternately, `repeats` times each (the machine is shared): the fastest
+    run of each, and the highest peak memory of any run."""
+    runs: dict[str, list[dict[str, Any]]] = {"scan": [], "model": []}
+    for _ in range(repeats):
+        for kind, results in runs.items():
+            results.append(_run(path, kind))
+    best = []
+    for results in runs.values():
+        fastest = dict(min(results, key=lambda r: float(r["seconds"])))
+        fastest["peak_mb"] = max(float(r["peak_mb"]) for r in results)
+        best.append(fastest)
+    return best[0], best[1]
 
 
 def _generate(path: Path, homes: int) -> float:
@@ -164,19 +196,29 @@ def main() -> None:
     ]
     console = Console(width=120)
     table = Table(title="Model 2 on DuckDB (2 threads) vs a plain GROUP BY home_id scan")
-    for column in ("homes", "readings", "model s", "scan s", "ratio", "model peak MB", "scan MB"):
+    columns = (
+        "homes",
+        "readings",
+        "model s",
+        "of which SQL s",
+        "scan s",
+        "ratio",
+        "model peak MB",
+        "scan MB",
+    )
+    for column in columns:
         table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory(prefix="livability-bench-") as folder:
         for homes in sizes:
             path = Path(folder) / f"homes-{homes}.duckdb"
             console.print(f"generating {homes:,} homes x {READINGS_PER_WEEK} readings ...")
             _generate(path, homes)
-            scan = _run(path, "scan")
-            model = _run(path, "model")
+            scan, model = _best_of(path, _repeats(homes))
             table.add_row(
                 f"{homes:,}",
                 f"{homes * READINGS_PER_WEEK:,}",
                 f"{model['seconds']:.2f}",
+                f"{model['sql_s']:.2f}",
                 f"{scan['seconds']:.2f}",
                 f"{model['seconds'] / scan['seconds']:.2f}x",
                 f"{model['peak_mb']:,.0f}",

@@ -126,7 +126,16 @@ def vectors(daily: pl.LazyFrame, week_start: date) -> pl.DataFrame:
     """Vectors from the per-sensor, per-day aggregates of `scoring/sql.py`."""
     sensors = _sensor_weeks(_complete_days(_typed(daily)))
     homes = _homes(sensors)
-    interval = _interval(sensors)
+    # The bootstrap in slices of homes, one after the other: it holds every resample of a
+    # home (200 values) until the quantiles, so its memory grows with the homes at once.
+    slices = 1 + daily.select(pl.len()).collect().item() // (th.DAYS_PER_WEEK * _SLICE_SENSORS)
+    interval = pl.concat(
+        [
+            _interval(sensors.filter(pl.col("home_id").hash() % slices == part))
+            for part in range(slices)
+        ],
+        parallel=False,
+    )
     return (
         _finish(homes.join(interval, on="home_id", how="left"), week_start)
         .sort("home_id")
@@ -285,6 +294,7 @@ def resamples() -> tuple[tuple[int, ...], ...]:
 
 
 _CHUNK = 50
+_SLICE_SENSORS = 25_000
 
 
 def _interval(sensors: pl.LazyFrame) -> pl.LazyFrame:

@@ -5,7 +5,8 @@ specifies: BigQuery's standard SQL with `@name` parameters), and SQLGlot transpi
 embedded DuckDB. Three spatial functions have no DuckDB counterpart without the spatial
 extension, which cannot be installed here; `_for_duckdb` rewrites them for the WKT text DuckDB
 stores (`ST_ASTEXT` and `ST_GEOGFROMTEXT` are the identity there, `ST_X`/`ST_Y` read the
-numbers out of `POINT(lon lat)`).
+numbers out of `POINT(lon lat)`). GREATEST and LEAST keep DuckDB's cheaper form there (see
+`_duckdb_node`).
 
 What the query does, in order (each a CTE below):
 1. `readings`: the week's rows from the de-duplicated view, only the columns the model needs;
@@ -359,18 +360,38 @@ ORDER BY mac, hour
 """
 
 
-def _st_function(node: exp.Expression) -> exp.Expression:
+def _is_zero(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal) and node.is_number and float(node.name) == 0
+
+
+def _positive_part(node: exp.Greatest) -> exp.Expression | None:
+    """`GREATEST(0, x)` as `(x + ABS(x)) / 2`: the same number for every finite x (x + x
+    and the halving are exact in binary floating point; a negative x gives 0), and NULL for
+    a NULL x as on BigQuery. DuckDB's GREATEST costs about five times the arithmetic."""
+    arguments = [node.this, *node.expressions]
+    if len(arguments) != 2 or not any(_is_zero(a) for a in arguments):
+        return None
+    (x,) = [a for a in arguments if not _is_zero(a)] or [arguments[1]]
+    add = exp.Add(this=exp.Paren(this=x.copy()), expression=exp.Abs(this=x.copy()))
+    return exp.Div(this=exp.Paren(this=add), expression=exp.Literal.number(2))
+
+
+def _duckdb_node(node: exp.Expression) -> exp.Expression:
     """DuckDB keeps GEOGRAPHY as WKT text: the spatial functions become text functions.
 
     GREATEST and LEAST keep DuckDB's own form. BigQuery's returns NULL when an argument is
     NULL, and SQLGlot guards each call with `CASE WHEN a IS NULL OR b IS NULL THEN NULL`,
     which copies every argument twice and, nested (a clamp, a severity), four and eight
-    times: most of the per-hour work. Every GREATEST and LEAST of this query takes non-NULL
+    times: a good share of the per-hour work. Every GREATEST and LEAST of this query takes non-NULL
     arguments (readings are filtered to non-NULL values, the outdoor inputs are COALESCEd,
     points are filtered to valid ones), so the two forms give the same values.
     """
+    if isinstance(node, exp.Greatest):
+        positive = _positive_part(node)
+        if positive is not None:
+            return positive
     if isinstance(node, exp.Greatest | exp.Least):
-        node.set("ignore_nulls", True)  # noqa: FBT003 - an expression argument
+        node.set("ignore_nulls", True)
         return node
     if not isinstance(node, exp.Anonymous) or not node.expressions:
         return node
@@ -388,7 +409,7 @@ def _st_function(node: exp.Expression) -> exp.Expression:
 
 def _for_duckdb(tree: exp.Expr) -> exp.Expr:
     # Twice: the first pass unwraps ST_GEOGFROMTEXT and ST_ASTEXT inside ST_X and ST_Y.
-    return tree.transform(_st_function).transform(_st_function)
+    return tree.transform(_duckdb_node).transform(_duckdb_node)
 
 
 @cache
@@ -401,7 +422,8 @@ def render(dialect: str, dataset: str, select: str = "daily", *, one_home: bool 
     tree = sqlglot.parse_one(source, read="bigquery")
     if dialect == "duckdb":
         tree = _for_duckdb(tree)
-    return tree.sql(dialect=dialect, pretty=True)
+    # Not pretty-printed: formatting costs more than the transpiling (0.1 s a process).
+    return tree.sql(dialect=dialect)
 
 
 def dialect_of(warehouse: object) -> str:
