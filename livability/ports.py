@@ -105,6 +105,9 @@ class Warehouse(Protocol):
     """Where rows of the contract's tables live. Tables are addressed as `dataset.table`."""
 
     dataset: str
+    # The SQL the warehouse speaks, as SQLGlot names it ("duckdb", "bigquery"): code that
+    # writes SQL once (scoring/sql.py) transpiles to it.
+    dialect: str
 
     def init(self, registry: Registry) -> list[TableChange]:
         """Create the dataset, every table of `registry` and its de-duplicated view.

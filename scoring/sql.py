@@ -427,14 +427,10 @@ def render(dialect: str, dataset: str, select: str = "daily", *, one_home: bool 
 
 
 def dialect_of(warehouse: object) -> str:
-    """Which SQL a warehouse adapter speaks: its `dialect`, or its kind."""
+    """Which SQL a warehouse adapter speaks: its `dialect` (the Warehouse port's attribute)."""
     declared = getattr(warehouse, "dialect", None)
-    if isinstance(declared, str):
+    if isinstance(declared, str) and declared in DIALECTS:
         return declared
-    kinds = {"DuckDBWarehouse": "duckdb", "BigQueryWarehouse": "bigquery"}
-    for kind in type(warehouse).__mro__:
-        if kind.__name__ in kinds:
-            return kinds[kind.__name__]
     raise ValueError(
         f"cannot tell which SQL {type(warehouse).__name__} speaks: give it a `dialect` "
         f"attribute, one of {DIALECTS}"

@@ -158,6 +158,8 @@ def _plain(table: pa.Table) -> pa.Table:
 class BigQueryWarehouse:
     """Tables of the contract in one BigQuery dataset, addressed as `dataset.table`."""
 
+    dialect = "bigquery"
+
     def __init__(
         self,
         project: str,

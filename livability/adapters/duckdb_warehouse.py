@@ -118,6 +118,8 @@ class _Pending:
 class DuckDBWarehouse:
     """The embedded default: one DuckDB file, one schema per dataset."""
 
+    dialect = "duckdb"
+
     def __init__(
         self,
         path: Path,
