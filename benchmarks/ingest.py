@@ -40,6 +40,7 @@ from rich.table import Table
 
 from edge.messages import encode
 from livability.archive import find_files, load
+from livability.local.net import free_port
 from livability.local.simulator import make_homes, sensor_rows, weather_rows
 from livability.logs import configure_logging
 from livability.settings import Settings, open_warehouse
@@ -94,12 +95,6 @@ def messages(rows: list[dict[str, object]], per_message: int) -> list[tuple[dict
         }
         out.append((headers, json.dumps(body).encode()))
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from pathlib import Path
 import pytest
 from pubsub import binary_headers, push_body, structured_event
 
+from livability.local.net import free_port, wait_listening
 from livability.settings import Settings
 
 LIVABILITY = Path(sys.executable).parent / "livability"  # the console script
@@ -32,24 +31,8 @@ def reading(minute: int) -> dict[str, object]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_until_listening(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"server exited with {server.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            time.sleep(0.1)  # polling the port, not standing in for a result
-            continue
-        return
-    raise AssertionError(f"server not listening on {port} after {STARTUP_SECONDS} s")
+    wait_listening(port, server, STARTUP_SECONDS)
 
 
 @pytest.fixture

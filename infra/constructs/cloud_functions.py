@@ -56,6 +56,21 @@ def environment_variables(spec: FunctionSpec, values: Mapping[str, str]) -> dict
     return out
 
 
+def template_values(env: Environment) -> dict[str, str]:
+    """What fills the `{...}` of the function specs' environment (infra/entrypoints.py)."""
+    return {
+        "project": env.project,
+        "dataset": env.dataset,
+        "data_bucket": env.bucket_name("data"),
+        "archive_bucket": env.bucket_name("archive"),
+        "weather_locations": env.weather_locations,
+        # A topic without a schema (ingest mode `function`) takes the reference format, a
+        # JSON array of rows: one event-processor run per message, so batch them. With
+        # the BigQuery subscription each message is one row of the topic's Avro schema.
+        "rows_per_message": "100" if env.ingest_mode == "function" else "",
+    }
+
+
 class Functions(Construct):
     """Out: `functions` by key (their `.url`), `objects` (the stored bundles), `skipped`."""
 
@@ -71,17 +86,7 @@ class Functions(Construct):
         apis: Sequence[ITerraformDependable],
     ) -> None:
         super().__init__(scope, id_)
-        values = {
-            "project": env.project,
-            "dataset": env.dataset,
-            "data_bucket": env.bucket_name("data"),
-            "archive_bucket": env.bucket_name("archive"),
-            "weather_locations": env.weather_locations,
-            # A topic without a schema (ingest mode `function`) takes the reference format, a
-            # JSON array of rows: one event-processor run per message, so batch them. With
-            # the BigQuery subscription each message is one row of the topic's Avro schema.
-            "rows_per_message": "100" if env.ingest_mode == "function" else "",
-        }
+        values = template_values(env)
         self.functions: dict[str, Cloudfunctions2Function] = {}
         self.objects: dict[str, StorageBucketObject] = {}
         self.bundles: dict[str, bundles.Bundle] = {}

@@ -16,11 +16,9 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time as clock
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from edge.messages import Message, hourly
 from edge.outbox import Outbox
 from edge.simulated import Radio, VirtualTimeLoop, homes_sensors, virtual_clock
 from edge.sinks import HttpSink
+from livability.local.net import NotListeningError, free_port, wait_listening
 from livability.local.simulator import Home, make_homes, sensor_rows, weather_rows
 from livability.settings import Settings, shared_warehouse
 from scoring import job
@@ -267,9 +266,7 @@ def served(settings: Settings) -> Iterator[str]:
     The server is its own process and holds the DuckDB file while it writes; it is stopped
     (and so lets go of the file) before the caller reads the warehouse again.
     """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     env = {
         **os.environ,
         "LIVABILITY_HOME": str(settings.home),
@@ -294,17 +291,12 @@ _SERVE = "import sys; from livability.local.cli import main; sys.exit(main())"
 
 
 def _wait_listening(server: subprocess.Popen[bytes], port: int) -> None:
-    deadline = clock.monotonic() + SERVER_STARTUP_SECONDS
-    while clock.monotonic() < deadline:
-        if server.poll() is not None:
-            stderr = server.stderr.read().decode() if server.stderr else ""
-            raise DemoError(f"the event processor's server did not start: {stderr[-500:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            clock.sleep(0.1)
-            continue
-        return
-    raise DemoError(
-        f"the event processor's server is not listening after {SERVER_STARTUP_SECONDS} s"
-    )
+    try:
+        wait_listening(port, server, SERVER_STARTUP_SECONDS)
+    except NotListeningError as err:
+        stderr = (
+            server.stderr.read().decode() if server.poll() is not None and server.stderr else ""
+        )
+        raise DemoError(
+            f"the event processor's server did not start: {err} {stderr[-500:]}"
+        ) from None

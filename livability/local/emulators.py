@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
-from livability.local.storage_emulator import answers, free_port
+from livability.local.net import answers, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO / "tests" / "emulators" / "bigquery-requirements.txt"

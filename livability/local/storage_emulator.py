@@ -10,16 +10,15 @@ a client at `StorageEmulator.host`. What it does and does not enforce: ../shared
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from livability.local.net import answers, free_port
 
 START_TIMEOUT = 30.0  # seconds for the stand-in to answer; it starts in well under 1 s
 STOP_TIMEOUT = 10.0
@@ -36,25 +35,6 @@ class StorageEmulator:
     host: str  # http://127.0.0.1:PORT, the form STORAGE_EMULATOR_HOST takes
     port: int
     process: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    """A port of 127.0.0.1 that nothing listens on (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def answers(url: str) -> bool:
-    """Whether a local server answers HTTP at `url`, whatever the status."""
-    try:
-        with urllib.request.urlopen(url, timeout=1.0):  # noqa: S310 - http to 127.0.0.1
-            return True
-    except urllib.error.HTTPError:
-        return True  # it answered, even if with an error status
-    except OSError:
-        return False
 
 
 def _answers(host: str) -> bool:

@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from edge.config import Config, Gateway, Sensor
 from edge.outbox import Outbox
 from edge.simulated import Radio, VirtualTimeLoop, homes_sensors, virtual_clock
 from edge.sinks import HttpSink
+from livability.local.net import free_port, wait_listening
 from livability.local.simulator import make_homes, sensor_rows, weather_rows
 from livability.settings import Settings
 
@@ -111,25 +111,6 @@ def test_sink_offline_for_a_day_then_every_reading_arrives_once(
 # --- kill -9 mid-drain ---
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"server exited with {process.returncode}"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            time.sleep(0.1)  # polling the port, not standing in for a result
-            continue
-        return
-    raise AssertionError(f"nothing listening on {port} after 60 s")
-
-
 def depth_of(path: Path) -> int:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
         (depth,) = db.execute("SELECT count(*) FROM outbox").fetchone()
@@ -154,7 +135,7 @@ def served(settings: Settings) -> Any:
         stderr=subprocess.PIPE,
     )
     try:
-        wait_listening(port, server)
+        wait_listening(port, server, 60)
         yield port, server
     finally:
         if server.poll() is None:

@@ -282,15 +282,9 @@ def test_function_deployed_from_its_bundle(synth: Synth, spec: Any) -> None:
 
 
 def _values(synth: Synth) -> dict[str, str]:
-    env = synth.env
-    return {
-        "project": env.project,
-        "dataset": env.dataset,
-        "data_bucket": env.bucket_name("data"),
-        "archive_bucket": env.bucket_name("archive"),
-        "weather_locations": env.weather_locations,
-        "rows_per_message": "100" if env.ingest_mode == "function" else "",
-    }
+    from infra.constructs.cloud_functions import template_values
+
+    return template_values(synth.env)
 
 
 def test_publishers_batch_rows_only_where_no_topic_schema_refuses_arrays(
