@@ -36,7 +36,7 @@ demo: $(VENV)/.group-cli ## Simulate homes for 2 weeks, ingest them through the 
 # local-bigquery needs Python 3.13 and its own venv (../shared/EMULATORS.md); without a 3.13
 # interpreter this prints a notice and succeeds, and the BigQuery tests skip.
 emulators: $(VENV)/.group-dev ## Build the local stand-ins' venvs under .emulators/ (cached)
-	$(BIN)/python -m livability.local.emulators build
+	$(BIN)/python -m tools.emulators build
 
 test: $(VENV)/.group-dev emulators infra-tools ## Run the test suite
 	$(BIN)/pytest

@@ -25,10 +25,11 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from livability import archiver, export
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.adapters.local_bucket import LocalBucket
-from livability.archive import load_archive, survey
+from livability.archive import export
+from livability.archive import writer as archiver
+from livability.archive.loader import load_archive, survey
 from schemas import registry
 
 ROOT = Path(__file__).resolve().parents[1]

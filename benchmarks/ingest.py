@@ -39,11 +39,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from edge.messages import encode
-from livability.archive import find_files, load
-from livability.local.net import free_port
-from livability.local.simulator import make_homes, sensor_rows, weather_rows
+from livability.archive.loader import find_files, load
 from livability.logs import configure_logging
+from livability.net import free_port
 from livability.settings import Settings, open_warehouse
+from livability.sim.homes import make_homes, sensor_rows, weather_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT.parent / "shared" / "data" / "archive"
@@ -263,7 +263,7 @@ def best(work: Callable[[], object], repeat: int = 3) -> float:
 
 
 def bench_archive_bigquery(workdir: Path) -> Result | str:
-    from livability.local import emulators
+    from tools import emulators
 
     if not ARCHIVE.is_dir():
         return "load-archive into BigQuery: skipped, ../shared/data/archive is absent"

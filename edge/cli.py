@@ -1,6 +1,7 @@
 """The gateway's commands, shared by `python -m edge` (the image) and `livability edge`.
 
-    run --config FILE [--simulate]     scan, store, send until SIGTERM
+    run --config FILE                  scan, store, send until SIGTERM
+                                       (`livability edge run` adds --simulate)
     status --config FILE [--json]      outbox depth, last reading and battery per sensor, ...
     decode --manufacturer-id N --payload HEX
     import-properties FILE --home-id N [-o OUT]
@@ -16,8 +17,8 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +54,25 @@ def home_id(text: str) -> int:
     return int(text)
 
 
-def add_commands(commands: Any) -> None:
-    """The subcommands, on an argparse subparsers object (ours or the `livability` CLI's)."""
+# bleak's scanner and client classes for a configuration: a simulated radio instead of BLE.
+RadioFactory = Callable[[edge_config.Config], tuple[type[Any], type[Any]]]
+
+
+def add_commands(commands: Any, radio: RadioFactory | None = None) -> None:
+    """The subcommands, on an argparse subparsers object (ours or the `livability` CLI's).
+
+    `radio` adds `run --simulate`: the `livability` CLI passes the simulator's radio; the
+    image has none, so the simulator never ships in it.
+    """
     run = commands.add_parser("run", help="scan the sensors, store and send their readings")
     run.add_argument("--config", type=Path, required=True, help="gateway configuration (TOML)")
-    run.add_argument(
-        "--simulate",
-        action="store_true",
-        help="a simulated radio: the configured sensors advertise simulated homes' readings",
-    )
-    run.set_defaults(edge=cmd_run)
+    if radio is not None:
+        run.add_argument(
+            "--simulate",
+            action="store_true",
+            help="a simulated radio: the configured sensors advertise simulated homes' readings",
+        )
+    run.set_defaults(edge=cmd_run, radio=radio)
 
     status = commands.add_parser("status", help="outbox depth, last reading per sensor, sends")
     status.add_argument("--config", type=Path, required=True, help="gateway configuration (TOML)")
@@ -186,23 +196,22 @@ def cmd_run(args: argparse.Namespace) -> tuple[int, str]:
 
     config = load_config(args.config)
     configure_logging(logging.INFO, "stdout")  # a service's log is its output
-    asyncio.run(run_gateway(config, simulate=args.simulate))
+    classes = args.radio(config) if getattr(args, "simulate", False) else None
+    asyncio.run(run_gateway(config, classes))
     return 0, ""
 
 
-async def run_gateway(config: edge_config.Config, *, simulate: bool = False) -> None:
-    """The gateway until SIGTERM or SIGINT; readings not yet sent stay in the outbox."""
-    from edge.agent import Agent, utc_now
+async def run_gateway(
+    config: edge_config.Config, classes: tuple[type[Any], type[Any]] | None = None
+) -> None:
+    """The gateway until SIGTERM or SIGINT; readings not yet sent stay in the outbox.
+
+    `classes`: bleak's scanner and client classes to use instead of the real radio's."""
+    from edge.agent import Agent
     from edge.outbox import Outbox
     from edge.sinks import open_sink
 
-    scanner_class: type[Any] | None = None
-    client_class: type[Any] | None = None
-    if simulate:
-        from edge.simulated import Radio
-
-        radio = Radio(simulated_sensors(config, utc_now()), utc_now)
-        scanner_class, client_class = radio.scanner_class(), radio.client_class()
+    scanner_class, client_class = classes or (None, None)
     sink = open_sink(config.gateway.sink)
     outbox = Outbox(config.gateway.outbox, config.gateway.outbox_limit)
     try:
@@ -214,23 +223,6 @@ async def run_gateway(config: edge_config.Config, *, simulate: bool = False) -> 
     finally:
         outbox.close()
         sink.close()
-
-
-def simulated_sensors(config: edge_config.Config, now: datetime) -> list[Any]:
-    """The configured sensors as simulated homes of every kind, two days around `now`."""
-    from edge.simulated import homes_sensors
-    from livability.local.simulator import ARCHETYPES, Site, make_home, sensor_rows, weather_rows
-
-    start = datetime.combine(now.date(), time(), UTC) - timedelta(days=1)
-    homes = []
-    for index, sensor in enumerate(config.sensors):
-        site = Site(f"site-{index}", sensor.latitude, sensor.longitude)
-        home = make_home(
-            sensor.home_id, ARCHETYPES[index % len(ARCHETYPES)], site, seed=7, mac=sensor.mac
-        )
-        weather = weather_rows(site, start, 3, seed=7)
-        homes.append((home, sensor_rows(home, weather, start, 3, seed=7)))
-    return homes_sensors(homes, boot_at=start - timedelta(days=2))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import functions_framework
 from cloudevents.exceptions import GenericException
 from cloudevents.http.event import CloudEvent
 
-from functions.processor import event_id_text, process_event
+from livability.ingest.messages import event_id_text, process_event
 from livability.logs import configure_logging
 from livability.settings import Settings, shared_warehouse
 from schemas.validation import shown

@@ -25,7 +25,7 @@ import functions_framework
 from livability.logs import configure_logging
 from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_publisher
-from livability.weather import WeatherConfigError, WeatherSettings, run_tick
+from livability.weather.poller import WeatherConfigError, WeatherSettings, run_tick
 
 log = logging.getLogger("functions.weather")  # a fixed name: the runtime loads this file by path
 

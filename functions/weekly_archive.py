@@ -2,7 +2,7 @@
 
 HTTP in (Mondays 04:00 UTC, OIDC), JSON out: each week archived, unchanged or kept, with its
 rows per table and whether its files match the manifest, and any week at risk of expiring
-unverified. What a run does (livability/archiver.py, `scheduled_run`):
+unverified. What a run does (livability/archive/writer.py, `scheduled_run`):
 
 - archives the last complete Monday week and the one before it (rows that arrived late),
   from the `<table>_dedup` views, with BigQuery EXPORT DATA into LIVABILITY_ARCHIVE;
@@ -27,7 +27,7 @@ import flask
 import functions_framework
 
 from functions.http_args import requested_week
-from livability import archiver
+from livability.archive import writer as archiver
 from livability.logs import configure_logging
 from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_warehouse

@@ -4,7 +4,8 @@ A bundle holds
 - `main.py`, generated: Cloud Functions loads it and calls the entry it re-exports;
 - the modules of our packages the entry module imports, found by walking the imports
   (top-level and lazy ones; `if TYPE_CHECKING:` blocks never run and are not followed),
-  minus local-only code (`livability.local`: CLI, demo, simulator) and the DuckDB adapter;
+  minus local-only code (`livability.cli`, `livability.sim`: CLI, demo, simulator) and the
+  DuckDB adapter;
 - the data files of the packages it touches (`schemas/*.json`, `schemas/tables.toml`);
 - `requirements.txt`: the transitive closure of the function's dependency groups (plus the
   project's own dependencies), each pinned to the version `pylock.toml` locks. `pylock.toml`
@@ -39,7 +40,7 @@ from infra.entrypoints import REPO, FunctionSpec
 # The packages a function may ship, as `pyproject.toml` builds them.
 PACKAGES = ("livability", "schemas", "functions", "scoring", "edge")
 # Never shipped in a function, whoever imports them (lazily): local-only code and DuckDB.
-EXCLUDED = ("livability.local", "livability.adapters.duckdb_warehouse")
+EXCLUDED = ("livability.cli", "livability.sim", "livability.adapters.duckdb_warehouse")
 RUNTIME = "python311"  # the lock is resolved for Python 3.11
 # The Cloud Functions runtime, for environment markers (`python_version < "3.12"`, ...).
 TARGET_MARKERS = {

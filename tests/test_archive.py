@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from livability.local.cli import main
+from livability.cli.app import main
 from livability.settings import Settings
 
 REAL_WEEK = {"sensor_thermo_beacon": 1152, "weather_data": 2014}

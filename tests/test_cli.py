@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from livability.local.cli import main
+from livability.cli.app import main
 from livability.settings import Settings
 from scoring.model import MODEL_VERSION
 

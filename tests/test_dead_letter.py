@@ -1,7 +1,7 @@
 """Operators' dead-letter commands: list and replay, through the functions and the CLI.
 
 Runs against the real embedded warehouse (DuckDB, from `livability.settings`), filled by the
-real event processor (`functions.processor.process_message`). "A row that now passes" is made
+real event processor (`livability.ingest.messages.process_message`). "A row that now passes" is made
 with a copy of `schemas/` whose temperature range is widened, as a changed rule would be.
 """
 
@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from functions.processor import PubSubMessage, process_event, process_message
-from livability.deadletters import (
+from livability.cli.app import main
+from livability.ingest.dead_letters import (
     DeadLetter,
     Replay,
     UnknownDeadLetterError,
     list_dead_letters,
     replay,
 )
-from livability.local.cli import main
+from livability.ingest.messages import PubSubMessage, process_event, process_message
 from livability.ports import Warehouse
 from livability.settings import Settings, open_warehouse
 from schemas import SCHEMA_DIR, Registry

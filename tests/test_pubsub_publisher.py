@@ -20,9 +20,9 @@ import pytest
 from grpc_publisher import FakePublisher, fake_publisher
 from pubsub import push_body
 
-from functions.processor import message_from_event, process_message
 from livability.adapters.pubsub import PubSubPublisher
-from livability.ingest import IngestResult
+from livability.ingest.messages import message_from_event, process_message
+from livability.ingest.rows import IngestResult
 from livability.ports import InvalidMessageError, PublishError
 from livability.settings import Settings, open_warehouse
 from schemas import registry

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pubsub import binary_headers, push_body, structured_event
 
-from livability.local.net import free_port, wait_listening
+from livability.net import free_port, wait_listening
 from livability.settings import Settings
 
 LIVABILITY = Path(sys.executable).parent / "livability"  # the console script

@@ -90,7 +90,7 @@ def test_a_malformed_setting_is_one_line_naming_the_variable(variable: str, valu
 
 def test_a_malformed_url_is_a_cli_error_not_a_traceback() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "livability.local.cli", "score", "--week", "2024-12-02"],
+        [sys.executable, "-m", "livability.cli.app", "score", "--week", "2024-12-02"],
         env={"LIVABILITY_WAREHOUSE": "bigquery://nope", "PATH": ""},
         capture_output=True,
         text=True,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from livability.local.simulator import (
+from livability.sim.homes import (
     ARCHETYPES,
     SITES,
     Home,

@@ -1,7 +1,7 @@
 """Ingest mode (b), a BigQuery subscription with the generated topic schema, writes the rows
 that mode (a), the event processor, writes.
 
-Mode (a) runs for real: `functions.processor.process_message` into the embedded DuckDB
+Mode (a) runs for real: `livability.ingest.messages.process_message` into the embedded DuckDB
 warehouse, then a query. No Pub/Sub emulator validates schemas or runs BigQuery
 subscriptions, so mode (b) is reproduced from the GENERATED Avro schema: each message is
 checked as Pub/Sub checks it (`schemas.topic.decode_message`), then mapped to column values
@@ -23,10 +23,10 @@ from typing import Any
 import fastavro
 import pytest
 
-from functions.processor import PubSubMessage, process_message
-from livability.local import simulator
-from livability.local.cli import main
+from livability.cli.app import main
+from livability.ingest.messages import PubSubMessage, process_message
 from livability.settings import Settings, open_warehouse
+from livability.sim import homes as simulator
 from schemas import SCHEMA_DIR, Field, Registry, Table, registry
 from schemas.topic import (
     MessageError,

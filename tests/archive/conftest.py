@@ -25,11 +25,11 @@ from google.cloud.storage import Client
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.adapters.gcs import GCSBucket
 from livability.adapters.local_bucket import LocalBucket
-from livability.local import emulators
-from livability.local.storage_emulator import StorageEmulator, answers, free_port, storage_emulator
 from livability.ports import Bucket, Warehouse
 from schemas import registry
 from schemas.validation import validate_row
+from tools import emulators
+from tools.storage_emulator import StorageEmulator, answers, free_port, storage_emulator
 
 ROOT = Path(__file__).resolve().parents[2]  # not `conftest.ROOT`: a conftest may shadow it
 

@@ -28,10 +28,11 @@ import polars.testing
 import pytest
 
 from archive.conftest import SENSOR, WEATHER, WEEK, in_week, load, new_gcs_bucket, week_rows
-from livability import archiver, export
 from livability.adapters.bigquery import BigQueryWarehouse
-from livability.local.storage_emulator import StorageEmulator
+from livability.archive import export
+from livability.archive import writer as archiver
 from schemas import registry
+from tools.storage_emulator import StorageEmulator
 
 LAST = WEEK + timedelta(days=6)
 

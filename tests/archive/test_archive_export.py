@@ -1,4 +1,4 @@
-"""Period access: `livability export`, `livability.export.scan` and `load-archive` of what
+"""Period access: `livability export`, `livability.archive.export.scan` and `load-archive` of what
 `archive` writes; the round trip archive → export equals the warehouse's rows exactly.
 
 Runs against the real embedded DuckDB warehouse, the local bucket and Cloud Storage through
@@ -19,10 +19,11 @@ import polars.testing
 import pytest
 
 from archive.conftest import SENSOR, WEATHER, WEEK, load, week_rows
-from livability import archiver, export
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.adapters.local_bucket import LocalBucket
-from livability.local.cli import main
+from livability.archive import export
+from livability.archive import writer as archiver
+from livability.cli.app import main
 from livability.ports import Bucket
 from livability.settings import Settings
 from schemas import registry

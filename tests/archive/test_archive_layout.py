@@ -25,8 +25,8 @@ from archive.conftest import (
     sensor_row,
     week_rows,
 )
-from livability import archiver
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
+from livability.archive import writer as archiver
 from livability.ports import Bucket, BucketError
 from schemas import registry
 

@@ -34,7 +34,7 @@ def test_a_malformed_archive_url_is_one_error_naming_the_variable(value: str) ->
 
 def test_the_archive_function_loads_neither_duckdb_nor_polars() -> None:
     code = (
-        "import sys, functions.weekly_archive as f, livability.archiver;"
+        "import sys, functions.weekly_archive as f, livability.archive.writer;"
         "print(sorted(m for m in ('duckdb', 'polars') if m in sys.modules))"
     )
     done = subprocess.run(

@@ -17,7 +17,7 @@ import functions_framework
 import pytest
 
 from archive.conftest import SENSOR, WEATHER, WEEK, in_week, load, week_rows
-from livability import archiver
+from livability.archive import writer as archiver
 from livability.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]  # not `conftest.ROOT`: a conftest may shadow it

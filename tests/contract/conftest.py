@@ -17,9 +17,9 @@ from project_paths import ROOT
 
 from livability.adapters.bigquery import BigQueryWarehouse
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
-from livability.local.emulators import bigquery_emulator_python, running_bigquery
 from livability.ports import Warehouse
 from schemas import Registry, registry
+from tools.emulators import bigquery_emulator_python, running_bigquery
 
 PROJECT = "test-proj"
 DATASET = "sensor_data"

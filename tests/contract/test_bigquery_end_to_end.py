@@ -33,10 +33,10 @@ from contract.conftest import (
 from livability.adapters.bigquery import BigQueryWarehouse
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.adapters.local_bucket import LocalBucket
-from livability.ingest import DEAD_LETTER, ingest_rows
-from livability.local.simulator import make_homes, sensor_rows, weather_rows
+from livability.ingest.rows import DEAD_LETTER, ingest_rows
 from livability.ports import Warehouse
 from livability.settings import Settings, shared_warehouse
+from livability.sim.homes import make_homes, sensor_rows, weather_rows
 from schemas import ROW_ID, SCHEMA_DIR, Registry, registry
 from schemas.validation import validate_row
 from scoring import job

@@ -19,8 +19,8 @@ from google.cloud.storage import Client
 
 from livability.adapters.gcs import GCSBucket
 from livability.adapters.local_bucket import LocalBucket
-from livability.local.storage_emulator import StorageEmulator, free_port, storage_emulator
 from livability.ports import Bucket, BucketError, ObjectNotFoundError
+from tools.storage_emulator import StorageEmulator, free_port, storage_emulator
 
 # Every byte value, CR/LF and NUL: nothing may be decoded or translated on the way.
 BINARY = bytes(range(256)) * 3 + b"\r\n\x00\r"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.simulated import VirtualTimeLoop
+from livability.sim.radio import VirtualTimeLoop
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from typing import Any
 from edge.agent import Agent
 from edge.config import Config, Gateway, Sensor
 from edge.outbox import Outbox
-from edge.simulated import VirtualTimeLoop, virtual_clock
 from edge.sinks import SinkError
+from livability.sim.radio import VirtualTimeLoop, virtual_clock
 
 START = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday, 00:00 UTC: windows align to it
 

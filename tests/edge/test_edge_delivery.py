@@ -1,7 +1,7 @@
 """Delivery guarantees of the gateway, against real components: the event processor (the
 functions-framework app in process behind a real local HTTP server, pytest-httpserver; or
 `livability serve` under gunicorn in its own process), a DuckDB warehouse in tmp, the outbox
-on disk. The BLE radio is `edge.simulated` (bleak's scanner and client at the library
+on disk. The BLE radio is `livability.sim.radio` (bleak's scanner and client at the library
 boundary); time is virtual in the 24 h test and real in the kill -9 test, where the agent is
 a real `livability edge run` process.
 """
@@ -29,11 +29,11 @@ from werkzeug import Request, Response
 
 from edge.config import Config, Gateway, Sensor
 from edge.outbox import Outbox
-from edge.simulated import Radio, VirtualTimeLoop, homes_sensors, virtual_clock
 from edge.sinks import HttpSink
-from livability.local.net import free_port, wait_listening
-from livability.local.simulator import make_homes, sensor_rows, weather_rows
+from livability.net import free_port, wait_listening
 from livability.settings import Settings
+from livability.sim.homes import make_homes, sensor_rows, weather_rows
+from livability.sim.radio import Radio, VirtualTimeLoop, homes_sensors, virtual_clock
 
 LIVABILITY = Path(sys.executable).parent / "livability"
 SEED = 5

@@ -47,11 +47,11 @@ RUN_THE_GATEWAY = """
 import asyncio, sys
 from datetime import timedelta
 from pathlib import Path
-from edge.cli import main, simulated_sensors
+from edge.cli import main
 from edge.agent import Agent
 from edge.config import parse
 from edge.outbox import Outbox
-from edge.simulated import Radio, VirtualTimeLoop, virtual_clock
+from livability.sim.radio import Radio, VirtualTimeLoop, simulated_sensors, virtual_clock
 from edge.sinks import open_sink
 from edge.thermobeacon import SERVICE_UUID
 

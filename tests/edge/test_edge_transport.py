@@ -3,7 +3,7 @@ calls the agent's detection callback with real `BLEDevice`/`AdvertisementData` o
 carrying advertisement bytes from public captures (see test_edge_decoder.py for sources),
 and a GATT client that answers the history protocol through the notify callback; the
 connection goes through the real bleak-retry-connector. Time is virtual
-(`edge.simulated.VirtualTimeLoop`); the outbox is a real SQLite file.
+(`livability.sim.radio.VirtualTimeLoop`); the outbox is a real SQLite file.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from test_edge_decoder import (
 
 from edge import gatt
 from edge.config import Config
-from edge.simulated import VirtualTimeLoop, virtual_clock
 from edge.thermobeacon import (
     COUNT_COMMAND,
     RX_CHARACTERISTIC,
@@ -40,6 +39,7 @@ from edge.thermobeacon import (
     decode,
     encode,
 )
+from livability.sim.radio import VirtualTimeLoop, virtual_clock
 
 SENSOR_A = "70:F7:00:00:11:1A"  # THEENGS_1's device
 SENSOR_B = "DC:23:00:00:0A:AE"  # THEENGS_2's and THEENGS_MINMAX_3's device

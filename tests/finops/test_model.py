@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from livability import finops
+from livability.finops import model as finops
 from schemas import registry
 
 HOMES = st.integers(min_value=1, max_value=10_000_000)
@@ -175,7 +175,7 @@ def test_views_reading_needed_columns_only_would_scan_less(
 def test_the_columns_and_days_the_model_scans_are_the_ones_the_code_queries() -> None:
     from datetime import date
 
-    from livability import weather
+    from livability.weather import poller as weather
     from scoring import sql
     from scoring.model import week_params
 

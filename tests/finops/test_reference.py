@@ -1,7 +1,7 @@
 """The reference's cost estimate, reproduced: its line items to the cent from its stated usage,
 and its usage derived from its scenario within 5 %.
 
-Runs against the real price file (livability/finops_prices.toml), the contract in schemas/,
+Runs against the real price file (livability/finops/prices.toml), the contract in schemas/,
 rows made by the simulator and validated by the contract, and the real archived week in
 ../shared/data (skipped with a reason where absent). No cloud: this is arithmetic on usage.
 """
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from finops.conftest import read_week
-from livability import finops
-from livability.local.commands import finops as command
+from livability.cli import finops as command
+from livability.finops import model as finops
 from schemas import registry
 from schemas.validation import validate_row
 

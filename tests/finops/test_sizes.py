@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from finops.conftest import read_week
-from livability import finops
-from livability.local.commands import finops as command
+from livability.cli import finops as command
+from livability.finops import model as finops
 from schemas import Field, Table, registry
 from schemas.validation import validate_row
 

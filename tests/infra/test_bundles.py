@@ -64,7 +64,9 @@ def test_bundle_holds_only_its_code(spec: FunctionSpec, built: dict[str, bundles
     assert "requirements.txt" in names
     forbidden = [
         n for n in names
-        if n.startswith(("tests/", "benchmarks/", "livability/local/", "infra/", "edge/"))
+        if n.startswith(
+            ("tests/", "benchmarks/", "livability/cli/", "livability/sim/", "infra/", "edge/")
+        )
         or "duckdb" in n or "simulator" in n or n.endswith((".pyc", ".duckdb"))
     ]  # fmt: skip
     assert not forbidden, f"{spec.key}: shipped {forbidden}"
@@ -141,20 +143,18 @@ def test_an_unlocked_dependency_is_an_error(tmp_path: Path) -> None:
 def test_an_excluded_module_imported_at_top_level_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
     (tmp_path / "functions" / "__init__.py").write_text("")
-    (tmp_path / "functions" / "bad.py").write_text("from livability.local import cli\n")
-    (tmp_path / "livability" / "local").mkdir(parents=True)
+    (tmp_path / "functions" / "bad.py").write_text("from livability.cli import app\n")
+    (tmp_path / "livability" / "cli").mkdir(parents=True)
     for name in (
         "livability/__init__.py",
-        "livability/local/__init__.py",
-        "livability/local/cli.py",
+        "livability/cli/__init__.py",
+        "livability/cli/app.py",
     ):
         (tmp_path / name).write_text("")
-    with pytest.raises(
-        bundles.BundleError, match=r"imports livability\.local\.cli at module level"
-    ):
+    with pytest.raises(bundles.BundleError, match=r"imports livability\.cli\.app at module level"):
         bundles.imported_modules("functions.bad", tmp_path)
     (tmp_path / "functions" / "lazy.py").write_text(
-        "def f():\n    from livability.local import cli\n"
+        "def f():\n    from livability.cli import app\n"
     )
     assert bundles.imported_modules("functions.lazy", tmp_path) == ("functions", "functions.lazy")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from livability.local.cli import main
+from livability.cli.app import main
 from livability.settings import Settings
 from scoring.model import MODEL_VERSION
 

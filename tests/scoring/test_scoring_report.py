@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from scoring_weeks import WEEK, sensor_row, steady, store, weather
 
-from livability.local.cli import main
+from livability.cli.app import main
 from livability.settings import Settings
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

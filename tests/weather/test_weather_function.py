@@ -26,7 +26,7 @@ from pubsub import binary_headers, push_body
 from pytest_httpserver import HTTPServer
 from weather_fixtures import create_secret, drongo_server
 
-from livability.ingest import ingest_rows
+from livability.ingest.rows import ingest_rows
 from livability.settings import Settings
 from schemas import registry
 

@@ -24,7 +24,7 @@ from contract.conftest import (  # the contract suite's backends: DuckDB and loc
 
 from livability.adapters.local_bucket import LocalBucket
 from livability.ports import Warehouse
-from livability.weather import (
+from livability.weather.poller import (
     LOCATIONS_KEY,
     Location,
     WeatherConfigError,
@@ -188,7 +188,7 @@ def test_a_damaged_cache_is_recomputed_with_a_warning(
     bucket.put(LOCATIONS_KEY, damage)
     compute = Counting(Location(51.9, -0.4))
 
-    with caplog.at_level(logging.WARNING, logger="livability.weather"):
+    with caplog.at_level(logging.WARNING, logger="livability.weather.poller"):
         found = cached_home_locations(bucket, compute, grid=0.1, now=NOW)
 
     assert found == (Location(51.9, -0.4),)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 import pytest
 from owm_bodies import ARCHIVE_LINE, LUTON, ZOCCA, luton
 
-from livability.weather import Location, LocationError, to_row
+from livability.weather.poller import Location, LocationError, to_row
 from schemas import registry
 from schemas.validation import RowError, validate_row
 

@@ -27,7 +27,7 @@ from werkzeug import Request, Response
 from livability.adapters.local_bucket import LocalBucket
 from livability.adapters.pubsub import PubSubPublisher
 from livability.logs import configure_logging
-from livability.weather import (
+from livability.weather.poller import (
     SENT_KEY,
     Location,
     OpenWeatherClient,
@@ -438,7 +438,7 @@ def test_the_key_is_in_no_json_log_line(
 
     lines = capsys.readouterr().err.splitlines()
     entries = [json.loads(line) for line in lines]
-    assert any(e["logger"] == "livability.weather" for e in entries)
+    assert any(e["logger"] == "livability.weather.poller" for e in entries)
     assert any("/data/2.5/weather" in e["message"] for e in entries)
     assert not [line for line in lines if KEY in line]
 

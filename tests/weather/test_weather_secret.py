@@ -14,7 +14,7 @@ import pytest
 from owm_bodies import KEY
 from weather_fixtures import create_secret, drongo_server
 
-from livability.weather import (
+from livability.weather.poller import (
     SecretError,
     WeatherConfigError,
     WeatherSettings,

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from contract.conftest import Backend, backend, bigquery_endpoint
 from owm_bodies import ARCHIVE_LINE, LUTON
 
-from livability.weather import Location, to_row
+from livability.weather.poller import Location, to_row
 from schemas import Registry, registry
 from schemas.validation import validate_row
 

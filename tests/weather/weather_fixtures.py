@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from livability.local.storage_emulator import answers, free_port
+from tools.storage_emulator import answers, free_port
 
 PROJECT = "test-proj"
 DRONGO = Path(sys.executable).parent / "drongo"

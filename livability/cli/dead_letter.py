@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from livability.deadletters import UnknownDeadLetterError, list_dead_letters, replay
-from livability.local.cli import CliError, parse_date
+from livability.cli.common import CliError, parse_date
+from livability.ingest.dead_letters import UnknownDeadLetterError, list_dead_letters, replay
 from livability.settings import Settings
 
 _REASON_WIDTH = 60

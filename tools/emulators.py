@@ -5,7 +5,7 @@ BigQuery: `local-bigquery` (PyPI) needs Python >= 3.13, so it gets its own venv 
 that holds the DuckDB extensions it loads (DuckDB cannot download them on this network;
 ../shared/EMULATORS.md). Never shipped to a function.
 
-    python -m livability.local.emulators build [ROOT]   # what `make emulators` runs
+    python -m tools.emulators build [ROOT]   # what `make emulators` runs
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
-from livability.local.net import answers, free_port
+from livability.net import answers, free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 REQUIREMENTS = REPO / "tests" / "emulators" / "bigquery-requirements.txt"
 # Installed with --no-deps: it asks for a DuckDB whose extensions cannot be downloaded here.
 SERVER = REPO / "tests" / "emulators" / "bigquery-server.txt"
@@ -230,7 +230,7 @@ def _signal_group(process: subprocess.Popen[bytes]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] != "build" or len(args) > 2:
-        print("usage: python -m livability.local.emulators build [ROOT]", file=sys.stderr)
+        print("usage: python -m tools.emulators build [ROOT]", file=sys.stderr)
         return 2
     root = Path(args[1]) if len(args) == 2 else DEFAULT_ROOT
     python = bigquery_emulator_python()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from livability.ingest import (
+from livability.ingest.rows import (
     BASE64_PREFIX,
     IngestResult,
     Rejection,

@@ -12,15 +12,16 @@ from typing import Any
 from rich.console import Console
 
 from edge.cli import EdgeError, add_commands
-from livability.local.cli import CliError
+from livability.cli.common import CliError
 from livability.settings import Settings
+from livability.sim.radio import configured_radio
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "edge", help="the ThermoBeacon gateway: run it, see its state, decode an advertisement"
     )
-    add_commands(parser.add_subparsers(dest="edge_command", required=True))
+    add_commands(parser.add_subparsers(dest="edge_command", required=True), configured_radio)
     parser.set_defaults(run=run)
 
 

@@ -3,7 +3,7 @@
 The bytes per row, per message and per archived row are measured here, on rows our own code
 produces: the simulator's readings and weather, validated by the contract, published the way
 the data plane's publisher and the edge gateway build messages, exported as gzip'd JSON lines.
-The model and the prices are `livability/finops.py` and `livability/finops_prices.toml`.
+The model and the prices are `livability/finops/model.py` and `livability/finops/prices.toml`.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from livability import finops
-from livability.local.cli import CliError, bounded
+from livability.cli.common import CliError, bounded
+from livability.finops import model as finops
 from livability.settings import Settings
 from schemas import registry
 from schemas.validation import to_json, validate_row
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 # What the event processor's bundle ships (infra zips these for a function).
 FUNCTION_SOURCES = ("functions", "livability", "schemas")
 _SAMPLE_START = datetime(2024, 12, 2, tzinfo=UTC)  # a Monday in the heating season
@@ -108,7 +108,7 @@ def _interval(text: str) -> Any:
 
 def sample_rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
     """Raw rows as the simulator's homes and weather produce them, in time order."""
-    from livability.local import simulator
+    from livability.sim import homes as simulator
 
     homes = simulator.make_homes(_SAMPLE_HOMES, seed)
     weather = {

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from functions.processor import PoisonMessageError, decode_rows, message_from_event, route
-from livability.ingest import DEAD_LETTER
+from livability.ingest.messages import PoisonMessageError, decode_rows, message_from_event, route
+from livability.ingest.rows import DEAD_LETTER
 from livability.ports import Warehouse, WarehouseError
 from schemas import ROW_ID, Registry, Table, UnknownTableError, registry
 from schemas.validation import RowError, validate_row
@@ -32,7 +32,7 @@ from schemas.validation import RowError, validate_row
 EPOCH = date(2000, 1, 1)  # the platform's first plausible day (tables.toml ranges)
 Outcome = Literal["loaded", "duplicate", "rejected"]
 STORED: tuple[Outcome, ...] = ("loaded", "duplicate")
-# How functions.processor.route words a message naming another dataset.
+# How livability.ingest.messages.route words a message naming another dataset.
 _OTHER_DATASET = "dataset_id:"
 
 

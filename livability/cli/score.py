@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from livability.cli.common import cell, parse_date, week_in_contract
 from livability.settings import Settings
 
 # (column, header, digits): what a person reads first, then the physics behind it.
@@ -35,24 +36,11 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "score", help="score the 7 days starting --week in the warehouse, publish the vectors"
     )
-    from livability.local.cli import parse_date
-
     parser.add_argument(
         "--week", type=parse_date, required=True, help="first day of the week, YYYY-MM-DD"
     )
     parser.add_argument("--json", action="store_true", help="print the vectors as a JSON list")
     parser.set_defaults(run=run)
-
-
-def cell(vector: dict[str, Any], column: str, digits: int) -> str:
-    value = vector.get(column)
-    if value is None:
-        return "-"
-    if column == "grade" and vector.get("provisional"):
-        return f"{value}?"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def score_table(vectors: list[dict[str, Any]], title: str) -> RichTable:
@@ -65,13 +53,12 @@ def score_table(vectors: list[dict[str, Any]], title: str) -> RichTable:
 
 
 def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
-    from livability.local.cli import _week_in_contract
     from schemas import registry
     from schemas.validation import to_json, validate_row
     from scoring import job
     from scoring.model import MODEL_VERSION
 
-    week = _week_in_contract(args.week)
+    week = week_in_contract(args.week)
     warehouse = settings.open_warehouse()
     try:
         published = job.run(warehouse, settings.open_bucket(), week, datetime.now(UTC))

@@ -20,12 +20,14 @@ import selectors
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future as ConcurrentFuture
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
+from edge import config as edge_config
+from edge.agent import utc_now
 from edge.thermobeacon import (
     COUNT_COMMAND,
     HISTORY_COMMAND,
@@ -38,6 +40,7 @@ from edge.thermobeacon import (
     encode,
     encode_minmax,
 )
+from livability.sim.homes import ARCHETYPES, Site, make_home, sensor_rows, weather_rows
 
 LOG_INTERVAL_S = 600  # what a ThermoBeacon does (WatchFlower); the gateway derives it
 ADVERTS_PER_READING = 3
@@ -288,7 +291,7 @@ class Radio:
 def homes_sensors(
     homes: Sequence[tuple[Any, Sequence[dict[str, Any]]]], boot_at: datetime
 ) -> list[SimulatedSensor]:
-    """Simulated ThermoBeacons for `livability.local.simulator` homes and their rows."""
+    """Simulated ThermoBeacons for `livability.sim.homes` homes and their rows."""
     sensors = []
     for home, rows in homes:
         points = [
@@ -303,3 +306,24 @@ def homes_sensors(
         voltage = 2950 + home.home_id % 7 * 20
         sensors.append(SimulatedSensor(home.mac, boot_at, points, voltage_mv=voltage))
     return sensors
+
+
+def simulated_sensors(config: edge_config.Config, now: datetime) -> list[Any]:
+    """The configured sensors as simulated homes of every kind, two days around `now`."""
+    start = datetime.combine(now.date(), time(), UTC) - timedelta(days=1)
+    homes = []
+    for index, sensor in enumerate(config.sensors):
+        site = Site(f"site-{index}", sensor.latitude, sensor.longitude)
+        home = make_home(
+            sensor.home_id, ARCHETYPES[index % len(ARCHETYPES)], site, seed=7, mac=sensor.mac
+        )
+        weather = weather_rows(site, start, 3, seed=7)
+        homes.append((home, sensor_rows(home, weather, start, 3, seed=7)))
+    return homes_sensors(homes, boot_at=start - timedelta(days=2))
+
+
+def configured_radio(config: edge_config.Config) -> tuple[type[Any], type[Any]]:
+    """bleak's scanner and client classes on a radio where the configured sensors advertise
+    simulated homes' readings, in real time (`livability edge run --simulate`)."""
+    radio = Radio(simulated_sensors(config, utc_now()), utc_now)
+    return radio.scanner_class(), radio.client_class()

@@ -1,7 +1,7 @@
 """`livability export`: a raw table for a period, to parquet or CSV, from wherever it lives.
 
 Recent days come from the warehouse, older ones from the archive (LIVABILITY_ARCHIVE),
-one row per row_id (livability/export.py). CSV flattens nested columns to `parent.child`.
+one row per row_id (livability/archive/export.py). CSV flattens nested columns to `parent.child`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from rich.console import Console
 
-from livability.archiver import ArchiveError
-from livability.local.cli import CliError, parse_date, progress_bar
+from livability.archive.writer import ArchiveError
+from livability.cli.common import CliError, parse_date, progress_bar
 
 
 def register(commands: Any) -> None:
@@ -35,7 +35,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Any, out: Console, err: Console) -> int:
-    from livability import export  # polars: loaded only for this command
+    from livability.archive import export  # polars: loaded only for this command
 
     if args.out.is_dir():
         raise CliError(f"--out {args.out}: is a folder; give a file name")

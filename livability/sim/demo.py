@@ -1,7 +1,7 @@
 """The whole job on one machine: simulate homes, publish, ingest, score, publish scores.
 
 Sensor readings go through the real edge gateway: each home's gateway (`edge.agent`) runs on
-a simulated radio (`edge.simulated`: bleak's scanner and client, emitting the ThermoBeacon
+a simulated radio (`livability.sim.radio`: bleak's scanner and client, emitting the ThermoBeacon
 advertisement bytes of the simulated home's readings and answering GATT history requests)
 in simulated time, stores every reading in its SQLite outbox, and drains it over HTTP to the
 event processor served as `livability serve` serves it (functions-framework under gunicorn,
@@ -33,11 +33,11 @@ from edge import config as edge_config
 from edge.agent import Agent
 from edge.messages import Message, hourly
 from edge.outbox import Outbox
-from edge.simulated import Radio, VirtualTimeLoop, homes_sensors, virtual_clock
 from edge.sinks import HttpSink
-from livability.local.net import NotListeningError, free_port, wait_listening
-from livability.local.simulator import Home, make_homes, sensor_rows, weather_rows
+from livability.net import NotListeningError, free_port, wait_listening
 from livability.settings import Settings, shared_warehouse
+from livability.sim.homes import Home, make_homes, sensor_rows, weather_rows
+from livability.sim.radio import Radio, VirtualTimeLoop, homes_sensors, virtual_clock
 from scoring import job
 
 SENDERS = 8
@@ -287,7 +287,7 @@ def served(settings: Settings) -> Iterator[str]:
             raise DemoError(f"the event processor's server failed: {stderr.decode()[-500:]}")
 
 
-_SERVE = "import sys; from livability.local.cli import main; sys.exit(main())"
+_SERVE = "import sys; from livability.cli.app import main; sys.exit(main())"
 
 
 def _wait_listening(server: subprocess.Popen[bytes], port: int) -> None:

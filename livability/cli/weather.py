@@ -2,7 +2,7 @@
 
 Where the rows go: with `LIVABILITY_TOPIC` set, to Pub/Sub through the data plane's publisher
 (as the function does); otherwise, in the embedded default, straight into the warehouse
-through the ingest path the event processor itself runs (`livability.ingest.ingest_rows`:
+through the ingest path the event processor itself runs (`livability.ingest.rows.ingest_rows`:
 the same validation, row ids and dead letters). The embedded default has no Pub/Sub, and
 pushing to `livability serve` would need a server running: a poll from a shell should work
 on its own.
@@ -24,11 +24,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from livability.ingest import ingest_rows
-from livability.local.cli import CliError
+from livability.cli.common import CliError
+from livability.ingest.rows import ingest_rows
 from livability.ports import Publisher, Warehouse
 from livability.settings import Settings, open_publisher
-from livability.weather import (
+from livability.weather.poller import (
     WeatherConfigError,
     WeatherSettings,
     base_url,

@@ -18,7 +18,7 @@ from livability.settings import Settings
 
 
 def register(commands: Any) -> None:
-    from livability.local.cli import parse_date, positive_int
+    from livability.cli.common import parse_date, positive_int
 
     parser = commands.add_parser("report", help="render one home's week as a PNG chart")
     parser.add_argument("--home", type=positive_int, required=True, help="home id")
@@ -30,10 +30,10 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
-    from livability.local.cli import CliError, _week_in_contract
+    from livability.cli.common import CliError, week_in_contract
     from scoring.model import hourly_series, score_week
 
-    week = _week_in_contract(args.week)
+    week = week_in_contract(args.week)
     target: Path = args.out or Path(f"report-{args.home}-{week.isoformat()}.png")
     warehouse = settings.open_warehouse()
     try:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from livability.local.net import answers, free_port
+from livability.net import answers, free_port
 
 START_TIMEOUT = 30.0  # seconds for the stand-in to answer; it starts in well under 1 s
 STOP_TIMEOUT = 10.0

@@ -20,8 +20,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from livability import archiver
-from livability.local.cli import CliError, parse_date, progress_bar
+from livability.archive import writer as archiver
+from livability.cli.common import CliError, parse_date, progress_bar
 
 
 def register(commands: Any) -> None:

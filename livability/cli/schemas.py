@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from livability.local.cli import CliError
+from livability.cli.common import CliError
 from livability.settings import Settings
 from schemas import UnknownTableError, registry
 from schemas.topic import TopicSchemaError, avro_schema_json

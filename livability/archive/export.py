@@ -1,6 +1,6 @@
 """Period access to a raw table: recent days from the warehouse, older ones from the archive.
 
-    import livability.export as export
+    import livability.archive.export as export
     frame = export.scan("sensor_thermo_beacon", date(2024, 12, 1), date(2024, 12, 7))
     frame.filter(pl.col("home_id") == 1).collect()
 
@@ -34,8 +34,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from livability.archive import Damage, read_lines
-from livability.archiver import (
+from livability.archive.loader import Damage, read_lines
+from livability.archive.writer import (
     MANIFEST,
     ArchiveError,
     Manifest,

@@ -2,7 +2,7 @@
 
 Three parts, each checkable on its own (docs/finops.md explains the model and its sources):
 
-- **Prices** (`PriceBook`): the dated unit-price file `finops_prices.toml`, every price with
+- **Prices** (`PriceBook`): the dated unit-price file `prices.toml`, every price with
   its unit, its monthly free tier and the Google page it comes from.
 - **Sizes** (`row_bytes`): BigQuery's logical size of a row, computed from the contract in
   `schemas/` with BigQuery's documented data-type sizes (INT64, FLOAT64, DATE, TIMESTAMP 8 B,
@@ -30,10 +30,10 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from livability.weather import FREE_TIER_CALLS_PER_MINUTE, LOCATION_DAYS, LOCATIONS_MAX_AGE
+from livability.weather.poller import FREE_TIER_CALLS_PER_MINUTE, LOCATION_DAYS, LOCATIONS_MAX_AGE
 from schemas import Field, Table
 
-PRICES_FILE = Path(__file__).with_name("finops_prices.toml")
+PRICES_FILE = Path(__file__).with_name("prices.toml")
 
 KIB, MIB, GIB, TIB = 2**10, 2**20, 2**30, 2**40
 # What one of each price unit is in base units: bytes (x months), seconds x GiB/GHz/vCPU,
@@ -474,7 +474,7 @@ SCORING_COLUMNS = (
     "data.location",
     "row_id",
 )
-# Columns the weather poller's location query reads (livability/weather.py `_location_sql`):
+# Columns the weather poller's location query reads (livability/weather/poller.py `_location_sql`):
 # `day` (the partition filter) and `data.location`, over the last LOCATION_DAYS days.
 LOCATION_QUERY_COLUMNS = ("day", "data.location")
 # Cloud Scheduler jobs the deployment defines: weather poller, weekly scoring, weekly archive.

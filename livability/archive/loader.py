@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from livability.ingest import IngestResult, Rejection, dead_letter, ingest_rows, payload_text
+from livability.ingest.rows import IngestResult, Rejection, dead_letter, ingest_rows, payload_text
 from livability.ports import Bucket, BucketError, Warehouse
 from schemas import registry
 
@@ -167,7 +167,7 @@ def _apply_manifest(path: Path, read: Callable[[], bytes], where: str, found: Su
     """Remember a week's manifest; `_filter` applies it once the week is surveyed."""
     if path.name != "manifest.json":
         return
-    from livability.archiver import Manifest, ManifestError
+    from livability.archive.writer import Manifest, ManifestError
 
     try:
         manifest = Manifest.parse(read(), where)

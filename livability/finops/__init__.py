@@ -1,0 +1,1 @@
+"""FinOps: the monthly cost per service of a deployment, from dated prices and row sizes."""

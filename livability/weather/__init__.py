@@ -1,0 +1,1 @@
+"""The weather poller: OpenWeatherMap current weather → `weather_data` rows on Pub/Sub."""
