@@ -22,7 +22,7 @@ $(BIN)/python:
 # pylock.toml (`make lock`) pins every transitive dependency; pip installs with it as
 # constraints, so each group gets exactly the locked versions and nothing more.
 $(VENV)/constraints.txt: pylock.toml | $(BIN)/python
-	$(BIN)/python -c 'import tomllib; lock = tomllib.load(open("pylock.toml", "rb")); print("\n".join(p["name"] + "==" + p["version"] for p in lock["packages"] if "version" in p))' > $@
+	$(BIN)/python tools/constraints.py pylock.toml > $@
 
 # One stamp per dependency group: each target installs only what its part needs.
 $(VENV)/.group-%: pyproject.toml $(VENV)/constraints.txt | $(BIN)/python

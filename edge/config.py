@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.thermobeacon import RX_CHARACTERISTIC, TX_CHARACTERISTIC
+from schemas.geo import point_wkt
 
 KINDS = ("thermobeacon",)
 # Sections of the reference's properties file that are ThermoBeacons (its handler names).
@@ -70,7 +71,7 @@ class Sensor:
 
     @property
     def wkt(self) -> str:
-        return f"POINT({self.longitude!r} {self.latitude!r})"
+        return point_wkt(self.longitude, self.latitude)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import flask
 import functions_framework
 
 from functions.http_args import requested_week
+from livability import weeks
 from livability.logs import configure_logging
 from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_warehouse
@@ -55,7 +56,7 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
     except ValueError as err:
         return {"error": str(err)}, 400
     now = datetime.now(UTC)
-    week = requested or job.last_complete_week(now.date())
+    week = requested or weeks.last_complete_week(now.date())
     try:
         settings = Settings.from_env()
     except SettingsError as err:

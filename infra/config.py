@@ -18,19 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from livability.gcp import BUCKET_NAME, DATASET_ID, PROJECT_ID, IngestMode
+
 ENVIRONMENTS = Path(__file__).parent / "environments"
-IngestMode = Literal["function", "bigquery_subscription"]
 
 # cloud.google.com/resource-manager/docs/creating-managing-projects
-_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
 # Every resource name starts with the prefix; service account ids are the tightest limit
 # (6-30 characters, lowercase letters, digits and hyphens), hence the short prefix.
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,10}[a-z0-9]$")
 _GROUP = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _SERVICE_ACCOUNT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
-_DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 _MEMBER = re.compile(r"^(group|user|serviceAccount|domain):[^\s]+$")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _BILLING = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
@@ -107,11 +105,11 @@ class Environment:
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Any, re.Pattern[str], str]] = [
-            ("project", self.project, _PROJECT, "a project id"),
+            ("project", self.project, PROJECT_ID, "a project id"),
             ("region", self.region, _REGION, "a region like europe-west1"),
             ("name_prefix", self.name_prefix, _PREFIX, "3-12 lowercase letters, digits, -"),
-            ("state_bucket", self.state_bucket, _BUCKET, "a bucket name"),
-            ("dataset", self.dataset, _DATASET, "a dataset name"),
+            ("state_bucket", self.state_bucket, BUCKET_NAME, "a bucket name"),
+            ("dataset", self.dataset, DATASET_ID, "a dataset name"),
             ("github.repository", self.github.repository, _REPOSITORY, "OWNER/NAME"),
         ]
         for i, member in enumerate(self.archive_readers):

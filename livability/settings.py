@@ -32,6 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from livability.gcp import BUCKET_NAME, DATASET_ID, PROJECT_ID
 from schemas import Registry, registry
 
 if TYPE_CHECKING:
@@ -39,10 +40,7 @@ if TYPE_CHECKING:
 
 DEFAULT_HOME = Path(".livability")
 DEFAULT_DATASET = "sensor_data"
-_DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 # cloud.google.com/resource-manager/docs/creating-managing-projects: 6-30 characters.
-_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 _TOPIC = re.compile(
     r"^projects/([a-z][-a-z0-9]{4,28}[a-z0-9])/topics/([A-Za-z][-A-Za-z0-9._~+%]{2,254})$"
 )
@@ -76,12 +74,12 @@ class WarehouseURL:
             return cls("duckdb", _dataset(dataset, "LIVABILITY_DATASET"), path=Path(rest))
         if text.startswith("bigquery://"):
             parts = text.removeprefix("bigquery://").split("/")
-            if len(parts) != 2 or not _PROJECT.match(parts[0]):
+            if len(parts) != 2 or not PROJECT_ID.match(parts[0]):
                 raise SettingsError(
                     f"{variable}: {text!r} is not bigquery://PROJECT/DATASET "
                     "with a valid project id"
                 )
-            if not _DATASET.match(parts[1]):
+            if not DATASET_ID.match(parts[1]):
                 raise SettingsError(
                     f"{variable}: {text!r} names dataset {parts[1]!r}, which is not valid "
                     "(letters, digits and underscores)"
@@ -113,7 +111,7 @@ class BucketURL:
             return cls("file", path=Path(rest))
         if text.startswith("gs://"):
             bucket, _, prefix = text.removeprefix("gs://").partition("/")
-            if not _BUCKET.match(bucket) or ".." in bucket or "//" in prefix:
+            if not BUCKET_NAME.match(bucket) or "//" in prefix:
                 raise SettingsError(f"{variable}: {text!r} is not gs://BUCKET[/PREFIX]")
             return cls("gs", bucket=bucket, prefix=prefix.strip("/"))
         raise SettingsError(f"{variable}: {text!r} is not file:///PATH or gs://BUCKET[/PREFIX]")
@@ -129,7 +127,7 @@ class Emulators:
 
 
 def _dataset(name: str, variable: str) -> str:
-    if not _DATASET.match(name):
+    if not DATASET_ID.match(name):
         raise SettingsError(
             f"{variable}: {name!r} is not a valid dataset name (letters, digits and underscores)"
         )

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from schemas import ROW_ID, Field, Table
+from schemas.geo import PointError, parse_point, point_wkt
 
 _INT64 = (-(2**63), 2**63 - 1)
 # ASCII digits only: `\d` would take other scripts' digits, and int() takes "1_000".
@@ -38,7 +39,6 @@ _TIMESTAMP = re.compile(
     re.IGNORECASE,
 )
 # WKT point, longitude first: `POINT(-0.41472 51.87833)`.
-_POINT = re.compile(r"^ *POINT *\( *([^ ()]+) +([^ ()]+) *\) *$", re.IGNORECASE)
 _MAX_SHOWN = 60
 
 
@@ -277,16 +277,10 @@ def _timestamp(value: Any) -> datetime:
 
 
 def _point(value: Any) -> str:
-    match = _POINT.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise _FieldError("is not a WKT point 'POINT(longitude latitude)'")
-    # The number pattern, not float() alone: float() takes "1_000", "nan" and other digits.
-    if not (_FLOAT.fullmatch(match[1]) and _FLOAT.fullmatch(match[2])):
-        raise _FieldError("has non-numeric coordinates")
-    lon, lat = float(match[1]) + 0.0, float(match[2]) + 0.0
-    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-        raise _FieldError("has longitude outside -180..180 or latitude outside -90..90")
-    return f"POINT({lon!r} {lat!r})"
+    try:
+        return point_wkt(*parse_point(value))
+    except PointError as err:
+        raise _FieldError(str(err)) from None
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {

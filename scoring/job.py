@@ -18,21 +18,21 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import polars as pl
 
 from livability.ports import Bucket, ParamValue, Warehouse
+from livability.weeks import WEEK
 from schemas import ROW_ID, registry
 from schemas.validation import to_json, validate_row
-from scoring.model import MODEL_VERSION, SCORES_TABLE, WEEK, score_week, week_params
+from scoring.model import MODEL_VERSION, SCORES_TABLE, score_week, week_params
 
 __all__ = [
     "SCORES_TABLE",
     "WEEK",
     "Published",
     "compute",
-    "last_complete_week",
     "publish",
     "run",
     "week_params",
@@ -59,11 +59,6 @@ class Published:
     object_uri: str | None
     new_rows: int
     replaced: int = 0
-
-
-def last_complete_week(today: date) -> date:
-    """Monday of the last Monday-Sunday week that has ended before `today`."""
-    return today - timedelta(days=today.weekday()) - WEEK
 
 
 def compute(warehouse: Warehouse, week_start: date, computed_at: datetime) -> pl.DataFrame:

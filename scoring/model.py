@@ -21,13 +21,14 @@ from typing import Any
 import polars as pl
 
 from livability.ports import ParamValue, Warehouse
+from livability.weeks import WEEK
 from schemas import registry
 from scoring import sql
 from scoring import thresholds as th
 
 MODEL_VERSION: str = "2.0.0"
 SCORES_TABLE = "livability_scores"
-WEEK = timedelta(days=7)
+
 # Added by the job that publishes the vectors, not by the model.
 _ADDED_BY_JOB = ("computed_at", "row_id")
 # Columns of model 1 that model 2 leaves NULL (docs/scoring.md, "Versions").

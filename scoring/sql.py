@@ -35,13 +35,11 @@ from typing import Final
 import sqlglot
 from sqlglot import exp
 
+from schemas import geo
 from scoring import thresholds as th
 
 DIALECTS: Final = ("bigquery", "duckdb")
 # A WKT point as BigQuery's ST_ASTEXT and the contract write it: POINT(lon lat).
-_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-_WKT_LON = r"(?i)^\s*POINT\s*\(\s*" + _NUMBER + r"\s+[-+0-9.eE]+\s*\)\s*$"
-_WKT_LAT = r"(?i)^\s*POINT\s*\(\s*[-+0-9.eE]+\s+" + _NUMBER + r"\s*\)\s*$"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MICROS_PER_HOUR: Final = 3_600_000_000
 MICROS_PER_SLOT: Final = MICROS_PER_HOUR // th.SLOTS_PER_HOUR
@@ -399,7 +397,7 @@ def _duckdb_node(node: exp.Expression) -> exp.Expression:
     if name in ("ST_ASTEXT", "ST_GEOGFROMTEXT") and isinstance(arg, exp.Expression):
         return arg
     if name in ("ST_X", "ST_Y"):
-        pattern = _WKT_LON if name == "ST_X" else _WKT_LAT
+        pattern = geo.SQL_LONGITUDE if name == "ST_X" else geo.SQL_LATITUDE
         extracted = exp.RegexpExtract(
             this=arg, expression=exp.Literal.string(pattern), group=exp.Literal.number(1)
         )

@@ -43,6 +43,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from livability.ports import BackendError, Bucket, ObjectNotFoundError, Warehouse, WarehouseError
+from livability.weeks import WEEK, last_complete_week, last_day, monday
 from schemas import ROW_ID, Field, Table, registry
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 FORMAT = "livability-archive/1"
 MANIFEST = "manifest.json"
 VERIFIED = "verified.json"
-WEEK = timedelta(days=7)
 SHARD_ROWS = 200_000  # rows per file of the query-and-upload writer
 # The infra sets a 365-day partition expiry on the raw tables; a week whose first day
 # expires within EXPIRY_WARNING must have a verified archive, or the job alerts.
@@ -90,19 +90,6 @@ def parse_week_name(name: str) -> date | None:
         return date.fromisoformat(name)
     except ValueError:
         return None
-
-
-def last_day(week: date) -> date:
-    return week + WEEK - timedelta(days=1)
-
-
-def monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def last_complete_week(today: date) -> date:
-    """Monday of the last Monday-Sunday week that ended before `today`."""
-    return monday(today) - WEEK
 
 
 # --- the BigQuery JSON export format ---

@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from livability import weeks as platform_weeks
 from livability.archive import writer as archiver
 from livability.cli.common import CliError, parse_date, progress_bar
 
@@ -119,16 +120,16 @@ def _archive(
     warehouse = settings.open_warehouse()
     try:
         if args.week:
-            weeks = [_check_week(args.week)]
+            chosen = [_check_week(args.week)]
         else:
             today = datetime.now(UTC).date()
-            weeks = archiver.weeks_with_rows(
-                warehouse, archiver.last_day(archiver.last_complete_week(today))
+            chosen = archiver.weeks_with_rows(
+                warehouse, platform_weeks.last_day(platform_weeks.last_complete_week(today))
             )
         outcomes = []
         with progress_bar(err) as progress:
-            task = progress.add_task(f"Archiving {len(weeks)} week(s)", total=None)
-            for week in weeks:
+            task = progress.add_task(f"Archiving {len(chosen)} week(s)", total=None)
+            for week in chosen:
                 progress.update(task, description=f"Archiving {week.isoformat()}")
                 outcomes.append(
                     archiver.archive_week(

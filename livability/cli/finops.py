@@ -24,6 +24,7 @@ from rich.table import Table as RichTable
 
 from livability.cli.common import CliError, bounded
 from livability.finops import model as finops
+from livability.gcp import INGEST_MODES
 from livability.settings import Settings
 from schemas import registry
 from schemas.validation import to_json, validate_row
@@ -69,7 +70,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--ingest-mode",
-        choices=finops.INGEST_MODES,
+        choices=INGEST_MODES,
         default="function",
         help="Pub/Sub to BigQuery through the event processor or a BigQuery subscription "
         "(default function)",
@@ -276,7 +277,7 @@ def _print_estimate(
 def _run_reference(args: argparse.Namespace, book: finops.PriceBook, out: Console) -> int:
     per_row = reference_row_bytes(sample_rows()["sensor_thermo_beacon"])
     report: dict[str, Any] = {"reference_row_bytes": float(per_row), "modes": {}}
-    for mode in finops.INGEST_MODES:
+    for mode in INGEST_MODES:
         stated = finops.reference_estimate(mode, book=book)
         derived = finops.reference_estimate(
             mode, derived=finops.reference_usage(mode, per_row), book=book
@@ -295,7 +296,7 @@ def _run_reference(args: argparse.Namespace, book: finops.PriceBook, out: Consol
         f"message, 100 weather locations every 3 h), priced its way: no free tiers, queries "
         f"per 1,000 GB, 1st gen functions; {per_row} B per reading; prices of {book.as_of}"
     )
-    for mode in finops.INGEST_MODES:
+    for mode in INGEST_MODES:
         data = report["modes"][mode]
         table = RichTable(title=f"ingest mode: {mode}", title_justify="left")
         for column in (

@@ -28,10 +28,11 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
+from livability.gcp import INGEST_MODES, IngestMode
 from livability.weather.poller import FREE_TIER_CALLS_PER_MINUTE, LOCATION_DAYS, LOCATIONS_MAX_AGE
-from schemas import Field, Table
+from schemas import Field, Table, geo
 
 PRICES_FILE = Path(__file__).with_name("prices.toml")
 
@@ -54,9 +55,6 @@ UNITS: Mapping[str, int] = {
 MONTH_DAYS = 30  # a billing month as the reference and Google's own pricing examples count it
 WEEKS_PER_MONTH = Decimal(MONTH_DAYS) / 7
 CENT = Decimal("0.01")
-
-IngestMode = Literal["function", "bigquery_subscription"]
-INGEST_MODES: tuple[str, ...] = get_args(IngestMode)
 
 
 class PriceError(ValueError):
@@ -150,12 +148,6 @@ def _price(where: str, key: str, entry: Any) -> Price:
 # --- Sizes -------------------------------------------------------------------------------------
 
 _FIXED = {"INTEGER": 8, "FLOAT": 8, "DATE": 8, "TIMESTAMP": 8, "BOOLEAN": 1}
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-
-
-def vertices(wkt: str) -> int:
-    """Vertices of a 2-D WKT geography (a POINT has one): its coordinates come in pairs."""
-    return len(_NUMBER.findall(wkt)) // 2
 
 
 def value_bytes(column: Field, value: Any) -> int:
@@ -170,7 +162,7 @@ def value_bytes(column: Field, value: Any) -> int:
     if kind == "BYTES":
         return 2 + len(value)
     if kind == "GEOGRAPHY":
-        return 16 + 24 * vertices(str(value))
+        return 16 + 24 * geo.vertices(str(value))
     return _FIXED[kind]
 
 

@@ -34,6 +34,7 @@ from edge.agent import Agent
 from edge.messages import Message, hourly
 from edge.outbox import Outbox
 from edge.sinks import HttpSink
+from livability import weeks
 from livability.net import NotListeningError, free_port, wait_listening
 from livability.settings import Settings, shared_warehouse
 from livability.sim.homes import Home, make_homes, sensor_rows, weather_rows
@@ -63,7 +64,7 @@ class DemoResult:
 
 def default_start(today: date) -> date:
     """The Monday two complete weeks back, so both simulated weeks have ended."""
-    return job.last_complete_week(today) - job.WEEK
+    return weeks.last_complete_week(today) - weeks.WEEK
 
 
 def simulate(homes: list[Home], start: date, days: int, seed: int, dataset: str) -> list[Message]:

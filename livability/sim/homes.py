@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final, NamedTuple
 
+from schemas.geo import point_wkt
+
 __all__ = [
     "ARCHETYPES",
     "SITES",
@@ -49,7 +51,7 @@ class Site:
     @property
     def wkt(self) -> str:
         """The location as WKT, longitude first (BigQuery GEOGRAPHY)."""
-        return f"POINT({self.longitude} {self.latitude})"
+        return point_wkt(self.longitude, self.latitude)
 
 
 SITES: Final[tuple[Site, ...]] = (

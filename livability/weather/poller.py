@@ -47,6 +47,7 @@ from urllib.parse import quote, quote_plus
 
 from livability.ports import BackendError, ObjectNotFoundError
 from schemas import registry
+from schemas.geo import PointError, parse_point, point_wkt
 from schemas.validation import RowError, shown, validate_row
 
 if TYPE_CHECKING:
@@ -79,7 +80,6 @@ _BASE_URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?/?$")
 _SECRET = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
 _NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
 _PAIR = re.compile(rf"^\s*({_NUMBER})\s*,\s*({_NUMBER})\s*$")
-_WKT = re.compile(rf"^\s*POINT\s*\(\s*({_NUMBER})\s+({_NUMBER})\s*\)\s*$", re.IGNORECASE)
 
 
 class WeatherConfigError(ValueError):
@@ -124,7 +124,7 @@ class Location:
     @property
     def wkt(self) -> str:
         """As the contract's GEOGRAPHY columns take it: longitude first."""
-        return f"POINT({self.lon!r} {self.lat!r})"
+        return point_wkt(self.lon, self.lat)
 
 
 def parse_locations(
@@ -182,13 +182,12 @@ def home_locations(
     )
     points: set[Location] = set()
     for text in table.column("location").to_pylist():
-        match = _WKT.match(text) if isinstance(text, str) else None
-        if match is None:
+        try:
+            lon, lat = parse_point(text)
+        except PointError:
             log.warning("home location is not a WKT point; skipped", extra={"value": shown(text)})
             continue
-        lon, lat = float(match[1]), float(match[2])
-        if -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
-            points.add(snap(lat, lon, grid))
+        points.add(snap(lat, lon, grid))
     return tuple(sorted(points))
 
 

@@ -17,7 +17,7 @@ import functions_framework
 import pytest
 
 from archive.conftest import SENSOR, WEATHER, WEEK, in_week, load, week_rows
-from livability.archive import writer as archiver
+from livability import weeks
 from livability.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]  # not `conftest.ROOT`: a conftest may shadow it
@@ -36,7 +36,7 @@ def scheduler(settings: Settings) -> Iterator[flask.testing.FlaskClient]:
 def test_the_scheduled_call_archives_the_last_complete_week_and_a_rerun_changes_nothing(
     settings: Settings, scheduler: flask.testing.FlaskClient
 ) -> None:
-    latest = archiver.last_complete_week(datetime.now(UTC).date())
+    latest = weeks.last_complete_week(datetime.now(UTC).date())
     rows = week_rows(latest)
     warehouse = settings.open_warehouse()
     load(warehouse, rows)
@@ -52,7 +52,7 @@ def test_the_scheduled_call_archives_the_last_complete_week_and_a_rerun_changes_
         t: len(in_week(rows[t], latest)) for t in (SENSOR, WEATHER)
     }
     # The week before holds only the day before `latest`: archived too (late rows window).
-    assert by_week[(latest - archiver.WEEK).isoformat()]["action"] == "archived"
+    assert by_week[(latest - weeks.WEEK).isoformat()]["action"] == "archived"
     assert body["at_risk"] == []
     manifest = json.loads(
         (settings.home / "archive" / latest.isoformat() / "manifest.json").read_text()

@@ -20,11 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from livability.finops import model as finops
+from livability.gcp import INGEST_MODES
 from schemas import registry
 
 HOMES = st.integers(min_value=1, max_value=10_000_000)
 BATCH = st.integers(min_value=1, max_value=500)
-MODE = st.sampled_from(finops.INGEST_MODES)
+MODE = st.sampled_from(INGEST_MODES)
 
 
 def scenario(**changes: object) -> finops.Scenario:

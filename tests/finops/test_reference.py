@@ -17,10 +17,11 @@ import pytest
 from finops.conftest import read_week
 from livability.cli import finops as command
 from livability.finops import model as finops
+from livability.gcp import INGEST_MODES
 from schemas import registry
 from schemas.validation import validate_row
 
-MODES = finops.INGEST_MODES
+MODES = INGEST_MODES
 # Issue 9, the reference's cost section: (line, stated usage, stated cost).
 STATED = {
     "function": [

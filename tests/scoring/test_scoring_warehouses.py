@@ -29,6 +29,7 @@ from contract.conftest import (
 from project_paths import ROOT
 from scoring_weeks import WEEK, moment, sensor_row, steady, weather
 
+from livability import weeks
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.adapters.local_bucket import LocalBucket
 from livability.ports import Warehouse
@@ -141,7 +142,7 @@ def test_the_sql_gives_the_same_vectors_on_bigquery_and_duckdb(
 def test_the_weekly_function_scores_the_last_complete_week(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    week = job.last_complete_week(datetime.now(UTC).date())
+    week = weeks.last_complete_week(datetime.now(UTC).date())
     sensor = [sensor_row(r) for r in steady(21.0, 45.0, hours=range(0, 168, 2))]
     shift = timedelta(days=(week - WEEK).days)
     for row in sensor:
