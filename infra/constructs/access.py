@@ -3,14 +3,20 @@
 `grants()` is the security model as data (docs/deploy.md shows it as a table); the
 construct declares one IAM member resource per row. No workload gets a project-wide
 editor role; the only project-level grants are BigQuery's `jobUser` (queries and load jobs
-are billed to the project, so BigQuery checks it there) and the build account's log writer
-and image writer (the image repository is created by Cloud Functions, not by this stack).
+are billed to the project, so BigQuery checks it there) and the build account's log writer,
+image writer (the image repository is created by Cloud Functions, not by this stack) and
+object admin limited by a condition to the bucket Cloud Functions copies sources into.
+
+Some grants must exist before the resource that uses them is created (`Grant.before`): the
+build account's, before any function builds; the Pub/Sub service agent's on a table, before
+a BigQuery subscription to it. The stack declares those in a first `Access` that the
+functions and subscriptions depend on, the rest after them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from cdktn_provider_google.artifact_registry_repository_iam_member import (
     ArtifactRegistryRepositoryIamMember,
@@ -18,7 +24,10 @@ from cdktn_provider_google.artifact_registry_repository_iam_member import (
 from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
 from cdktn_provider_google.bigquery_table_iam_member import BigqueryTableIamMember
 from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
-from cdktn_provider_google.project_iam_member import ProjectIamMember
+from cdktn_provider_google.project_iam_member import (
+    ProjectIamMember,
+    ProjectIamMemberCondition,
+)
 from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscriptionIamMember
 from cdktn_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
 from cdktn_provider_google.secret_manager_secret_iam_member import (
@@ -32,10 +41,10 @@ from cdktn_provider_google.storage_bucket_iam_member import (
 from constructs import Construct
 
 from infra.config import Environment
-from infra.constructs.cloud_functions import Functions
+from infra.constructs.cloud_functions import Functions, deployed
 from infra.constructs.identities import Identities
 from infra.constructs.ingest import Ingest
-from infra.constructs.messaging import Messaging
+from infra.constructs.messaging import TOPICS, Messaging
 from infra.constructs.platform import Artifacts, Secrets
 from infra.constructs.storage import Storage
 from infra.constructs.warehouse import Warehouse
@@ -47,6 +56,10 @@ Kind = Literal[
 
 
 DEAD_LETTER = "dead_letter"  # the target naming the dead-letter topic
+# The bucket Cloud Functions (2nd gen) copies a function's source into, which its build reads
+# and writes: created by Cloud Functions on the first deploy, so granted by condition.
+GCF_SOURCES = "gcf-v2-sources-{number}-{region}"
+Phase = Literal["functions", "ingest"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,16 @@ class Grant:
     target: str
     why: str
     prefix: str | None = None  # bucket grants: only objects under this prefix
+    bucket: str | None = None  # project grants of a storage role: only this bucket (template)
+
+    @property
+    def before(self) -> Phase | None:
+        """What must wait for this grant: the functions' builds, or the subscriptions."""
+        if self.who == "build":
+            return "functions"
+        if self.who == "pubsub-agent" and self.kind == "table":
+            return "ingest"
+        return None
 
 
 def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...]) -> list[Grant]:
@@ -108,6 +131,9 @@ def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...])
               "push the built function images (Cloud Functions creates that repository)"),
         Grant("build", "roles/storage.objectViewer", "bucket", "functions",
               "read the function bundles"),
+        Grant("build", "roles/storage.objectAdmin", "project", "project",
+              "read and write the sources Cloud Functions copies for the build",
+              bucket=GCF_SOURCES),
         Grant("pubsub-agent", "roles/pubsub.publisher", "topic", DEAD_LETTER,
               "forward undeliverable messages"),
     ]  # fmt: skip
@@ -146,46 +172,56 @@ def markdown_rows(rows: list[Grant]) -> list[str]:
     out = []
     for g in rows:
         on = f"{g.kind} `{g.target}`" + (f" (objects under `{g.prefix}`)" if g.prefix else "")
+        if g.bucket:
+            on += f" (bucket `{g.bucket.format(number='NUMBER', region='REGION')}` only)"
         out.append(f"| {g.who} | `{g.role}` | {on} | {g.why} |")
     return out
 
 
+def stack_grants(env: Environment) -> list[Grant]:
+    """`grants()` for what `env` deploys: the event processor in ingest mode `function`, a
+    subscription per topic where something receives it."""
+    functions = {s.key for s in deployed(env) if not s.pending}
+    processor = "event_processor" in functions
+    subscribed = processor or env.ingest_mode == "bigquery_subscription"
+    return [
+        g
+        for g in grants(env, processor=processor, subscriptions=tuple(TOPICS if subscribed else ()))
+        # A grant on a function that is not deployed (yet) has nothing to be on.
+        if g.kind != "function" or g.target in functions
+    ]
+
+
 class Access(Construct):
-    """Out: `members`, the IAM member resources in the order of `grants()`."""
+    """Out: `members`, the IAM member resources of `rows` in order, and `by_target`."""
 
     def __init__(
         self,
         scope: Construct,
         id_: str,
         env: Environment,
+        rows: list[Grant],
         *,
         project_number: str,
         identities: Identities,
         storage: Storage,
         warehouse: Warehouse,
         messaging: Messaging,
-        functions: Functions,
-        ingest: Ingest,
         secrets: Secrets,
         artifacts: Artifacts,
+        functions: Functions | None = None,
+        ingest: Ingest | None = None,
     ) -> None:
+        """`functions` and `ingest`: needed only by rows on a function or a subscription."""
         super().__init__(scope, id_)
         self.env = env
         self.identities = identities
         self.pubsub_agent = (
             f"serviceAccount:service-{project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
-        self.rows = [
-            g
-            for g in grants(
-                env,
-                processor="event_processor" in functions.functions,
-                subscriptions=tuple(ingest.subscriptions),
-            )
-            # A grant on a function that is not deployed (yet) has nothing to be on.
-            if g.kind != "function" or g.target in functions.functions
-        ]
-        self.members: list[object] = []
+        self.rows = rows
+        self.members: list[Any] = []
+        self.by_target: dict[str, Any] = {}
         for grant in self.rows:
             member = self._member(grant.who)
             # Stable ids (no position): adding a grant leaves the others' state untouched.
@@ -196,7 +232,20 @@ class Access(Construct):
             role = grant.role
             resource: object
             if grant.kind == "project":
-                resource = ProjectIamMember(self, id_, project=project, role=role, member=member)
+                condition = None
+                if grant.bucket:
+                    bucket_name = grant.bucket.format(number=project_number, region=env.region)
+                    condition = ProjectIamMemberCondition(
+                        title=f"only {grant.bucket.format(number='n', region='r')}"[:100],
+                        description=f"Objects of gs://{bucket_name} and the bucket itself.",
+                        expression=(
+                            f'resource.name.startsWith("projects/_/buckets/{bucket_name}/") '
+                            f'|| resource.name == "projects/_/buckets/{bucket_name}"'
+                        ),
+                    )
+                resource = ProjectIamMember(
+                    self, id_, project=project, role=role, member=member, condition=condition
+                )
             elif grant.kind == "dataset":
                 resource = BigqueryDatasetIamMember(
                     self, id_, project=project, dataset_id=warehouse.dataset.dataset_id,
@@ -218,6 +267,7 @@ class Access(Construct):
                     self, id_, project=project, topic=topic.name, role=role, member=member
                 )
             elif grant.kind == "subscription":
+                assert ingest is not None, "subscription grants need the subscriptions"
                 resource = PubsubSubscriptionIamMember(
                     self, id_, project=project,
                     subscription=ingest.subscriptions[grant.target].name,
@@ -236,6 +286,7 @@ class Access(Construct):
                     role=role, member=member,
                 )  # fmt: skip
             elif grant.kind == "function":
+                assert functions is not None, "function grants need the functions"
                 function = functions.functions[grant.target]
                 resource = CloudRunV2ServiceIamMember(
                     self, id_, project=project, location=env.region,
@@ -252,6 +303,7 @@ class Access(Construct):
                     repository=artifacts.edge.name, role=role, member=member,
                 )  # fmt: skip
             self.members.append(resource)
+            self.by_target[grant.target] = resource
 
     def _member(self, who: str) -> str:
         if who == "pubsub-agent":

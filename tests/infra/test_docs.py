@@ -26,7 +26,7 @@ def documented_rows() -> list[str]:
 
 
 def test_security_table_matches_the_prod_stack(synthesized: dict[str, Synth]) -> None:
-    in_code = markdown_rows(synthesized["prod"].stack.access.rows)
+    in_code = markdown_rows(synthesized["prod"].stack.grants)
     in_docs = documented_rows()
     assert in_docs == in_code, (
         "docs/deploy.md's workload grants differ from infra/constructs/access.py; "
