@@ -38,7 +38,7 @@ demo: $(VENV)/.group-cli ## Simulate homes for 2 weeks, ingest them through the 
 emulators: $(VENV)/.group-dev ## Build the local stand-ins' venvs under .emulators/ (cached)
 	$(BIN)/python -m tools.emulators build
 
-test: $(VENV)/.group-dev emulators infra-tools ## Run the test suite
+test: $(VENV)/.group-dev emulators infra-tools node_modules/.installed ## Run the test suite
 	$(BIN)/pytest
 
 # --- Infrastructure: infra/, docs/deploy.md. Only `infra-tools` is part of `make test`. ---

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from cdktn import App, GcsBackend, TerraformOutput, TerraformStack
 from cdktn_provider_google.data_google_project import DataGoogleProject
@@ -10,7 +11,7 @@ from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
 from infra.config import Environment
-from infra.constructs.access import Access, stack_grants
+from infra.constructs.access import Access, Grant, stack_grants
 from infra.constructs.apis import Apis
 from infra.constructs.audit import AuditLogs
 from infra.constructs.ci import GitHubCi
@@ -67,18 +68,15 @@ class LivabilityStack(TerraformStack):
         self.audit = AuditLogs(self, "audit", env, apis)
         # The security model; the grants that others wait for come first.
         self.grants = stack_grants(env)
-        resources = {
-            "project_number": number,
-            "identities": self.identities,
-            "storage": self.storage,
-            "warehouse": self.warehouse,
-            "messaging": self.messaging,
-            "secrets": self.secrets,
-            "artifacts": self.artifacts,
-        }
-        self.prerequisites = Access(
-            self, "prerequisites", env, [g for g in self.grants if g.before], **resources
-        )
+
+        def access(id_: str, rows: list[Grant], **later: Any) -> Access:
+            return Access(
+                self, id_, env, rows, project_number=number, identities=self.identities,
+                storage=self.storage, warehouse=self.warehouse, messaging=self.messaging,
+                secrets=self.secrets, artifacts=self.artifacts, **later,
+            )  # fmt: skip
+
+        self.prerequisites = access("prerequisites", [g for g in self.grants if g.before])
         build = [
             m
             for g, m in zip(self.prerequisites.rows, self.prerequisites.members, strict=True)
@@ -110,14 +108,11 @@ class LivabilityStack(TerraformStack):
             table_grants=tables,
         )
         self.scheduler = Scheduler(self, "scheduler", env, self.functions, self.identities)
-        self.access = Access(
-            self,
+        self.access = access(
             "access",
-            env,
             [g for g in self.grants if not g.before],
             functions=self.functions,
             ingest=self.ingest,
-            **resources,
         )
         self.ci = GitHubCi(
             self,

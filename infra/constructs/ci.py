@@ -7,10 +7,10 @@ and only these subjects, each bound to one account:
 
 | subject (`repo:OWNER/NAME:...`) | account | from ref |
 | --- | --- | --- |
-| `pull_request` | `ci-plan`: read-only roles, the state, bundle metadata | any pull request |
-| `environment:<env>-plan` | `ci-plan` | `github.deploy_ref` only |
-| `environment:<env>` | `ci-deploy`: admin roles of the stack's services | `github.deploy_ref` only |
-| `environment:<env>-edge` | `edge-push`: writes the edge image repository, nothing else | `github.deploy_ref` only |
+| `pull_request` | `ci-plan`: read-only roles, the state, bundle metadata | any PR |
+| `environment:<env>-plan` | `ci-plan` | `deploy_ref` |
+| `environment:<env>` | `ci-deploy`: admin roles of the stack's services | `deploy_ref` |
+| `environment:<env>-edge` | `edge-push`: writes the edge repository, nothing else | `deploy_ref` |
 
 The ref check is Google's, not only GitHub's environment rule: a job of the dev environment
 started from another branch gets no token (`deploy_ref`: `refs/heads/main` for dev, the tags

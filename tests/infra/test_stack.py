@@ -531,8 +531,9 @@ def test_github_workload_identity(synth: Synth) -> None:
         "google_iam_workload_identity_pool_provider", workload_identity_pool_provider_id="github"
     )
     assert provider["oidc"] == {"issuer_uri": "https://token.actions.githubusercontent.com"}
-    assert f'assertion.repository_id == "{synth.env.github.repository_id}"' in (
-        provider["attribute_condition"]
+    assert (
+        f'assertion.repository_id == "{synth.env.github.repository_id}"'
+        in (provider["attribute_condition"])
     )
     users = [
         g

@@ -122,11 +122,7 @@ def test_actionlint_flags_an_unknown_context(tmp_path: Path) -> None:
 
 
 def _steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (name, step)
-        for name, job in workflow["jobs"].items()
-        for step in job.get("steps", [])
-    ]
+    return [(name, step) for name, job in workflow["jobs"].items() for step in job.get("steps", [])]
 
 
 def test_actions_are_pinned_by_commit_with_their_release() -> None:
@@ -216,7 +212,8 @@ def test_deploys_wait_for_ci_main_to_dev_tags_to_prod() -> None:
         assert job["uses"] == "./.github/workflows/deploy.yml"
         assert job["with"] == {"environment": environment}
         assert set(job["needs"]) == {"lint-and-test", "synth"}, "a deploy waits for CI"
-        assert condition in job["if"] and "github.event_name == 'push'" in job["if"]
+        assert condition in job["if"]
+        assert "github.event_name == 'push'" in job["if"]
         assert job["concurrency"] == {"group": f"deploy-{environment}", "cancel-in-progress": False}
 
 
@@ -226,7 +223,8 @@ def test_approvers_see_the_plan_that_is_applied() -> None:
     plan, apply = deploy["jobs"]["plan"], deploy["jobs"]["apply"]
     # The plan runs before any approval, as the read-only planner, and is kept.
     assert plan["environment"] == "${{ inputs.environment }}-plan"
-    assert "make plan ENV=\"$TARGET\"" in _runs(plan) and "PLAN_OUT=tfplan" in _runs(plan)
+    assert 'make plan ENV="$TARGET"' in _runs(plan)
+    assert "PLAN_OUT=tfplan" in _runs(plan)
     assert "GITHUB_STEP_SUMMARY" in _runs(plan)
     upload = next(s for s in plan["steps"] if "upload-artifact" in s.get("uses", ""))
     assert upload["with"]["name"] == "plan-${{ inputs.environment }}"
