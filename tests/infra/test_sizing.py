@@ -2,7 +2,7 @@
 memory bound measured.
 
 Runs against: infra/sizing.py with the FinOps profile (livability.finops.Profile) and the
-real environment files; the real event processor (`functions.processor.process_event` on a
+real environment files; the real event processor (`livability.ingest.messages.process_event` on a
 DuckDB file) handling the largest message the contract lets through, under tracemalloc; and
 docs/deploy.md's sizing table. No timing is asserted: durations come from the FinOps profile,
 which `make bench` measures.
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from functions.processor import MAX_ROWS, process_event
 from infra import config, sizing
 from infra.entrypoints import REPO
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
-from livability.finops import Profile
+from livability.finops.model import Profile
+from livability.ingest.messages import MAX_ROWS, process_event
 from schemas import registry
 
 MIB = 2**20
