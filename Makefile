@@ -50,7 +50,7 @@ PROVIDER_LOCK := infra/.terraform.lock.hcl
 PLAN_ARGS ?=
 PLAN_OUT ?=
 APPLY_ARGS ?=
-.PHONY: infra-tools synth plan deploy apply-plan destroy terraform-found provider-lock-found providers-lock
+.PHONY: infra-tools synth plan deploy apply-plan destroy smoke terraform-found provider-lock-found providers-lock
 
 # checkov conflicts with the dev group (old packaging): its own venv, pinned by
 # infra/checkov-requirements.txt; about a minute the first time, nothing after.
@@ -92,6 +92,12 @@ apply-plan: terraform-found provider-lock-found ## Apply the saved plan PLAN_OUT
 	@test -n "$(PLAN_OUT)" -a -f "$(STACK)/$(PLAN_OUT)" || { echo "error: no saved plan $(STACK)/$(PLAN_OUT) (make plan PLAN_OUT=...)" >&2; exit 1; }
 	$(terraform_init)
 	$(TERRAFORM) -chdir=$(STACK) apply -input=false $(PLAN_OUT)
+
+# Needs Application Default Credentials that may publish to the topic, query and delete in
+# the dataset, read the archive and run the Scheduler jobs (docs/deploy.md, "Smoke test").
+smoke: $(VENV)/.group-cli ## Smoke-test the deployed ENV: ingest, dead letters, weekly jobs, archive, cleanup
+	@exports="$$($(BIN)/python -m infra.smoke $(ENV))" || exit 2; eval "$$exports"; \
+		$(BIN)/livability smoke --scheduler "$$LIVABILITY_SMOKE_SCHEDULER"
 
 # Keeps the Workload Identity pool and provider (soft-deleted for 30 days once destroyed) and
 # refuses an environment that protects its data before anything is destroyed (infra/terraform.py).
