@@ -6,8 +6,8 @@
   a failed delivery with backoff, as Pub/Sub would.
 - The event processor as `livability serve` serves it (functions-framework under gunicorn on
   127.0.0.1), the weekly scoring and archive functions under `functions-framework` itself:
-  three real HTTP servers in three processes, all on one DuckDB file under LIVABILITY_HOME
-  (each process opens it only while it has work).
+  three real HTTP servers in three processes, all on one warehouse: a DuckDB file under
+  LIVABILITY_HOME (each process opens it only while it has work), or the BigQuery stand-in.
 """
 
 from __future__ import annotations
@@ -89,11 +89,13 @@ class LocalStack:
     score: str
     archive: str
     pubsub: PushingPublisher
+    backend: dict[str, str] = field(default_factory=dict)
     logs: list[Path] = field(default_factory=list)
 
     def environment(self) -> dict[str, str]:
         """What `livability smoke` is given to reach this stack."""
         return {
+            **self.backend,
             "LIVABILITY_HOME": str(self.home),
             "LIVABILITY_TOPIC": "projects/test-proj/topics/sensor_data",
             "LIVABILITY_ROWS_PER_MESSAGE": "100",
@@ -125,10 +127,15 @@ def _function(target: str) -> list[str]:
 
 
 @contextmanager
-def local_stack(home: Path) -> Iterator[LocalStack]:
-    """Every server started, in parallel; stopped (and the pushes drained) afterwards."""
+def local_stack(home: Path, backend: dict[str, str] | None = None) -> Iterator[LocalStack]:
+    """Every server started, in parallel; stopped (and the pushes drained) afterwards.
+
+    `backend`: settings of another warehouse than the DuckDB file under `home` (the BigQuery
+    stand-in: LIVABILITY_WAREHOUSE, BIGQUERY_EMULATOR_HOST), given to every process."""
+    backend = backend or {}
     env = {**os.environ, "LIVABILITY_HOME": str(home)}
     env.pop("LIVABILITY_WAREHOUSE", None)
+    env.update(backend)
     logs = home.parent / "logs"
     logs.mkdir(exist_ok=True)
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=3) as starting:
@@ -151,7 +158,7 @@ def local_stack(home: Path) -> Iterator[LocalStack]:
         server.start()
         try:
             yield LocalStack(home, url["processor"], url["score"], url["archive"], pubsub,
-                             sorted(logs.iterdir()))  # fmt: skip
+                             backend, sorted(logs.iterdir()))  # fmt: skip
         finally:
             server.stop(grace=None).wait()
             pubsub.stop()

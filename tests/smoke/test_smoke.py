@@ -2,9 +2,11 @@
 
 Runs against: tests/smoke/local_stack.py (the real google-cloud-pubsub client publishing to
 the gRPC Publisher of the test suite, which pushes to `livability serve`; the weekly jobs under
-functions-framework; one DuckDB file; the archive in a local folder), with the smoke steps of
-livability/smoke/run.py run in this process. The week before this one is seeded with simulated
-homes, so scoring and the archive have something to do and the manifest to verify.
+functions-framework; one DuckDB file, or the BigQuery stand-in `local-bigquery` for the full
+run; the archive in a local folder), with the smoke steps of livability/smoke/run.py run in
+this process. The week before this one is seeded with simulated homes, so scoring and the
+archive have something to do and the manifest to verify. The Cloud Scheduler path runs
+against a stand-in of Scheduler's REST API (pytest-httpserver) that calls the local function.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 import requests
+from contract.conftest import PROJECT, bigquery_endpoint, drop_dataset, new_dataset
 from pytest_httpserver import HTTPServer
 
 from livability.archive.writer import last_complete_week
@@ -29,6 +32,7 @@ from livability.smoke.jobs import HttpJobs, JobError, SchedulerJobs
 from schemas import registry
 from smoke.local_stack import LocalStack, local_stack
 
+__all__ = ["bigquery_endpoint"]  # the stand-in's session fixture, imported for pytest
 FAST = smoke.Options(timeout=60, cleanup_wait=5, poll=0.05, max_poll=0.5)
 STEPS = [
     "publish the tagged reading (twice)",
@@ -67,11 +71,29 @@ def seed_last_week(settings: Settings) -> int:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    """The local stack on DuckDB, and on the BigQuery stand-in (skipped without Python 3.13)."""
     home = tmp_path_factory.mktemp("smoke") / "state"
-    assert seed_last_week(Settings.from_env({"LIVABILITY_HOME": str(home)})) > 0
-    with local_stack(home) as running:
-        yield running
+    backend: dict[str, str] = {}
+    dataset = ""
+    if request.param == "bigquery":
+        endpoint = request.getfixturevalue("bigquery_endpoint")
+        dataset = new_dataset()
+        backend = {
+            "LIVABILITY_WAREHOUSE": f"bigquery://{PROJECT}/{dataset}",
+            "BIGQUERY_EMULATOR_HOST": endpoint.removeprefix("http://"),
+        }
+    settings = Settings.from_env({**backend, "LIVABILITY_HOME": str(home)})
+    settings.open_warehouse(init=True).close()  # `livability init`, as a deploy does
+    assert seed_last_week(settings) > 0
+    try:
+        with local_stack(home, backend) as running:
+            yield running
+    finally:
+        if dataset:
+            drop_dataset(endpoint, dataset)
 
 
 def target(stack: LocalStack, settings: Settings, **urls: str) -> smoke.Target:
@@ -83,15 +105,15 @@ def target(stack: LocalStack, settings: Settings, **urls: str) -> smoke.Target:
 
 def stored_rows(settings: Settings, run_id: str) -> dict[str, int]:
     warehouse = settings.open_warehouse()
-    day = NOW.date()
+    day, dataset = NOW.date(), settings.warehouse_url.dataset
     try:
         readings = warehouse.query(
-            "SELECT COUNT(*) FROM sensor_data.sensor_thermo_beacon WHERE day = @day "
+            f"SELECT COUNT(*) FROM {dataset}.sensor_thermo_beacon WHERE day = @day "
             "AND home_id = @home AND data.mac = @mac",
             {"day": day, "home": smoke.SMOKE_HOME, "mac": smoke.mac_of(run_id)},
         )
         letters = warehouse.query(
-            "SELECT COUNT(*) FROM sensor_data.dead_letter WHERE day >= @day "
+            f"SELECT COUNT(*) FROM {dataset}.dead_letter WHERE day >= @day "
             "AND STRPOS(payload, @tag) > 0",
             {"day": day, "tag": smoke.tag(run_id)},
         )
@@ -100,6 +122,8 @@ def stored_rows(settings: Settings, run_id: str) -> dict[str, int]:
     return {"readings": readings.column(0)[0].as_py(), "dead letters": letters.column(0)[0].as_py()}
 
 
+# DuckDB and the BigQuery stand-in: the steps' SQL (partition filters, STRPOS, DELETE) on both.
+@pytest.mark.parametrize("stack", ["duckdb", "bigquery"], indirect=True)
 def test_every_step_passes_and_nothing_is_left(stack: LocalStack) -> None:
     settings = Settings.from_env(stack.environment())
     seen: list[smoke.Step] = []
@@ -126,6 +150,7 @@ def test_every_step_passes_and_nothing_is_left(stack: LocalStack) -> None:
     assert stored_rows(settings, run_id) == {"readings": 0, "dead letters": 0}
 
 
+@pytest.mark.parametrize("stack", ["duckdb"], indirect=True)
 def test_a_job_that_does_not_answer_fails_its_step_and_cleanup_still_runs(
     stack: LocalStack, tmp_path: Path
 ) -> None:
@@ -193,6 +218,7 @@ class SchedulerStandIn:
 PARENT = "projects/test-proj/locations/europe-west1/jobs/lvb-dev"
 
 
+@pytest.mark.parametrize("stack", ["duckdb"], indirect=True)
 def test_the_weekly_jobs_run_through_their_scheduler_jobs(
     stack: LocalStack, httpserver: HTTPServer
 ) -> None:
