@@ -42,19 +42,7 @@ class LivabilityStack(TerraformStack):
         super().__init__(scope, env.name)
         self.env = env
         contract = schemas or registry()
-        # Every call is billed to (and quota-checked on) the project, whatever the
-        # credentials: user credentials (a first deploy) have no project of their own, and
-        # the billing budget API refuses a call without one.
-        GoogleProvider(
-            self,
-            "google",
-            project=env.project,
-            region=env.region,
-            user_project_override=True,
-            billing_project=env.project,
-        )
-        # One state per environment, in a bucket made once by hand (docs/deploy.md).
-        GcsBackend(self, bucket=env.state_bucket, prefix=f"livability/{env.name}")
+        self._provider(env)
         project = DataGoogleProject(self, "project", project_id=env.project)
         number = project.number
 
@@ -77,16 +65,6 @@ class LivabilityStack(TerraformStack):
             )  # fmt: skip
 
         self.prerequisites = access("prerequisites", [g for g in self.grants if g.before])
-        build = [
-            m
-            for g, m in zip(self.prerequisites.rows, self.prerequisites.members, strict=True)
-            if g.before == "functions"
-        ]
-        tables = {
-            g.target: m
-            for g, m in zip(self.prerequisites.rows, self.prerequisites.members, strict=True)
-            if g.before == "ingest"
-        }
         self.functions = Functions(
             self,
             "functions",
@@ -95,7 +73,7 @@ class LivabilityStack(TerraformStack):
             identities=self.identities,
             bundle_dir=bundle_dir,
             apis=apis,
-            after=build,
+            after=[m for _, m in self.prerequisites.waited_by("functions")],
         )
         self.ingest = Ingest(
             self,
@@ -105,7 +83,7 @@ class LivabilityStack(TerraformStack):
             functions=self.functions,
             identities=self.identities,
             warehouse=self.warehouse,
-            table_grants=tables,
+            table_grants={g.target: m for g, m in self.prerequisites.waited_by("ingest")},
         )
         self.scheduler = Scheduler(self, "scheduler", env, self.functions, self.identities)
         self.access = access(
@@ -126,6 +104,24 @@ class LivabilityStack(TerraformStack):
         )
         self.budget = Budget(self, "budget", env, number, apis)
 
+        self._outputs(env)
+
+    def _provider(self, env: Environment) -> None:
+        # Every call is billed to (and quota-checked on) the project, whatever the
+        # credentials: user credentials (a first deploy) have no project of their own, and
+        # the billing budget API refuses a call without one.
+        GoogleProvider(
+            self,
+            "google",
+            project=env.project,
+            region=env.region,
+            user_project_override=True,
+            billing_project=env.project,
+        )
+        # One state per environment, in a bucket made once by hand (docs/deploy.md).
+        GcsBackend(self, bucket=env.state_bucket, prefix=f"livability/{env.name}")
+
+    def _outputs(self, env: Environment) -> None:
         # What the workflows and docs/deploy.md need after a deploy.
         TerraformOutput(self, "workload_identity_provider", value=self.ci.provider.name)
         TerraformOutput(self, "ci_plan_account", value=self.identities.email("ci-plan"))

@@ -193,7 +193,7 @@ def stack_grants(env: Environment) -> list[Grant]:
 
 
 class Access(Construct):
-    """Out: `members`, the IAM member resources of `rows` in order, and `by_target`."""
+    """Out: `members`, the IAM member resources of `rows` in order; `waited_by(phase)`."""
 
     def __init__(
         self,
@@ -216,94 +216,101 @@ class Access(Construct):
         super().__init__(scope, id_)
         self.env = env
         self.identities = identities
+        self.project_number = project_number
         self.pubsub_agent = (
             f"serviceAccount:service-{project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
+        self.storage, self.warehouse, self.messaging = storage, warehouse, messaging
+        self.secrets, self.artifacts = secrets, artifacts
+        self.functions, self.ingest = functions, ingest
         self.rows = rows
         self.members: list[Any] = []
-        self.by_target: dict[str, Any] = {}
         for grant in self.rows:
-            member = self._member(grant.who)
             # Stable ids (no position): adding a grant leaves the others' state untouched.
             who = grant.who.split(":")[-1].replace("@", "-at-")
             short = grant.role.removeprefix("roles/")
-            id_ = f"{grant.kind}-{grant.target}-{who}-{short}".replace(".", "-")
-            project = env.project
-            role = grant.role
-            resource: object
-            if grant.kind == "project":
-                condition = None
-                if grant.bucket:
-                    bucket_name = grant.bucket.format(number=project_number, region=env.region)
-                    condition = ProjectIamMemberCondition(
-                        title=f"only {grant.bucket.format(number='n', region='r')}"[:100],
-                        description=f"Objects of gs://{bucket_name} and the bucket itself.",
-                        expression=(
-                            f'resource.name.startsWith("projects/_/buckets/{bucket_name}/") '
-                            f'|| resource.name == "projects/_/buckets/{bucket_name}"'
-                        ),
-                    )
-                resource = ProjectIamMember(
-                    self, id_, project=project, role=role, member=member, condition=condition
-                )
-            elif grant.kind == "dataset":
-                resource = BigqueryDatasetIamMember(
-                    self, id_, project=project, dataset_id=warehouse.dataset.dataset_id,
-                    role=role, member=member,
-                )  # fmt: skip
-            elif grant.kind == "table":
-                table = warehouse.tables[messaging.tables[grant.target]]
-                resource = BigqueryTableIamMember(
-                    self, id_, project=project, dataset_id=warehouse.dataset.dataset_id,
-                    table_id=table.table_id, role=role, member=member,
-                )  # fmt: skip
-            elif grant.kind == "topic":
-                topic = (
-                    messaging.dead_letter
-                    if grant.target == DEAD_LETTER
-                    else messaging.topics[grant.target]
-                )
-                resource = PubsubTopicIamMember(
-                    self, id_, project=project, topic=topic.name, role=role, member=member
-                )
-            elif grant.kind == "subscription":
-                assert ingest is not None, "subscription grants need the subscriptions"
-                resource = PubsubSubscriptionIamMember(
-                    self, id_, project=project,
-                    subscription=ingest.subscriptions[grant.target].name,
-                    role=role, member=member,
-                )  # fmt: skip
-            elif grant.kind == "bucket":
-                bucket = {"archive": storage.archive, "data": storage.data,
-                          "functions": storage.source}[grant.target]  # fmt: skip
-                resource = StorageBucketIamMember(
-                    self, id_, bucket=bucket.name, role=role, member=member,
-                    condition=_prefix_condition(env.bucket_name(grant.target), grant.prefix),
-                )  # fmt: skip
-            elif grant.kind == "secret":
-                resource = SecretManagerSecretIamMember(
-                    self, id_, project=project, secret_id=secrets.openweather.secret_id,
-                    role=role, member=member,
-                )  # fmt: skip
-            elif grant.kind == "function":
-                assert functions is not None, "function grants need the functions"
-                function = functions.functions[grant.target]
-                resource = CloudRunV2ServiceIamMember(
-                    self, id_, project=project, location=env.region,
-                    name=function.service_config.service, role=role, member=member,
-                )  # fmt: skip
-            elif grant.kind == "service_account":
-                resource = ServiceAccountIamMember(
-                    self, id_, service_account_id=identities.accounts[grant.target].name,
-                    role=role, member=member,
-                )  # fmt: skip
-            else:  # repository
-                resource = ArtifactRegistryRepositoryIamMember(
-                    self, id_, project=project, location=env.region,
-                    repository=artifacts.edge.name, role=role, member=member,
-                )  # fmt: skip
+            key = f"{grant.kind}-{grant.target}-{who}-{short}".replace(".", "-")
+            member = self._member(grant.who)
+            if grant.kind in ("project", "dataset", "table", "bucket", "secret"):
+                resource = self._on_data(grant, key, member)
+            else:
+                resource = self._on_service(grant, key, member)
             self.members.append(resource)
-            self.by_target[grant.target] = resource
+
+    def waited_by(self, phase: Phase) -> list[tuple[Grant, Any]]:
+        """(grant, IAM member resource) of each grant `phase` must wait for."""
+        return [(g, m) for g, m in zip(self.rows, self.members, strict=True) if g.before == phase]
+
+    def _on_data(self, grant: Grant, key: str, member: str) -> Any:
+        """A grant on the project, the dataset, a table, a bucket or the secret."""
+        project, role, dataset = self.env.project, grant.role, self.warehouse.dataset.dataset_id
+        if grant.kind == "project":
+            condition = None
+            if grant.bucket:
+                bucket = grant.bucket.format(number=self.project_number, region=self.env.region)
+                condition = _bucket_condition(bucket, grant.bucket)
+            return ProjectIamMember(
+                self, key, project=project, role=role, member=member, condition=condition
+            )
+        if grant.kind == "dataset":
+            return BigqueryDatasetIamMember(
+                self, key, project=project, dataset_id=dataset, role=role, member=member
+            )
+        if grant.kind == "table":
+            table = self.warehouse.tables[self.messaging.tables[grant.target]]
+            return BigqueryTableIamMember(
+                self, key, project=project, dataset_id=dataset, table_id=table.table_id,
+                role=role, member=member,
+            )  # fmt: skip
+        if grant.kind == "bucket":
+            storage = self.storage
+            target = {"archive": storage.archive, "data": storage.data,
+                      "functions": storage.source}[grant.target]  # fmt: skip
+            return StorageBucketIamMember(
+                self, key, bucket=target.name, role=role, member=member,
+                condition=_prefix_condition(self.env.bucket_name(grant.target), grant.prefix),
+            )  # fmt: skip
+        return SecretManagerSecretIamMember(
+            self, key, project=project, secret_id=self.secrets.openweather.secret_id,
+            role=role, member=member,
+        )  # fmt: skip
+
+    def _on_service(self, grant: Grant, key: str, member: str) -> Any:
+        """A grant on a topic, a subscription, a function, an account or the repository."""
+        project, role, region = self.env.project, grant.role, self.env.region
+        if grant.kind == "topic":
+            messaging = self.messaging
+            topic = (
+                messaging.dead_letter
+                if grant.target == DEAD_LETTER
+                else messaging.topics[grant.target]
+            )
+            return PubsubTopicIamMember(
+                self, key, project=project, topic=topic.name, role=role, member=member
+            )
+        if grant.kind == "subscription":
+            assert self.ingest is not None, "subscription grants need the subscriptions"
+            return PubsubSubscriptionIamMember(
+                self, key, project=project,
+                subscription=self.ingest.subscriptions[grant.target].name,
+                role=role, member=member,
+            )  # fmt: skip
+        if grant.kind == "function":
+            assert self.functions is not None, "function grants need the functions"
+            function = self.functions.functions[grant.target]
+            return CloudRunV2ServiceIamMember(
+                self, key, project=project, location=region,
+                name=function.service_config.service, role=role, member=member,
+            )  # fmt: skip
+        if grant.kind == "service_account":
+            return ServiceAccountIamMember(
+                self, key, service_account_id=self.identities.accounts[grant.target].name,
+                role=role, member=member,
+            )  # fmt: skip
+        return ArtifactRegistryRepositoryIamMember(  # repository
+            self, key, project=project, location=region,
+            repository=self.artifacts.edge.name, role=role, member=member,
+        )  # fmt: skip
 
     def _member(self, who: str) -> str:
         if who == "pubsub-agent":
@@ -313,6 +320,18 @@ class Access(Construct):
         if who in self.identities.accounts:
             return self.identities.member(who)
         return who  # a literal member: group:..., user:..., allUsers
+
+
+def _bucket_condition(bucket: str, template: str) -> ProjectIamMemberCondition:
+    """One bucket and its objects only, for a storage role granted on the project."""
+    return ProjectIamMemberCondition(
+        title=f"only {template.format(number='n', region='r')}"[:100],
+        description=f"Objects of gs://{bucket} and the bucket itself.",
+        expression=(
+            f'resource.name.startsWith("projects/_/buckets/{bucket}/") '
+            f'|| resource.name == "projects/_/buckets/{bucket}"'
+        ),
+    )
 
 
 def _prefix_condition(bucket: str, prefix: str | None) -> StorageBucketIamMemberCondition | None:

@@ -156,6 +156,12 @@ class GitHubCi(Construct):
             oidc=IamWorkloadIdentityPoolProviderOidc(issuer_uri=GITHUB_ISSUER),
             lifecycle=keep,
         )
+        self._bind_subjects(env, project_number, identities)
+        self._grant_roles(env, identities, storage, artifacts)
+
+    def _bind_subjects(self, env: Environment, project_number: str, identities: Identities) -> None:
+        """Each subject of `subjects(env)` may impersonate its one account."""
+        repo = env.github.repository
         principal = (
             f"principal://iam.googleapis.com/projects/{project_number}/locations/global/"
             f"workloadIdentityPools/{env.name_prefix}-github/subject/repo:{repo}:"
@@ -169,6 +175,11 @@ class GitHubCi(Construct):
                 member=f"{principal}{subject}",
                 depends_on=[self.provider],
             )
+
+    def _grant_roles(
+        self, env: Environment, identities: Identities, storage: Storage, artifacts: Artifacts
+    ) -> None:
+        """What the CI accounts may do: project roles, the state, acting as, the edge image."""
         plan, deploy = identities.accounts["ci-plan"], identities.accounts["ci-deploy"]
         for key, account, roles, state_role in (
             ("plan", plan, PLANNER_ROLES, "roles/storage.objectViewer"),
