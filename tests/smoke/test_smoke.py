@@ -12,7 +12,10 @@ against a stand-in of Scheduler's REST API (pytest-httpserver) that calls the lo
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -243,3 +246,73 @@ def test_the_weekly_jobs_run_through_their_scheduler_jobs(
     )  # fmt: skip
     with pytest.raises(JobError, match=r"answered 404: .*nope-weekly-score not found"):
         missing.run("score", WEEK)
+
+
+# --- the command a user runs ---
+
+LIVABILITY = Path(sys.executable).parent / "livability"
+
+
+def livability(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **stack.environment(), "COLUMNS": "200"}
+    return subprocess.run(
+        [str(LIVABILITY), "smoke", *args], env=env, capture_output=True, text=True,
+        check=False, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("stack", ["duckdb"], indirect=True)
+def test_the_command_prints_each_step_with_its_latency(stack: LocalStack) -> None:
+    done = livability(
+        stack, "--score-url", stack.score, "--archive-url", stack.archive, "--timeout", "60"
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith(("ok ", "FAILED "))]
+    names = [s.format(week=WEEK) for s in STEPS]
+    timed = [re.match(r"^ok (.+) \(([0-9]+\.[0-9]{2}) s\): ", line) for line in lines]
+    assert all(timed), lines
+    assert [m.group(1) for m in timed if m] == names
+    assert "Smoke run " in done.stdout
+    assert done.stdout.count(" ok ") >= len(STEPS), done.stdout
+
+
+@pytest.mark.parametrize("stack", ["duckdb"], indirect=True)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "name the weekly jobs: --scheduler, or --score-url and --archive-url"),
+        (
+            ("--scheduler", "lvb-dev"),
+            "--scheduler: 'lvb-dev' is not projects/P/locations/R/jobs/PREFIX",
+        ),
+        (("--cleanup", "0123456789ab"), "--cleanup needs --day (the day the run printed)"),
+    ],
+)
+def test_a_command_line_it_cannot_run_is_one_line_naming_the_option(
+    stack: LocalStack, args: tuple[str, ...], message: str
+) -> None:
+    done = livability(stack, *args)
+    assert done.returncode == 1
+    assert done.stderr == f"livability: error: {message}\n"
+
+
+@pytest.mark.parametrize("stack", ["duckdb"], indirect=True)
+def test_a_later_cleanup_deletes_what_a_run_left(stack: LocalStack) -> None:
+    settings = Settings.from_env(stack.environment())
+    run_id = "00000000abcd"
+    publisher = open_publisher(settings)
+    try:
+        publisher.publish("sensor_thermo_beacon", [smoke.tagged_reading(run_id, NOW)])
+    finally:
+        publisher.close()
+    warehouse = settings.open_warehouse()
+    try:
+        smoke.wait_for(
+            lambda: stored_rows(settings, run_id)["readings"] or None, "the reading", FAST
+        )
+    finally:
+        warehouse.close()
+    done = livability(stack, "--cleanup", run_id, "--day", NOW.date().isoformat())
+    assert done.returncode == 0, done.stderr
+    assert f"nothing of run {run_id} left" in done.stdout
+    assert stored_rows(settings, run_id) == {"readings": 0, "dead letters": 0}
