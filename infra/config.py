@@ -31,6 +31,8 @@ _GROUP = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _SERVICE_ACCOUNT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _MEMBER = re.compile(r"^(group|user|serviceAccount|domain):[^\s]+$")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# One branch, or tags by a prefix: what the Workload Identity condition can state exactly.
+_DEPLOY_REF = re.compile(r"^refs/(heads/[A-Za-z0-9._/-]+|tags/[A-Za-z0-9._/-]+\*?)$")
 _BILLING = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 _CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
 # "lat,lon;lat,lon" as the weather poller reads LIVABILITY_WEATHER_LOCATIONS.
@@ -73,9 +75,34 @@ class Budget:
 
 @dataclass(frozen=True)
 class GitHub:
-    """The repository whose Actions may plan (pull requests) and deploy (its environments)."""
+    """The repository whose Actions may plan (pull requests) and deploy (its environments).
+
+    Names can be renamed and re-registered by someone else; the numeric ids cannot, so the
+    Workload Identity provider checks them (`gh api repos/OWNER/NAME --jq '.id, .owner.id'`).
+    `deploy_ref` is the one git ref the environment's jobs may run from: `refs/heads/main`,
+    or a tag pattern such as `refs/tags/v*` (a trailing `*` matches any suffix).
+    """
 
     repository: str
+    repository_id: int
+    owner_id: int
+    deploy_ref: str
+
+
+@dataclass(frozen=True)
+class Load:
+    """What the event processor must absorb: sizes its CPU, concurrency and instances.
+
+    Gateways send when their oldest reading has waited `rows_per_message` readings (an hour at
+    the defaults) and their reading windows are aligned to the epoch, so each window's end
+    brings `homes / rows_per_message` messages at once; `drain_seconds` is how long such a
+    burst may take to drain (docs/deploy.md, "Sizing the event processor").
+    """
+
+    homes: int
+    reading_minutes: int = 10
+    rows_per_message: int = 6
+    drain_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -97,7 +124,7 @@ class Environment:
     archive_readers: tuple[str, ...] = ()
     deletion_protection: bool = True
     partition_expiration_days: int = 365
-    max_instances: int = 10
+    load: Load = field(default_factory=lambda: Load(homes=100))
     weather_locations: str = ""
     schedules: Schedules = field(default_factory=Schedules)
     device_groups: tuple[DeviceGroup, ...] = ()
@@ -128,10 +155,20 @@ class Environment:
                 raise ConfigError(f"schedules.{name}: {cron!r} is not a 5-field cron expression")
         for key, number in (
             ("partition_expiration_days", self.partition_expiration_days),
-            ("max_instances", self.max_instances),
+            ("load.homes", self.load.homes),
+            ("load.reading_minutes", self.load.reading_minutes),
+            ("load.rows_per_message", self.load.rows_per_message),
+            ("load.drain_seconds", self.load.drain_seconds),
+            ("github.repository_id", self.github.repository_id),
+            ("github.owner_id", self.github.owner_id),
         ):
             if number < 1:
                 raise ConfigError(f"{key}: {number} must be at least 1")
+        if not _DEPLOY_REF.match(self.github.deploy_ref):
+            raise ConfigError(
+                f"github.deploy_ref: {self.github.deploy_ref!r} is not refs/heads/BRANCH or "
+                "refs/tags/PATTERN (a trailing * matches any suffix)"
+            )
         self._check_groups()
         self._check_budget()
 

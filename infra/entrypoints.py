@@ -31,8 +31,8 @@ class FunctionSpec:
     trigger: Literal["pubsub", "http"]
     groups: tuple[str, ...]  # dependency groups of pyproject.toml
     # Environment variables; `{project}`, `{dataset}`, `{data_bucket}`, `{archive_bucket}`,
-    # `{weather_locations}`, `{rows_per_message}` are filled per environment. An empty value
-    # leaves the variable out.
+    # `{weather_locations}`, `{rows_per_message}`, `{processor_threads}` are filled per
+    # environment. An empty value leaves the variable out.
     environment: tuple[tuple[str, str], ...]
     schedule: Literal["weather", "scoring", "archive"] | None = None  # Environment.schedules
     memory: str = "512Mi"
@@ -66,7 +66,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         entry="event_processor",
         trigger="pubsub",
         groups=("functions",),
-        environment=(WAREHOUSE,),
+        # functions-framework serves THREADS requests at once (its default is 4 per CPU): as
+        # many as the instance is sized to take (infra/sizing.py).
+        environment=(WAREHOUSE, ("THREADS", "{processor_threads}")),
     ),
     FunctionSpec(
         key="weather",

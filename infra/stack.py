@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from cdktn import App, GcsBackend, TerraformOutput, TerraformStack
 from cdktn_provider_google.data_google_project import DataGoogleProject
@@ -10,8 +11,9 @@ from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
 from infra.config import Environment
-from infra.constructs.access import Access
+from infra.constructs.access import Access, Grant, stack_grants
 from infra.constructs.apis import Apis
+from infra.constructs.audit import AuditLogs
 from infra.constructs.ci import GitHubCi
 from infra.constructs.cloud_functions import Functions
 from infra.constructs.identities import Identities
@@ -40,9 +42,7 @@ class LivabilityStack(TerraformStack):
         super().__init__(scope, env.name)
         self.env = env
         contract = schemas or registry()
-        GoogleProvider(self, "google", project=env.project, region=env.region)
-        # One state per environment, in a bucket made once by hand (docs/deploy.md).
-        GcsBackend(self, bucket=env.state_bucket, prefix=f"livability/{env.name}")
+        self._provider(env)
         project = DataGoogleProject(self, "project", project_id=env.project)
         number = project.number
 
@@ -53,6 +53,18 @@ class LivabilityStack(TerraformStack):
         self.messaging = Messaging(self, "messaging", env, contract, apis)
         self.secrets = Secrets(self, "secrets", env, apis)
         self.artifacts = Artifacts(self, "artifacts", env, apis)
+        self.audit = AuditLogs(self, "audit", env, apis)
+        # The security model; the grants that others wait for come first.
+        self.grants = stack_grants(env)
+
+        def access(id_: str, rows: list[Grant], **later: Any) -> Access:
+            return Access(
+                self, id_, env, rows, project_number=number, identities=self.identities,
+                storage=self.storage, warehouse=self.warehouse, messaging=self.messaging,
+                secrets=self.secrets, artifacts=self.artifacts, **later,
+            )  # fmt: skip
+
+        self.prerequisites = access("prerequisites", [g for g in self.grants if g.before])
         self.functions = Functions(
             self,
             "functions",
@@ -61,6 +73,7 @@ class LivabilityStack(TerraformStack):
             identities=self.identities,
             bundle_dir=bundle_dir,
             apis=apis,
+            after=[m for _, m in self.prerequisites.waited_by("functions")],
         )
         self.ingest = Ingest(
             self,
@@ -69,21 +82,15 @@ class LivabilityStack(TerraformStack):
             messaging=self.messaging,
             functions=self.functions,
             identities=self.identities,
+            warehouse=self.warehouse,
+            table_grants={g.target: m for g, m in self.prerequisites.waited_by("ingest")},
         )
         self.scheduler = Scheduler(self, "scheduler", env, self.functions, self.identities)
-        self.access = Access(
-            self,
+        self.access = access(
             "access",
-            env,
-            project_number=number,
-            identities=self.identities,
-            storage=self.storage,
-            warehouse=self.warehouse,
-            messaging=self.messaging,
+            [g for g in self.grants if not g.before],
             functions=self.functions,
             ingest=self.ingest,
-            secrets=self.secrets,
-            artifacts=self.artifacts,
         )
         self.ci = GitHubCi(
             self,
@@ -92,14 +99,34 @@ class LivabilityStack(TerraformStack):
             project_number=number,
             identities=self.identities,
             storage=self.storage,
+            artifacts=self.artifacts,
             apis=apis,
         )
         self.budget = Budget(self, "budget", env, number, apis)
 
+        self._outputs(env)
+
+    def _provider(self, env: Environment) -> None:
+        # Every call is billed to (and quota-checked on) the project, whatever the
+        # credentials: user credentials (a first deploy) have no project of their own, and
+        # the billing budget API refuses a call without one.
+        GoogleProvider(
+            self,
+            "google",
+            project=env.project,
+            region=env.region,
+            user_project_override=True,
+            billing_project=env.project,
+        )
+        # One state per environment, in a bucket made once by hand (docs/deploy.md).
+        GcsBackend(self, bucket=env.state_bucket, prefix=f"livability/{env.name}")
+
+    def _outputs(self, env: Environment) -> None:
         # What the workflows and docs/deploy.md need after a deploy.
         TerraformOutput(self, "workload_identity_provider", value=self.ci.provider.name)
         TerraformOutput(self, "ci_plan_account", value=self.identities.email("ci-plan"))
         TerraformOutput(self, "ci_deploy_account", value=self.identities.email("ci-deploy"))
+        TerraformOutput(self, "edge_push_account", value=self.identities.email("edge-push"))
         TerraformOutput(
             self,
             "edge_image_repository",

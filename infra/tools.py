@@ -69,6 +69,30 @@ def build_venv(venv: Path, requirements: str, *, python: str = sys.executable, w
     return interpreter
 
 
+def runtime_python(version: str) -> Path | None:
+    """An interpreter of the functions' runtime `version` (e.g. 3.13): pyenv's, else
+    `python<version>` on PATH (what actions/setup-python provides in CI), else None."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is not None:
+        found = subprocess.run(
+            [pyenv, "prefix", f"{version}.0"], capture_output=True, text=True, check=False
+        )
+        candidate = Path(found.stdout.strip()) / "bin" / f"python{version}"
+        if found.returncode == 0 and candidate.is_file():
+            return candidate
+    on_path = shutil.which(f"python{version}")
+    if on_path is None:
+        return None
+    # A pyenv shim exists even when that version is not installed: ask it.
+    probe = subprocess.run(
+        [on_path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Path(on_path) if probe.stdout.strip() == version else None
+
+
 def checkov_venv(root: Path = CACHE) -> Path:
     """The checkov venv's folder (built if needed)."""
     venv = cache_root(root) / "checkov" / "venv"

@@ -172,6 +172,15 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
+class RawPublisher(Publisher, Protocol):
+    """A publisher that can also send bytes unchecked: the smoke test's poison message."""
+
+    def publish_raw(self, data: bytes, attributes: Mapping[str, str]) -> str:
+        """Publish `data` as it is; its message id. `InvalidMessageError` if the topic's
+        schema refuses it."""
+        ...
+
+
 _PARAM_TYPES: tuple[tuple[type, str], ...] = (
     (bool, "BOOL"),  # before int: bool is an int
     (int, "INT64"),

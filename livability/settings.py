@@ -36,7 +36,7 @@ from livability.gcp import BUCKET_NAME, DATASET_ID, PROJECT_ID
 from schemas import Registry, registry
 
 if TYPE_CHECKING:
-    from livability.ports import Bucket, Publisher, Warehouse
+    from livability.ports import Bucket, RawPublisher, Warehouse
 
 DEFAULT_HOME = Path(".livability")
 DEFAULT_DATASET = "sensor_data"
@@ -305,7 +305,8 @@ def open_bucket(settings: Settings, url: BucketURL | None = None) -> Bucket:
     return GCSBucket(url.bucket, url.prefix, emulator=settings.emulators.storage)
 
 
-def open_publisher(settings: Settings) -> Publisher:
+def open_publisher(settings: Settings) -> RawPublisher:
+    """The topic's publisher (it also sends raw bytes: `livability smoke`'s poison)."""
     if settings.topic is None:
         raise SettingsError("LIVABILITY_TOPIC: not set (projects/PROJECT/topics/TOPIC)")
     from livability.adapters.pubsub import PubSubPublisher

@@ -51,6 +51,8 @@ RESERVED_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROO
 CLUSTER_TYPES = ("STRING", "INTEGER", "BOOLEAN", "DATE", "TIMESTAMP", "GEOGRAPHY")
 PARTITION_TYPES = ("DATE", "TIMESTAMP")
 RANGE_TYPES = ("FLOAT", "INTEGER", "DATE", "TIMESTAMP")
+# Columns a row id may leave out: the `_dedup` views order a key's copies by them.
+IDENTITY_TYPES = ("STRING", "INTEGER", "FLOAT", "BOOLEAN", "DATE", "TIMESTAMP")
 
 
 class SchemaError(ValueError):
@@ -318,6 +320,18 @@ def _check_bigquery_layout(
     for name in table.identity_excludes:
         if name not in top:
             raise SchemaError(f"{where}: identity exclude {name!r} is not a top-level column")
+        if name == table.partition:
+            # The BigQuery `_dedup` views keep one row per (partition, row_id): a key that
+            # spans partitions could not be kept once without reading every partition.
+            raise SchemaError(
+                f"{where}: identity exclude {name!r} is the partition column; the row id "
+                "must include it so that one key lives in one partition"
+            )
+        if top[name].type not in IDENTITY_TYPES:
+            raise SchemaError(
+                f"{where}: identity exclude {name!r} is {top[name].type}; the `_dedup` views "
+                f"order copies by it, so it must be one of {', '.join(IDENTITY_TYPES)}"
+            )
 
 
 def _walk(prefix: str, fields: tuple[Field, ...]) -> Iterator[tuple[str, Field]]:

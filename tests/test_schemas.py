@@ -738,6 +738,21 @@ def test_unreadable_manifest_is_rejected(schema_copy: Path) -> None:
             "top-level column",
             id="identity on an unknown column",
         ),
+        pytest.param(
+            'identity = ["computed_at"]',
+            'identity = ["week_start", "computed_at"]',
+            "tables.toml [livability_scores]: identity exclude 'week_start' is the partition "
+            "column; the row id must include it so that one key lives in one partition",
+            id="identity on the partition column",
+        ),
+        pytest.param(
+            'identity = ["battery"]',
+            'identity = ["data"]',
+            "tables.toml [sensor_thermo_beacon]: identity exclude 'data' is RECORD; the "
+            "`_dedup` views order copies by it, so it must be one of STRING, INTEGER, FLOAT, "
+            "BOOLEAN, DATE, TIMESTAMP",
+            id="identity on a RECORD",
+        ),
     ],
 )
 def test_bad_manifest_entry_is_rejected_by_name(

@@ -3,14 +3,20 @@
 `grants()` is the security model as data (docs/deploy.md shows it as a table); the
 construct declares one IAM member resource per row. No workload gets a project-wide
 editor role; the only project-level grants are BigQuery's `jobUser` (queries and load jobs
-are billed to the project, so BigQuery checks it there) and the build account's log writer
-and image writer (the image repository is created by Cloud Functions, not by this stack).
+are billed to the project, so BigQuery checks it there) and the build account's log writer,
+image writer (the image repository is created by Cloud Functions, not by this stack) and
+object admin limited by a condition to the bucket Cloud Functions copies sources into.
+
+Some grants must exist before the resource that uses them is created (`Grant.before`): the
+build account's, before any function builds; the Pub/Sub service agent's on a table, before
+a BigQuery subscription to it. The stack declares those in a first `Access` that the
+functions and subscriptions depend on, the rest after them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from cdktn_provider_google.artifact_registry_repository_iam_member import (
     ArtifactRegistryRepositoryIamMember,
@@ -18,7 +24,10 @@ from cdktn_provider_google.artifact_registry_repository_iam_member import (
 from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
 from cdktn_provider_google.bigquery_table_iam_member import BigqueryTableIamMember
 from cdktn_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
-from cdktn_provider_google.project_iam_member import ProjectIamMember
+from cdktn_provider_google.project_iam_member import (
+    ProjectIamMember,
+    ProjectIamMemberCondition,
+)
 from cdktn_provider_google.pubsub_subscription_iam_member import PubsubSubscriptionIamMember
 from cdktn_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember
 from cdktn_provider_google.secret_manager_secret_iam_member import (
@@ -32,10 +41,10 @@ from cdktn_provider_google.storage_bucket_iam_member import (
 from constructs import Construct
 
 from infra.config import Environment
-from infra.constructs.cloud_functions import Functions
+from infra.constructs.cloud_functions import Functions, deployed
 from infra.constructs.identities import Identities
 from infra.constructs.ingest import Ingest
-from infra.constructs.messaging import Messaging
+from infra.constructs.messaging import TOPICS, Messaging
 from infra.constructs.platform import Artifacts, Secrets
 from infra.constructs.storage import Storage
 from infra.constructs.warehouse import Warehouse
@@ -47,6 +56,10 @@ Kind = Literal[
 
 
 DEAD_LETTER = "dead_letter"  # the target naming the dead-letter topic
+# The bucket Cloud Functions (2nd gen) copies a function's source into, which its build reads
+# and writes: created by Cloud Functions on the first deploy, so granted by condition.
+GCF_SOURCES = "gcf-v2-sources-{number}-{region}"
+Phase = Literal["functions", "ingest"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,16 @@ class Grant:
     target: str
     why: str
     prefix: str | None = None  # bucket grants: only objects under this prefix
+    bucket: str | None = None  # project grants of a storage role: only this bucket (template)
+
+    @property
+    def before(self) -> Phase | None:
+        """What must wait for this grant: the functions' builds, or the subscriptions."""
+        if self.who == "build":
+            return "functions"
+        if self.who == "pubsub-agent" and self.kind == "table":
+            return "ingest"
+        return None
 
 
 def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...]) -> list[Grant]:
@@ -108,6 +131,9 @@ def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...])
               "push the built function images (Cloud Functions creates that repository)"),
         Grant("build", "roles/storage.objectViewer", "bucket", "functions",
               "read the function bundles"),
+        Grant("build", "roles/storage.objectAdmin", "project", "project",
+              "read and write the sources Cloud Functions copies for the build",
+              bucket=GCF_SOURCES),
         Grant("pubsub-agent", "roles/pubsub.publisher", "topic", DEAD_LETTER,
               "forward undeliverable messages"),
     ]  # fmt: skip
@@ -146,112 +172,145 @@ def markdown_rows(rows: list[Grant]) -> list[str]:
     out = []
     for g in rows:
         on = f"{g.kind} `{g.target}`" + (f" (objects under `{g.prefix}`)" if g.prefix else "")
+        if g.bucket:
+            on += f" (bucket `{g.bucket.format(number='NUMBER', region='REGION')}` only)"
         out.append(f"| {g.who} | `{g.role}` | {on} | {g.why} |")
     return out
 
 
+def stack_grants(env: Environment) -> list[Grant]:
+    """`grants()` for what `env` deploys: the event processor in ingest mode `function`, a
+    subscription per topic where something receives it."""
+    functions = {s.key for s in deployed(env) if not s.pending}
+    processor = "event_processor" in functions
+    subscribed = processor or env.ingest_mode == "bigquery_subscription"
+    return [
+        g
+        for g in grants(env, processor=processor, subscriptions=tuple(TOPICS if subscribed else ()))
+        # A grant on a function that is not deployed (yet) has nothing to be on.
+        if g.kind != "function" or g.target in functions
+    ]
+
+
 class Access(Construct):
-    """Out: `members`, the IAM member resources in the order of `grants()`."""
+    """Out: `members`, the IAM member resources of `rows` in order; `waited_by(phase)`."""
 
     def __init__(
         self,
         scope: Construct,
         id_: str,
         env: Environment,
+        rows: list[Grant],
         *,
         project_number: str,
         identities: Identities,
         storage: Storage,
         warehouse: Warehouse,
         messaging: Messaging,
-        functions: Functions,
-        ingest: Ingest,
         secrets: Secrets,
         artifacts: Artifacts,
+        functions: Functions | None = None,
+        ingest: Ingest | None = None,
     ) -> None:
+        """`functions` and `ingest`: needed only by rows on a function or a subscription."""
         super().__init__(scope, id_)
         self.env = env
         self.identities = identities
+        self.project_number = project_number
         self.pubsub_agent = (
             f"serviceAccount:service-{project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
-        self.rows = [
-            g
-            for g in grants(
-                env,
-                processor="event_processor" in functions.functions,
-                subscriptions=tuple(ingest.subscriptions),
-            )
-            # A grant on a function that is not deployed (yet) has nothing to be on.
-            if g.kind != "function" or g.target in functions.functions
-        ]
-        self.members: list[object] = []
+        self.storage, self.warehouse, self.messaging = storage, warehouse, messaging
+        self.secrets, self.artifacts = secrets, artifacts
+        self.functions, self.ingest = functions, ingest
+        self.rows = rows
+        self.members: list[Any] = []
         for grant in self.rows:
-            member = self._member(grant.who)
             # Stable ids (no position): adding a grant leaves the others' state untouched.
             who = grant.who.split(":")[-1].replace("@", "-at-")
             short = grant.role.removeprefix("roles/")
-            id_ = f"{grant.kind}-{grant.target}-{who}-{short}".replace(".", "-")
-            project = env.project
-            role = grant.role
-            resource: object
-            if grant.kind == "project":
-                resource = ProjectIamMember(self, id_, project=project, role=role, member=member)
-            elif grant.kind == "dataset":
-                resource = BigqueryDatasetIamMember(
-                    self, id_, project=project, dataset_id=warehouse.dataset.dataset_id,
-                    role=role, member=member,
-                )  # fmt: skip
-            elif grant.kind == "table":
-                table = warehouse.tables[messaging.tables[grant.target]]
-                resource = BigqueryTableIamMember(
-                    self, id_, project=project, dataset_id=warehouse.dataset.dataset_id,
-                    table_id=table.table_id, role=role, member=member,
-                )  # fmt: skip
-            elif grant.kind == "topic":
-                topic = (
-                    messaging.dead_letter
-                    if grant.target == DEAD_LETTER
-                    else messaging.topics[grant.target]
-                )
-                resource = PubsubTopicIamMember(
-                    self, id_, project=project, topic=topic.name, role=role, member=member
-                )
-            elif grant.kind == "subscription":
-                resource = PubsubSubscriptionIamMember(
-                    self, id_, project=project,
-                    subscription=ingest.subscriptions[grant.target].name,
-                    role=role, member=member,
-                )  # fmt: skip
-            elif grant.kind == "bucket":
-                bucket = {"archive": storage.archive, "data": storage.data,
-                          "functions": storage.source}[grant.target]  # fmt: skip
-                resource = StorageBucketIamMember(
-                    self, id_, bucket=bucket.name, role=role, member=member,
-                    condition=_prefix_condition(env.bucket_name(grant.target), grant.prefix),
-                )  # fmt: skip
-            elif grant.kind == "secret":
-                resource = SecretManagerSecretIamMember(
-                    self, id_, project=project, secret_id=secrets.openweather.secret_id,
-                    role=role, member=member,
-                )  # fmt: skip
-            elif grant.kind == "function":
-                function = functions.functions[grant.target]
-                resource = CloudRunV2ServiceIamMember(
-                    self, id_, project=project, location=env.region,
-                    name=function.service_config.service, role=role, member=member,
-                )  # fmt: skip
-            elif grant.kind == "service_account":
-                resource = ServiceAccountIamMember(
-                    self, id_, service_account_id=identities.accounts[grant.target].name,
-                    role=role, member=member,
-                )  # fmt: skip
-            else:  # repository
-                resource = ArtifactRegistryRepositoryIamMember(
-                    self, id_, project=project, location=env.region,
-                    repository=artifacts.edge.name, role=role, member=member,
-                )  # fmt: skip
+            key = f"{grant.kind}-{grant.target}-{who}-{short}".replace(".", "-")
+            member = self._member(grant.who)
+            if grant.kind in ("project", "dataset", "table", "bucket", "secret"):
+                resource = self._on_data(grant, key, member)
+            else:
+                resource = self._on_service(grant, key, member)
             self.members.append(resource)
+
+    def waited_by(self, phase: Phase) -> list[tuple[Grant, Any]]:
+        """(grant, IAM member resource) of each grant `phase` must wait for."""
+        return [(g, m) for g, m in zip(self.rows, self.members, strict=True) if g.before == phase]
+
+    def _on_data(self, grant: Grant, key: str, member: str) -> Any:
+        """A grant on the project, the dataset, a table, a bucket or the secret."""
+        project, role, dataset = self.env.project, grant.role, self.warehouse.dataset.dataset_id
+        if grant.kind == "project":
+            condition = None
+            if grant.bucket:
+                bucket = grant.bucket.format(number=self.project_number, region=self.env.region)
+                condition = _bucket_condition(bucket, grant.bucket)
+            return ProjectIamMember(
+                self, key, project=project, role=role, member=member, condition=condition
+            )
+        if grant.kind == "dataset":
+            return BigqueryDatasetIamMember(
+                self, key, project=project, dataset_id=dataset, role=role, member=member
+            )
+        if grant.kind == "table":
+            table = self.warehouse.tables[self.messaging.tables[grant.target]]
+            return BigqueryTableIamMember(
+                self, key, project=project, dataset_id=dataset, table_id=table.table_id,
+                role=role, member=member,
+            )  # fmt: skip
+        if grant.kind == "bucket":
+            storage = self.storage
+            target = {"archive": storage.archive, "data": storage.data,
+                      "functions": storage.source}[grant.target]  # fmt: skip
+            return StorageBucketIamMember(
+                self, key, bucket=target.name, role=role, member=member,
+                condition=_prefix_condition(self.env.bucket_name(grant.target), grant.prefix),
+            )  # fmt: skip
+        return SecretManagerSecretIamMember(
+            self, key, project=project, secret_id=self.secrets.openweather.secret_id,
+            role=role, member=member,
+        )  # fmt: skip
+
+    def _on_service(self, grant: Grant, key: str, member: str) -> Any:
+        """A grant on a topic, a subscription, a function, an account or the repository."""
+        project, role, region = self.env.project, grant.role, self.env.region
+        if grant.kind == "topic":
+            messaging = self.messaging
+            topic = (
+                messaging.dead_letter
+                if grant.target == DEAD_LETTER
+                else messaging.topics[grant.target]
+            )
+            return PubsubTopicIamMember(
+                self, key, project=project, topic=topic.name, role=role, member=member
+            )
+        if grant.kind == "subscription":
+            assert self.ingest is not None, "subscription grants need the subscriptions"
+            return PubsubSubscriptionIamMember(
+                self, key, project=project,
+                subscription=self.ingest.subscriptions[grant.target].name,
+                role=role, member=member,
+            )  # fmt: skip
+        if grant.kind == "function":
+            assert self.functions is not None, "function grants need the functions"
+            function = self.functions.functions[grant.target]
+            return CloudRunV2ServiceIamMember(
+                self, key, project=project, location=region,
+                name=function.service_config.service, role=role, member=member,
+            )  # fmt: skip
+        if grant.kind == "service_account":
+            return ServiceAccountIamMember(
+                self, key, service_account_id=self.identities.accounts[grant.target].name,
+                role=role, member=member,
+            )  # fmt: skip
+        return ArtifactRegistryRepositoryIamMember(  # repository
+            self, key, project=project, location=region,
+            repository=self.artifacts.edge.name, role=role, member=member,
+        )  # fmt: skip
 
     def _member(self, who: str) -> str:
         if who == "pubsub-agent":
@@ -261,6 +320,18 @@ class Access(Construct):
         if who in self.identities.accounts:
             return self.identities.member(who)
         return who  # a literal member: group:..., user:..., allUsers
+
+
+def _bucket_condition(bucket: str, template: str) -> ProjectIamMemberCondition:
+    """One bucket and its objects only, for a storage role granted on the project."""
+    return ProjectIamMemberCondition(
+        title=f"only {template.format(number='n', region='r')}"[:100],
+        description=f"Objects of gs://{bucket} and the bucket itself.",
+        expression=(
+            f'resource.name.startsWith("projects/_/buckets/{bucket}/") '
+            f'|| resource.name == "projects/_/buckets/{bucket}"'
+        ),
+    )
 
 
 def _prefix_condition(bucket: str, prefix: str | None) -> StorageBucketIamMemberCondition | None:

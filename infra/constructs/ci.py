@@ -1,19 +1,32 @@
 """GitHub Actions: a Workload Identity pool and provider, and what the CI accounts may do.
 
-No key leaves Google: a workflow exchanges its GitHub OIDC token for the account its
-subject may impersonate. The provider accepts tokens of the configured repository only.
-- `ci-plan`: jobs of pull requests (subject `repo:OWNER/NAME:pull_request`); read-only
-  roles and the state (plan runs with -lock=false).
-- `ci-deploy`: jobs in the GitHub environment named like this stack (subject
-  `repo:OWNER/NAME:environment:<env>`; prod's environment requires an approval); the admin
-  roles of the services the stack manages, the state, and acting as the runtime accounts.
+No key leaves Google: a workflow exchanges its GitHub OIDC token for the one account its
+subject may impersonate. The provider accepts tokens of one repository, identified by its
+numeric id and its owner's (a name can be renamed and taken by someone else; an id cannot),
+and only these subjects, each bound to one account:
+
+| subject (`repo:OWNER/NAME:...`) | account | from ref |
+| --- | --- | --- |
+| `pull_request` | `ci-plan`: read-only roles, the state, bundle metadata | any PR |
+| `environment:<env>-plan` | `ci-plan` | `deploy_ref` |
+| `environment:<env>` | `ci-deploy`: admin roles of the stack's services | `deploy_ref` |
+| `environment:<env>-edge` | `edge-push`: writes the edge repository, nothing else | `deploy_ref` |
+
+The ref check is Google's, not only GitHub's environment rule: a job of the dev environment
+started from another branch gets no token (`deploy_ref`: `refs/heads/main` for dev, the tags
+`refs/tags/v*` for prod). The pool and the provider refuse to be destroyed (`prevent_destroy`):
+a destroyed pool stays soft-deleted for 30 days under its id, and CI would lose its way in
+(docs/deploy.md says how `make destroy` keeps them and how to recover one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdktn import ITerraformDependable
+from cdktn import ITerraformDependable, TerraformResourceLifecycle
+from cdktn_provider_google.artifact_registry_repository_iam_member import (
+    ArtifactRegistryRepositoryIamMember,
+)
 from cdktn_provider_google.iam_workload_identity_pool import IamWorkloadIdentityPool
 from cdktn_provider_google.iam_workload_identity_pool_provider import (
     IamWorkloadIdentityPoolProvider,
@@ -26,6 +39,7 @@ from constructs import Construct
 
 from infra.config import Environment
 from infra.constructs.identities import Identities
+from infra.constructs.platform import Artifacts
 from infra.constructs.storage import Storage
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -41,6 +55,9 @@ PLANNER_ROLES = (
     "roles/pubsub.viewer",
     "roles/run.viewer",
     "roles/secretmanager.viewer",
+    # The provider bills every call to the project (user_project_override): that needs
+    # serviceusage.services.use, which the viewer role lacks.
+    "roles/serviceusage.serviceUsageConsumer",
     "roles/serviceusage.serviceUsageViewer",
     "roles/storage.bucketViewer",
 )
@@ -63,6 +80,37 @@ ACTS_AS = ("ingest", "weather", "scoring", "archive", "build", "push",
            "sched-weather", "sched-scoring", "sched-archive")  # fmt: skip
 
 
+def subjects(env: Environment) -> dict[str, str]:
+    """Token subject (after `repo:OWNER/NAME:`) -> the one account key it may impersonate."""
+    return {
+        "pull_request": "ci-plan",
+        f"environment:{env.name}-plan": "ci-plan",
+        f"environment:{env.name}": "ci-deploy",
+        f"environment:{env.name}-edge": "edge-push",
+    }
+
+
+def ref_condition(ref: str) -> str:
+    """CEL for `assertion.ref` matching `github.deploy_ref` (a trailing `*`: any suffix)."""
+    if ref.endswith("*"):
+        return f'assertion.ref.startsWith("{ref.removesuffix("*")}")'
+    return f'assertion.ref == "{ref}"'
+
+
+def attribute_condition(env: Environment) -> str:
+    """The provider's condition: this repository by id, and one of `subjects(env)`."""
+    github, repo = env.github, env.github.repository
+    environments = ", ".join(
+        f'"repo:{repo}:{s}"' for s in subjects(env) if s.startswith("environment:")
+    )
+    return (
+        f'assertion.repository_id == "{github.repository_id}" && '
+        f'assertion.repository_owner_id == "{github.owner_id}" && '
+        f'(assertion.sub == "repo:{repo}:pull_request" || '
+        f"(assertion.sub in [{environments}] && {ref_condition(github.deploy_ref)}))"
+    )
+
+
 class GitHubCi(Construct):
     """Out: `pool`, `provider` (its `.name` is the workflows' workload_identity_provider)."""
 
@@ -75,10 +123,12 @@ class GitHubCi(Construct):
         project_number: str,
         identities: Identities,
         storage: Storage,
+        artifacts: Artifacts,
         apis: Sequence[ITerraformDependable],
     ) -> None:
         super().__init__(scope, id_)
         repo = env.github.repository
+        keep = TerraformResourceLifecycle(prevent_destroy=True)
         self.pool = IamWorkloadIdentityPool(
             self,
             "pool",
@@ -87,6 +137,7 @@ class GitHubCi(Construct):
             display_name=f"{env.name_prefix} GitHub Actions",
             description=f"GitHub Actions of {repo}",
             depends_on=list(apis),
+            lifecycle=keep,
         )
         self.provider = IamWorkloadIdentityPoolProvider(
             self,
@@ -97,35 +148,39 @@ class GitHubCi(Construct):
             display_name="GitHub",
             attribute_mapping={
                 "google.subject": "assertion.sub",
-                "attribute.repository": "assertion.repository",
+                "attribute.repository_id": "assertion.repository_id",
+                "attribute.repository_owner_id": "assertion.repository_owner_id",
                 "attribute.ref": "assertion.ref",
             },
-            # This repository's pull requests and this environment's jobs, nothing else
-            # (another workflow or branch of the repository gets no token here).
-            attribute_condition=(
-                f'assertion.repository == "{repo}" && '
-                f'(assertion.sub == "repo:{repo}:pull_request" || '
-                f'assertion.sub == "repo:{repo}:environment:{env.name}")'
-            ),
+            attribute_condition=attribute_condition(env),
             oidc=IamWorkloadIdentityPoolProviderOidc(issuer_uri=GITHUB_ISSUER),
+            lifecycle=keep,
         )
+        self._bind_subjects(env, project_number, identities)
+        self._grant_roles(env, identities, storage, artifacts)
+
+    def _bind_subjects(self, env: Environment, project_number: str, identities: Identities) -> None:
+        """Each subject of `subjects(env)` may impersonate its one account."""
+        repo = env.github.repository
         principal = (
             f"principal://iam.googleapis.com/projects/{project_number}/locations/global/"
             f"workloadIdentityPools/{env.name_prefix}-github/subject/repo:{repo}:"
         )
-        plan, deploy = identities.accounts["ci-plan"], identities.accounts["ci-deploy"]
-        for key, account, subject in (
-            ("plan", plan, "pull_request"),
-            ("deploy", deploy, f"environment:{env.name}"),
-        ):
+        for subject, key in subjects(env).items():
             ServiceAccountIamMember(
                 self,
-                f"{key}-wif",
-                service_account_id=account.name,
+                f"wif-{subject.replace(':', '-')}",
+                service_account_id=identities.accounts[key].name,
                 role="roles/iam.workloadIdentityUser",
                 member=f"{principal}{subject}",
                 depends_on=[self.provider],
             )
+
+    def _grant_roles(
+        self, env: Environment, identities: Identities, storage: Storage, artifacts: Artifacts
+    ) -> None:
+        """What the CI accounts may do: project roles, the state, acting as, the edge image."""
+        plan, deploy = identities.accounts["ci-plan"], identities.accounts["ci-deploy"]
         for key, account, roles, state_role in (
             ("plan", plan, PLANNER_ROLES, "roles/storage.objectViewer"),
             ("deploy", deploy, DEPLOYER_ROLES, "roles/storage.objectUser"),
@@ -159,3 +214,14 @@ class GitHubCi(Construct):
                 role="roles/iam.serviceAccountUser",
                 member=f"serviceAccount:{deploy.email}",
             )
+        # The edge image job may push to the edge repository of this project and do nothing
+        # else: a compromised build step cannot reach the deployer's roles.
+        ArtifactRegistryRepositoryIamMember(
+            self,
+            "edge-push-writer",
+            project=env.project,
+            location=env.region,
+            repository=artifacts.edge.name,
+            role="roles/artifactregistry.writer",
+            member=identities.member("edge-push"),
+        )

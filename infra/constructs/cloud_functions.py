@@ -1,9 +1,14 @@
 """Gen2 Cloud Functions, each from its own bundle stored under its content hash.
 
-Every function: internal ingress only (Pub/Sub push and Cloud Scheduler in the project
-count as internal), no unauthenticated invocation (only the invokers `access.py` names),
-its own runtime service account, and only its own code and dependency group
-(`infra/bundles.py`). The event processor is deployed in ingest mode `function` only.
+Every function: internal ingress only, no unauthenticated invocation (only the invokers
+`access.py` names), its own runtime service account, and only its own code and dependency
+group (`infra/bundles.py`). The event processor is deployed in ingest mode `function` only,
+sized by `infra/sizing.py`; the weekly jobs and the poller run one request at a time.
+
+Callers use `uri(key)`, the Cloud Run service's `run.app` URL: with internal ingress, Pub/Sub
+push and Cloud Scheduler count as internal only when they call that URL (the function's
+`cloudfunctions.net` URL is treated as external and refused). Every function waits for its
+build account's grants (`after`): the first build must not race IAM.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from cdktn_provider_google.cloudfunctions2_function import (
 from cdktn_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
 
-from infra import bundles
+from infra import bundles, sizing
 from infra.config import Environment
 from infra.constructs import labels
 from infra.constructs.identities import Identities
@@ -58,6 +63,7 @@ def environment_variables(spec: FunctionSpec, values: Mapping[str, str]) -> dict
 
 def template_values(env: Environment) -> dict[str, str]:
     """What fills the `{...}` of the function specs' environment (infra/entrypoints.py)."""
+    processor = sizing.processor_size(env)
     return {
         "project": env.project,
         "dataset": env.dataset,
@@ -68,11 +74,12 @@ def template_values(env: Environment) -> dict[str, str]:
         # JSON array of rows: one event-processor run per message, so batch them. With
         # the BigQuery subscription each message is one row of the topic's Avro schema.
         "rows_per_message": "100" if env.ingest_mode == "function" else "",
+        "processor_threads": str(processor.concurrency),
     }
 
 
 class Functions(Construct):
-    """Out: `functions` by key (their `.url`), `objects` (the stored bundles), `skipped`."""
+    """Out: `functions` by key, `uri(key)`, `objects` (the stored bundles), `skipped`."""
 
     def __init__(
         self,
@@ -84,9 +91,11 @@ class Functions(Construct):
         identities: Identities,
         bundle_dir: Path,
         apis: Sequence[ITerraformDependable],
+        after: Sequence[ITerraformDependable] = (),
     ) -> None:
         super().__init__(scope, id_)
         values = template_values(env)
+        processor = sizing.processor_size(env)
         self.functions: dict[str, Cloudfunctions2Function] = {}
         self.objects: dict[str, StorageBucketObject] = {}
         self.bundles: dict[str, bundles.Bundle] = {}
@@ -116,6 +125,7 @@ class Functions(Construct):
                 content_type="application/zip",
             )
             self.objects[spec.key] = stored
+            sized = spec.key == "event_processor"
             self.functions[spec.key] = Cloudfunctions2Function(
                 self,
                 spec.resource_name,
@@ -134,16 +144,22 @@ class Functions(Construct):
                     ),
                 ),
                 service_config=Cloudfunctions2FunctionServiceConfig(
-                    available_memory=spec.memory,
+                    available_memory=processor.memory if sized else spec.memory,
+                    available_cpu=str(processor.cpu) if sized else None,
+                    max_instance_request_concurrency=processor.concurrency if sized else 1,
                     timeout_seconds=spec.timeout_seconds,
                     min_instance_count=0,
                     # A weekly job runs once at a time; the processor scales with traffic.
-                    max_instance_count=env.max_instances if spec.trigger == "pubsub" else 1,
+                    max_instance_count=processor.max_instances if sized else 1,
                     ingress_settings="ALLOW_INTERNAL_ONLY",
                     all_traffic_on_latest_revision=True,
                     service_account_email=identities.email(RUNTIME_ACCOUNT[spec.key]),
                     environment_variables=environment_variables(spec, values),
                 ),
                 labels=labels(env, spec.resource_name),
-                depends_on=list(apis),
+                depends_on=[*apis, *after],
             )
+
+    def uri(self, key: str) -> str:
+        """The function's Cloud Run `run.app` URL: what push, Scheduler and OIDC use."""
+        return self.functions[key].service_config.uri

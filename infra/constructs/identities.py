@@ -33,6 +33,7 @@ WORKLOADS = (
     Workload("build", "Cloud Build: builds the functions from their bundles"),
     Workload("ci-plan", "GitHub Actions on pull requests: terraform plan (read-only)"),
     Workload("ci-deploy", "GitHub Actions in the environment: terraform apply"),
+    Workload("edge-push", "GitHub Actions in the edge environment: push the gateway image"),
 )
 
 

@@ -7,13 +7,17 @@ acknowledges poison messages after dead-lettering them in the warehouse; only a 
 failure is retried.)
 
 Mode `bigquery_subscription`: a BigQuery subscription per topic writing each message to its
-table through the topic schema, with the same dead-letter policy.
+table through the topic schema, with the same dead-letter policy. The subscription names its
+table through the table resource and waits for the Pub/Sub service agent's grant on it:
+Pub/Sub checks both when the subscription is created.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from cdktn import ITerraformDependable
 from cdktn_provider_google.pubsub_subscription import (
     PubsubSubscription,
     PubsubSubscriptionBigqueryConfig,
@@ -30,6 +34,7 @@ from infra.constructs import labels
 from infra.constructs.cloud_functions import Functions
 from infra.constructs.identities import Identities
 from infra.constructs.messaging import RETENTION, Messaging
+from infra.constructs.warehouse import Warehouse
 
 MAX_DELIVERIES = 10
 ACK_DEADLINE = 120  # seconds: above the event processor's 60 s timeout
@@ -47,10 +52,13 @@ class Ingest(Construct):
         messaging: Messaging,
         functions: Functions,
         identities: Identities,
+        warehouse: Warehouse,
+        table_grants: Mapping[str, ITerraformDependable],
     ) -> None:
+        """`table_grants`: by topic, the service agent's grant on the topic's table."""
         super().__init__(scope, id_)
         self.subscriptions: dict[str, PubsubSubscription] = {}
-        processor = functions.functions.get("event_processor")
+        has_processor = "event_processor" in functions.functions
         for topic_name, topic in messaging.topics.items():
             common: dict[str, Any] = {
                 "project": env.project,
@@ -68,29 +76,31 @@ class Ingest(Construct):
                 "labels": labels(env, "ingest"),
             }
             if env.ingest_mode == "bigquery_subscription":
-                table = messaging.tables[topic_name]
+                name = messaging.tables[topic_name]
+                table = warehouse.tables[name]
                 self.subscriptions[topic_name] = PubsubSubscription(
                     self,
                     f"{topic_name}-to-bigquery",
                     name=f"{topic_name}_to_bigquery",
                     bigquery_config=PubsubSubscriptionBigqueryConfig(
-                        table=f"{env.project}.{env.dataset}.{table}",
+                        table=f"{table.project}.{table.dataset_id}.{table.table_id}",
                         use_topic_schema=True,
                         write_metadata=False,
                         drop_unknown_fields=False,
                     ),
+                    depends_on=[table_grants[topic_name]],
                     **common,
                 )
-            elif processor is not None:
+            elif has_processor:
+                uri = functions.uri("event_processor")
                 self.subscriptions[topic_name] = PubsubSubscription(
                     self,
                     f"{topic_name}-to-processor",
                     name=f"{topic_name}_to_processor",
                     push_config=PubsubSubscriptionPushConfig(
-                        push_endpoint=processor.url,
+                        push_endpoint=uri,
                         oidc_token=PubsubSubscriptionPushConfigOidcToken(
-                            service_account_email=identities.email("push"),
-                            audience=processor.url,
+                            service_account_email=identities.email("push"), audience=uri
                         ),
                     ),
                     **common,

@@ -8,6 +8,7 @@ from cdktn import ITerraformDependable
 from cdktn_provider_google.artifact_registry_repository import (
     ArtifactRegistryRepository,
     ArtifactRegistryRepositoryCleanupPolicies,
+    ArtifactRegistryRepositoryCleanupPoliciesCondition,
     ArtifactRegistryRepositoryCleanupPoliciesMostRecentVersions,
 )
 from cdktn_provider_google.billing_budget import (
@@ -30,6 +31,8 @@ from infra.constructs import labels
 SECRET_ID = "OPENWEATHER_API_KEY"  # noqa: S105 - the secret's name, not its value
 EDGE_REPOSITORY = "edge"
 KEEP_IMAGES = 20
+DELETE_AFTER = "2592000s"  # 30 days: an image neither recent nor a release is deleted
+RELEASE_TAG_PREFIX = "v"  # release images (edge-image.yml tags them vX.Y.Z) are kept
 
 
 class Secrets(Construct):
@@ -57,7 +60,11 @@ class Secrets(Construct):
 
 
 class Artifacts(Construct):
-    """The Docker repository of the edge gateway image. Out: `edge` (its `.name`)."""
+    """The Docker repository of the edge gateway image. Out: `edge` (its `.name`).
+
+    Cleanup: images older than 30 days are deleted, except the KEEP_IMAGES most recent and
+    every release (a tag starting with `v`): Artifact Registry applies KEEP over DELETE.
+    """
 
     def __init__(
         self,
@@ -75,6 +82,7 @@ class Artifacts(Construct):
             repository_id=EDGE_REPOSITORY,
             format="DOCKER",
             description="The edge gateway image (edge/Dockerfile), amd64 and arm64.",
+            cleanup_policy_dry_run=False,
             cleanup_policies=[
                 ArtifactRegistryRepositoryCleanupPolicies(
                     id="keep-recent",
@@ -84,7 +92,21 @@ class Artifacts(Construct):
                             keep_count=KEEP_IMAGES
                         )
                     ),
-                )
+                ),
+                ArtifactRegistryRepositoryCleanupPolicies(
+                    id="keep-releases",
+                    action="KEEP",
+                    condition=ArtifactRegistryRepositoryCleanupPoliciesCondition(
+                        tag_state="TAGGED", tag_prefixes=[RELEASE_TAG_PREFIX]
+                    ),
+                ),
+                ArtifactRegistryRepositoryCleanupPolicies(
+                    id="delete-old",
+                    action="DELETE",
+                    condition=ArtifactRegistryRepositoryCleanupPoliciesCondition(
+                        tag_state="ANY", older_than=DELETE_AFTER
+                    ),
+                ),
             ],
             labels=labels(env, "edge"),
             depends_on=list(apis),

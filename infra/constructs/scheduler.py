@@ -54,13 +54,14 @@ class Scheduler(Construct):
                     retry_count=3, min_backoff_duration="30s", max_backoff_duration="600s"
                 ),
                 http_target=CloudSchedulerJobHttpTarget(
-                    uri=function.url,
+                    # run.app: with internal ingress, Scheduler is internal only there.
+                    uri=functions.uri(spec.key),
                     http_method="POST",
                     headers={"Content-Type": "application/json"},
                     body="e30=",  # base64 of {}: the functions take no arguments
                     oidc_token=CloudSchedulerJobHttpTargetOidcToken(
                         service_account_email=identities.email(f"sched-{spec.schedule}"),
-                        audience=function.url,
+                        audience=functions.uri(spec.key),
                     ),
                 ),
             )

@@ -3,13 +3,21 @@
 Uniform bucket-level access everywhere; public access prevention enforced, except on the
 archive when the environment sets `public_archive = true` (then `access.py` grants allUsers
 read on it, and on nothing else).
+
+Versions: an overwritten or deleted object stays restorable for NONCURRENT_DAYS. COLDLINE
+bills every object for at least COLDLINE_MIN_DAYS from its creation, so on the archive a
+noncurrent version is deleted only once it is also that old: no early-deletion fee.
+
+Where the environment protects its data (prod), the buckets carry `prevent_destroy`: a plan
+that would delete one fails before anything changes. Elsewhere a destroy empties them
+(`force_destroy`: versioning leaves noncurrent versions a plain delete would trip over).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdktn import ITerraformDependable
+from cdktn import ITerraformDependable, TerraformResourceLifecycle
 from cdktn_provider_google.storage_bucket import (
     StorageBucket,
     StorageBucketLifecycleRule,
@@ -24,6 +32,7 @@ from infra.config import Environment
 from infra.constructs import labels
 
 NONCURRENT_DAYS = 30  # an overwritten or deleted object can be restored for this long
+COLDLINE_MIN_DAYS = 90  # cloud.google.com/storage/pricing: COLDLINE's minimum storage duration
 ARCHIVE_TO_ARCHIVE_CLASS_DAYS = 365  # a year-old weekly export moves to ARCHIVE class
 
 
@@ -45,10 +54,8 @@ class Storage(Construct):
         apis: Sequence[ITerraformDependable],
     ) -> None:
         super().__init__(scope, id_)
-        cleanup = [
-            _rule("Delete", days_since_noncurrent_time=NONCURRENT_DAYS),
-            _rule("AbortIncompleteMultipartUpload", age=1),
-        ]
+        abort = _rule("AbortIncompleteMultipartUpload", age=1)
+        cleanup = [_rule("Delete", days_since_noncurrent_time=NONCURRENT_DAYS), abort]
         self.archive = self._bucket(
             "archive",
             env,
@@ -62,7 +69,14 @@ class Storage(Construct):
                     age=ARCHIVE_TO_ARCHIVE_CLASS_DAYS,
                     matches_storage_class=["COLDLINE"],
                 ),
-                *cleanup,
+                # Both conditions: noncurrent for 30 days and past COLDLINE's 90-day minimum.
+                _rule(
+                    "Delete",
+                    days_since_noncurrent_time=NONCURRENT_DAYS,
+                    age=COLDLINE_MIN_DAYS,
+                    with_state="ARCHIVED",
+                ),
+                abort,
             ],
         )
         self.source = self._bucket("functions", env, apis, rules=cleanup)
@@ -90,7 +104,8 @@ class Storage(Construct):
             versioning=StorageBucketVersioning(enabled=True),
             soft_delete_policy=StorageBucketSoftDeletePolicy(retention_duration_seconds=604800),
             lifecycle_rule=rules,  # type: ignore[arg-type]
-            force_destroy=False,
+            force_destroy=not env.deletion_protection,
             labels=labels(env, f"{purpose}-bucket"),
             depends_on=list(apis),
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=env.deletion_protection),
         )

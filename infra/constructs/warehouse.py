@@ -4,6 +4,12 @@ Nothing here names a column: each table's schema is its JSON file, its partition
 clustering come from `schemas/tables.toml`, and each `<table>_dedup` view's query is the
 one the BigQuery adapter creates (`livability.adapters.bigquery`), so `livability init` and
 a deploy produce the same view.
+
+Where the environment protects its data (`deletion_protection`, prod), the dataset and the
+tables carry BigQuery's deletion protection and Terraform's `prevent_destroy`: a plan that
+would delete or replace one fails before anything changes (a destroy does not stop half
+way). Views hold no data: they are never protected, and each is re-created when its table's
+schema changes (a `SELECT *` view fixes its columns when it is created), and only then.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ class Warehouse(Construct):
         apis: Sequence[ITerraformDependable],
     ) -> None:
         super().__init__(scope, id_)
+        keep = TerraformResourceLifecycle(prevent_destroy=env.deletion_protection)
         self.dataset = BigqueryDataset(
             self,
             "dataset",
@@ -62,6 +69,7 @@ class Warehouse(Construct):
             delete_contents_on_destroy=not env.deletion_protection,
             labels=labels(env, "warehouse"),
             depends_on=list(apis),
+            lifecycle=keep,
         )
         self.tables: dict[str, BigqueryTable] = {}
         self.views: dict[str, BigqueryTable] = {}
@@ -87,6 +95,7 @@ class Warehouse(Construct):
                 clustering=list(table.cluster) or None,
                 deletion_protection=env.deletion_protection,
                 labels=labels(env, "warehouse"),
+                lifecycle=keep,
             )
             self.tables[table.name] = created
             name, query = dedup_view(registry, table, env.project, env.dataset)
@@ -98,14 +107,16 @@ class Warehouse(Construct):
                 table_id=name,
                 description=f"{table.name} with one row per row_id: what readers query.",
                 view=BigqueryTableView(query=query, use_legacy_sql=False),
-                deletion_protection=env.deletion_protection,
+                # Replaced with its table's schema: protection would forbid that.
+                deletion_protection=False,
                 labels=labels(env, "warehouse"),
                 depends_on=[created],
                 # A view's columns are fixed when it is created: re-create it when its
-                # table changes (a new column), as `livability init` does.
+                # table's schema changes (a new column), as `livability init` does; not on
+                # any other change of the table (a label, the expiry).
                 lifecycle=TerraformResourceLifecycle(
                     replace_triggered_by=[
-                        f"{created.terraform_resource_type}.{created.friendly_unique_id}"
+                        f"{created.terraform_resource_type}.{created.friendly_unique_id}.schema"
                     ]
                 ),
             )

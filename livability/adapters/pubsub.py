@@ -134,6 +134,22 @@ class PubSubPublisher:
             raise self._failure(spec, len(bodies), failures)
         return ids
 
+    def publish_raw(self, data: bytes, attributes: Mapping[str, str]) -> str:
+        """Publish `data` exactly as given, unchecked; its message id.
+
+        For what must never come from a gateway: the smoke test's poison message, which proves
+        the platform dead-letters what it cannot read. A topic with a schema refuses it
+        (`InvalidMessageError`).
+        """
+        client = self._get_client()
+        future = client.publish(
+            self.topic_path, data, retry=self._retry(), timeout=self._rpc_timeout(), **attributes
+        )
+        try:
+            return str(future.result(timeout=self._wait_limit()))
+        except _errors() as err:
+            raise self._failure(_RAW, 1, [err]) from None
+
     def close(self) -> None:
         """Send what is still batched, stop the client and close its channel."""
         with self._lock:
@@ -232,6 +248,10 @@ class PubSubPublisher:
         error = PublishError(f"{lost}: {why}; publishing the same rows again is safe")
         error.__cause__ = first
         return error
+
+
+# What a raw message's errors name: it is for no table of the contract.
+_RAW = Table(name="raw", fields=())
 
 
 def _ingest_table(name: str) -> Table:

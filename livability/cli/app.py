@@ -26,6 +26,7 @@ from livability.cli import (
     schemas,
     score,
     serve,
+    smoke,
     weather,
 )
 from livability.cli.common import FAILURES, CliError, Parser
@@ -45,6 +46,7 @@ COMMANDS = (
     report,
     schemas,
     score,
+    smoke,
     weather,
 )
 

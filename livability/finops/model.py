@@ -455,7 +455,8 @@ QUERY_TABLE_MIN = 10 * MIB  # bigquery/pricing: at least 10 MB per table a query
 EXPORT_FILE_MAX = GIB  # EXPORT DATA writes at most 1 GB per file
 LONG_TERM_AFTER_MONTHS = 3  # a partition untouched for 90 days is billed as long-term storage
 # What the scoring query reads of the readings (scoring/sql.py, CTE `readings`, with the `day`
-# filter and the views' key `row_id`): what it would scan if the views did not read whole rows.
+# filter) and what the `_dedup` view's window adds: its key `row_id` and `battery`, by which it
+# orders a key's copies (livability/adapters/bigquery_sql.py).
 SCORING_COLUMNS = (
     "day",
     "timestamp",
@@ -465,6 +466,7 @@ SCORING_COLUMNS = (
     "data.humidity",
     "data.location",
     "row_id",
+    "battery",
 )
 # Columns the weather poller's location query reads (livability/weather/poller.py `_location_sql`):
 # `day` (the partition filter) and `data.location`, over the last LOCATION_DAYS days.
@@ -512,10 +514,11 @@ class Profile:
     archive: Gen2Function = Gen2Function("weekly archive", Decimal("0.25"), Decimal("0.167"))
     archive_ms: Decimal = Decimal(120_000)  # waits for one EXPORT DATA job per table
     functions_deployed: int = 4  # sources kept in the function-sources bucket
-    # The BigQuery `<table>_dedup` views order duplicates by TO_JSON_STRING(t), the whole row
-    # (livability/adapters/bigquery.py `_dedup_sql`), so every query through them reads every
-    # column of the partitions it touches; tests/finops checks the view still does.
-    dedup_view_reads_all_columns: bool = True
+    # The BigQuery `<table>_dedup` views partition and order by columns, never the whole row
+    # (livability/adapters/bigquery_sql.py), so a query through them reads the columns it
+    # selects and the view's key; True prices the former whole-row views (tests/finops checks
+    # the view still names its columns).
+    dedup_view_reads_all_columns: bool = False
 
     def processor_ms(self, rows: Decimal) -> Decimal:
         cpu = self.processor_cpu_ms + self.processor_cpu_ms_per_row * rows
@@ -633,8 +636,8 @@ def _bigquery_usage(s: Scenario, m: Measurements, profile: Profile) -> list[Usag
             )
         )
 
-    # Queries: weekly scoring and weekly EXPORT DATA read through the _dedup views, which
-    # read whole rows (the scoring query would otherwise read SCORING_COLUMNS only).
+    # Queries: weekly scoring and weekly EXPORT DATA read through the _dedup views: the
+    # scoring query reads SCORING_COLUMNS, the export every column.
     sensor_week = s.sensor_rows * 7 / MONTH_DAYS
     weather_day = s.weather_rows / MONTH_DAYS * m.weather.logical_bytes
     sensor_scan = (

@@ -163,22 +163,42 @@ def test_row_bigquery_refuses_is_dead_lettered_with_its_reason(
     assert json.loads(dead["payload"])["data"]["temperature"] == 23.0
 
 
-def test_a_poison_message_redelivered_on_another_day_is_one_dead_letter(
-    bigquery: BigQueryWarehouse,
-) -> None:
-    """Past insertId's window, a redelivery is stored again; the view still shows it once,
-    as DuckDB's key stores it once: a dead letter's key leaves out the day it arrived."""
-    bigquery.init(only_tables(registry(), DEAD_LETTER))
-    for day, insert_id in ((date(2024, 11, 29), "first"), (date(2024, 12, 3), "later")):
+DEAD_LETTER_DAYS = (
+    (date(2024, 11, 29), "08:00:00", "m-first"),
+    (date(2024, 11, 29), "08:30:00", "m-again"),  # redelivered the same day
+    (date(2024, 12, 3), "08:00:00", "m-later"),  # and again four days later
+)
+DEAD_DAY_SQL = (
+    "SELECT day, message_id FROM {dataset}.dead_letter_dedup "
+    "WHERE day BETWEEN @first AND @last ORDER BY day"
+)
+
+
+def _poison_rows() -> list[dict[str, Any]]:
+    rows = []
+    for day, time_, message_id in DEAD_LETTER_DAYS:
         rejection = {
             "day": day.isoformat(),
-            "received_at": f"{day.isoformat()}T08:00:00Z",
-            "message_id": f"m-{insert_id}",
+            "received_at": f"{day.isoformat()}T{time_}Z",
+            "message_id": message_id,
             "target_table": None,
             "reason": "message.data: not JSON",
             "payload": "{oops",
         }
-        row = validate_row(registry()[DEAD_LETTER], rejection)
+        rows.append(validate_row(registry()[DEAD_LETTER], rejection))
+    return rows
+
+
+def test_a_poison_message_redelivered_is_one_dead_letter_per_day_on_both_backends(
+    bigquery: BigQueryWarehouse, tmp_path: Path
+) -> None:
+    """A dead letter's key covers the day it arrived (the partition column), so the view keeps
+    one row per key with a partition filter: a same-day redelivery is one row, a redelivery
+    on another day is that day's dead letter. Past insertId's window BigQuery stores each copy;
+    the view shows what DuckDB's primary key stores, the earliest copy of each key."""
+    bigquery.init(only_tables(registry(), DEAD_LETTER))
+    rows = _poison_rows()
+    for row, (_, _, insert_id) in zip(rows, DEAD_LETTER_DAYS, strict=True):
         # A new insertId each time: what BigQuery sees after its de-duplication window.
         errors = bigquery.client.insert_rows_json(
             f"{bigquery.project}.{bigquery.dataset}.{DEAD_LETTER}",
@@ -186,15 +206,26 @@ def test_a_poison_message_redelivered_on_another_day_is_one_dead_letter(
             row_ids=[insert_id],
         )
         assert errors == []
+    duck = DuckDBWarehouse(tmp_path / "w.duckdb", registry(), "sensor_data")
+    duck.init(only_tables(registry(), DEAD_LETTER))
+    for row in rows:
+        duck.insert_rows(DEAD_LETTER, [row], [row[ROW_ID]])
+    span = {"first": date(2024, 11, 29), "last": date(2024, 12, 3)}
     stored = read(
         bigquery,
-        "SELECT count(*) AS n FROM {dataset}.dead_letter WHERE day >= @first",
-        {"first": date(2000, 1, 1)},
+        "SELECT count(*) AS n FROM {dataset}.dead_letter WHERE day BETWEEN @first AND @last",
+        span,
     )
-    assert stored == [{"n": 2}]
-    assert [d["message_id"] for d in read(bigquery, DEAD_SQL, {"first": date(2000, 1, 1)})] == [
-        "m-first"
+    expected = [
+        {"day": date(2024, 11, 29), "message_id": "m-first"},
+        {"day": date(2024, 12, 3), "message_id": "m-later"},
     ]
+    assert stored == [{"n": 3}]
+    assert read(bigquery, DEAD_DAY_SQL, span) == expected
+    assert read(duck, DEAD_DAY_SQL, span) == expected
+    one_day = {"first": date(2024, 12, 3), "last": date(2024, 12, 3)}
+    assert read(bigquery, DEAD_DAY_SQL, one_day) == expected[1:]
+    duck.close()
 
 
 # --- the weekly scoring job ---

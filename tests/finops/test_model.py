@@ -146,16 +146,24 @@ def test_three_scheduler_jobs_fit_the_free_tier(
     assert (jobs.quantity, jobs.cost) == (Decimal(3), Decimal(0))
 
 
-def test_the_dedup_views_still_read_the_whole_row() -> None:
-    """The model prices scoring and EXPORT DATA scans at full rows because the BigQuery
-    views order by TO_JSON_STRING(t): if that changes, the model must change with it."""
+def test_the_dedup_views_read_only_their_key_and_the_selected_columns() -> None:
+    """The model prices the scoring scan at SCORING_COLUMNS because the BigQuery views
+    partition and order by named columns, not the whole row: if that changes, the model
+    must change with it."""
     from livability.adapters.bigquery_sql import dedup_view_sql
 
-    assert finops.Profile().dedup_view_reads_all_columns
-    assert "TO_JSON_STRING(t)" in inspect.getsource(dedup_view_sql)
+    table = registry()["sensor_thermo_beacon"]
+    view = dedup_view_sql(table, "p.d.sensor_thermo_beacon")
+    window = view.split("OVER (", 1)[1]
+    assert not finops.Profile().dedup_view_reads_all_columns
+    assert "TO_JSON_STRING" not in view
+    named = {c for c in ("day", "row_id", *table.identity_excludes) if c in window}
+    assert named == {"day", "row_id", "battery"}, window
+    assert named <= set(finops.SCORING_COLUMNS)
+    assert "TO_JSON_STRING" not in inspect.getsource(dedup_view_sql)
 
 
-def test_views_reading_needed_columns_only_would_scan_less(
+def test_views_reading_needed_columns_only_scan_less_than_whole_rows(
     measured: finops.Measurements, book: finops.PriceBook
 ) -> None:
     def scanned(profile: finops.Profile) -> Decimal:
@@ -168,8 +176,8 @@ def test_views_reading_needed_columns_only_would_scan_less(
             Decimal(0),
         )
 
-    whole = scanned(finops.Profile())
-    needed = scanned(finops.Profile(dedup_view_reads_all_columns=False))
+    whole = scanned(finops.Profile(dedup_view_reads_all_columns=True))
+    needed = scanned(finops.Profile())
     assert Decimal(0) < needed < whole
 
 
@@ -184,7 +192,7 @@ def test_the_columns_and_days_the_model_scans_are_the_ones_the_code_queries() ->
     leaves = {path for path, _ in table.leaves()}
     readings = sql.hourly_ctes("d").split("sensor_hours AS")[0]  # the CTE `readings`
     assert set(finops.SCORING_COLUMNS) <= leaves
-    for path in set(finops.SCORING_COLUMNS) - {"row_id"}:  # row_id: the views' key
+    for path in set(finops.SCORING_COLUMNS) - {"row_id", "battery"}:  # the views' window
         assert path in readings, path
     params = week_params(date(2024, 12, 2))
     days = params["last_day"] - params["weather_first_day"]  # type: ignore[operator]
@@ -282,9 +290,8 @@ def test_bad_intervals(text: str) -> None:
 def _fake_measurements() -> finops.Measurements:
     """Round numbers: which prices the model uses does not depend on the sizes."""
     one = Decimal(100)
-    sample = finops.TableSample(
-        "t", 1, one, {"day": one, "data.location": one}, one, 10, one, 10, one
-    )
+    columns = dict.fromkeys({*finops.SCORING_COLUMNS, *finops.LOCATION_QUERY_COLUMNS}, one)
+    sample = finops.TableSample("t", 1, one, columns, one, 10, one, 10, one)
     return finops.Measurements(sample, sample, one, one, 1000)
 
 

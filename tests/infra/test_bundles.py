@@ -2,8 +2,9 @@
 
 Runs against: infra/bundles.py on the working tree and pylock.toml; the zips the real synth
 stored in the stacks; two synths in two separate processes (`python infra/main.py`); and a
-fresh Python 3.11 venv per distinct requirements.txt (pip from the local cache, --no-deps,
-cached under .infra-cache/bundle-venvs/ keyed by the requirements' hash), where the unpacked
+fresh venv of the functions' runtime (Python 3.13: pyenv's, or setup-python's in CI) per
+distinct requirements.txt (pip, --no-deps, cached under .infra-cache/bundle-venvs/ keyed by
+the requirements' hash and the runtime), where the unpacked
 bundle is imported in an isolated interpreter (`-I`: no user site, no PYTHONPATH, no repo).
 """
 
@@ -207,26 +208,49 @@ def venvs(built: dict[str, bundles.Bundle]) -> Path:
     """The bundle venvs' folder, without the venvs of requirements no bundle has any more."""
     root = tools.cache_root() / "bundle-venvs"
     root.mkdir(exist_ok=True)
-    current = {_venv_key(b) for b in built.values()}
+    current = {f"{_venv_key(b)}-py{bundles.RUNTIME_VERSION}" for b in built.values()}
     for stale in root.iterdir():
         if stale.name not in current:
             shutil.rmtree(stale, ignore_errors=True)
     return root
 
 
-def _bundle_venv(bundle: bundles.Bundle, root: Path) -> Path:
-    venv = root / _venv_key(bundle) / "venv"
-    return tools.build_venv(venv, _pins(bundle), what=f"{bundle.spec.key} bundle")
+@pytest.fixture(scope="module")
+def runtime() -> Path:
+    """An interpreter of the Cloud Functions runtime the stack deploys (bundles.RUNTIME)."""
+    python = tools.runtime_python(bundles.RUNTIME_VERSION)
+    if python is None:
+        pytest.skip(f"no Python {bundles.RUNTIME_VERSION} interpreter (pyenv or PATH)")
+    return python
+
+
+def _bundle_venv(bundle: bundles.Bundle, root: Path, python: Path) -> Path:
+    venv = root / f"{_venv_key(bundle)}-py{bundles.RUNTIME_VERSION}" / "venv"
+    return tools.build_venv(
+        venv, _pins(bundle), python=str(python), what=f"{bundle.spec.key} bundle"
+    )
+
+
+def test_the_runtime_is_the_interpreter_the_bundles_are_checked_on(runtime: Path) -> None:
+    done = subprocess.run(
+        [str(runtime), "-c", "import sys; print('python%d%d' % sys.version_info[:2])"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == bundles.RUNTIME
 
 
 @pytest.mark.parametrize("spec", specs())
 def test_bundle_imports_alone(
-    spec: FunctionSpec, built: dict[str, bundles.Bundle], venvs: Path, tmp_path: Path
+    spec: FunctionSpec,
+    built: dict[str, bundles.Bundle],
+    venvs: Path,
+    runtime: Path,
+    tmp_path: Path,
 ) -> None:
     bundle = built[spec.key]
     with zipfile.ZipFile(io.BytesIO(bundle.zip_bytes)) as archive:
         archive.extractall(tmp_path)
-    python = _bundle_venv(bundle, venvs)
+    python = _bundle_venv(bundle, venvs, runtime)
     needed = sorted({RUNTIME_IMPORTS[n] for n, _ in spec.environment if n in RUNTIME_IMPORTS})
     probe = (
         "import importlib, sys\n"

@@ -72,7 +72,28 @@ def test_a_typo_suggests_the_key_meant() -> None:
     ("key", "value", "message"),
     [
         ("public_archive", "yes", "public_archive: expected bool, got 'yes'"),
-        ("max_instances", True, "max_instances: expected int, got True"),
+        ("load", {"homes": True}, "load.homes: expected int, got True"),
+        ("load", {"homes": 0}, "load.homes: 0 must be at least 1"),
+        (
+            "github",
+            {**raw()["github"], "deploy_ref": "main"},
+            "github.deploy_ref: 'main' is not refs/heads/BRANCH or refs/tags/PATTERN",
+        ),
+        (
+            "github",
+            {**raw()["github"], "deploy_ref": "refs/heads/*"},
+            "github.deploy_ref: 'refs/heads/*' is not refs/heads/BRANCH",
+        ),
+        (
+            "github",
+            {**raw()["github"], "repository_id": 0},
+            "github.repository_id: 0 must be at least 1",
+        ),
+        (
+            "github",
+            {k: v for k, v in raw()["github"].items() if k != "owner_id"},
+            "github.owner_id: missing (required)",
+        ),
         (
             "ingest_mode",
             "pull",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 from infra.entrypoints import REPO
 
@@ -52,3 +53,31 @@ def test_destroy_needs_the_typed_environment_name() -> None:
     forced = make("destroy", "ENV=prod", "FORCE_PROD=yes", "TERRAFORM=true", answer="dev\n")
     assert forced.returncode != 0
     assert "not confirmed" in forced.stderr
+
+
+def test_plan_and_deploy_need_the_committed_provider_hashes(tmp_path: Path) -> None:
+    """init installs exactly the committed hashes (-lockfile=readonly); without them,
+    nothing is synthesized or planned."""
+    missing = tmp_path / "no.terraform.lock.hcl"
+    for target in ("plan", "deploy", "apply-plan"):
+        done = make(target, "ENV=dev", "TERRAFORM=true", f"PROVIDER_LOCK={missing}")
+        assert done.returncode != 0, target
+        lines = [line for line in done.stderr.splitlines() if not line.startswith("make:")]
+        assert lines == [
+            f"error: {missing} is missing: run 'make providers-lock' where "
+            "registry.terraform.io is reachable and commit the file (docs/deploy.md)"
+        ], done.stderr
+        assert "synthesized" not in done.stdout, target
+
+
+def test_apply_plan_needs_a_saved_plan(tmp_path: Path) -> None:
+    lock = tmp_path / "lock.hcl"
+    lock.write_text("# hashes\n")
+    done = make(
+        "apply-plan", "ENV=dev", "TERRAFORM=true", f"PROVIDER_LOCK={lock}",
+        f"OUTDIR={tmp_path}", "PLAN_OUT=tfplan",
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert f"error: no saved plan {tmp_path}/stacks/dev/tfplan (make plan PLAN_OUT=...)" in (
+        done.stderr
+    )
