@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 
 from livability.archive.writer import (
     archived_tables,
-    last_complete_week,
     source_rows,
     verify_week,
 )
@@ -43,6 +42,7 @@ from livability.ports import (
     WarehouseError,
 )
 from livability.smoke.jobs import JobError, Jobs
+from livability.weeks import last_complete_week
 from schemas import ROW_ID, registry
 from schemas.validation import validate_row
 
