@@ -9,10 +9,13 @@ from pathlib import Path
 import flask.testing
 import functions_framework
 import pytest
-from project_paths import ROOT, SHARED_ARCHIVE
 
 from livability.logs import LOGGERS
 from livability.settings import Settings, shared_warehouse
+from tests.support.paths import ROOT, SHARED_ARCHIVE
+
+# Fixtures every folder may use: each warehouse adapter on a real backend.
+pytest_plugins = ["tests.support.warehouses"]
 
 
 @pytest.fixture

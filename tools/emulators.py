@@ -1,7 +1,7 @@
 """Local stand-ins for Google Cloud, built and run for the integration tests (local only).
 
 BigQuery: `local-bigquery` (PyPI) needs Python >= 3.13, so it gets its own venv under
-`.emulators/bigquery/`, pinned by `tests/emulators/bigquery-*.txt`, with a private `$HOME`
+`.emulators/bigquery/`, pinned by `tools/emulator-pins/bigquery-*.txt`, with a private `$HOME`
 that holds the DuckDB extensions it loads (DuckDB cannot download them on this network;
 ../shared/EMULATORS.md). Never shipped to a function.
 
@@ -24,9 +24,9 @@ from pathlib import Path
 from livability.net import answers, free_port
 
 REPO = Path(__file__).resolve().parents[1]
-REQUIREMENTS = REPO / "tests" / "emulators" / "bigquery-requirements.txt"
+REQUIREMENTS = REPO / "tools" / "emulator-pins" / "bigquery-requirements.txt"
 # Installed with --no-deps: it asks for a DuckDB whose extensions cannot be downloaded here.
-SERVER = REPO / "tests" / "emulators" / "bigquery-server.txt"
+SERVER = REPO / "tools" / "emulator-pins" / "bigquery-server.txt"
 DEFAULT_ROOT = REPO / ".emulators"
 PYTHON_VERSION = "3.13"
 PROJECT = "test-proj"

@@ -27,11 +27,11 @@ import polars as pl
 import polars.testing
 import pytest
 
-from archive.conftest import SENSOR, WEATHER, WEEK, in_week, load, new_gcs_bucket, week_rows
 from livability.adapters.bigquery import BigQueryWarehouse
 from livability.archive import export
 from livability.archive import writer as archiver
 from schemas import registry
+from tests.archive.support import SENSOR, WEATHER, WEEK, in_week, load, new_gcs_bucket, week_rows
 from tools.storage_emulator import StorageEmulator
 
 LAST = WEEK + timedelta(days=6)

@@ -18,7 +18,6 @@ import polars as pl
 import polars.testing
 import pytest
 
-from archive.conftest import SENSOR, WEATHER, WEEK, load, week_rows
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.adapters.local_bucket import LocalBucket
 from livability.archive import export
@@ -27,6 +26,7 @@ from livability.cli.app import main
 from livability.ports import Bucket
 from livability.settings import Settings
 from schemas import registry
+from tests.archive.support import SENSOR, WEATHER, WEEK, load, week_rows
 
 LAST = WEEK + timedelta(days=6)
 
@@ -216,7 +216,7 @@ def test_load_archive_reads_what_archive_writes_from_a_folder_and_from_gs(
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
-    from archive.conftest import new_gcs_bucket
+    from tests.archive.support import new_gcs_bucket
 
     source = DuckDBWarehouse(tmp_path / "source.duckdb", registry(), "sensor_data")
     source.init()

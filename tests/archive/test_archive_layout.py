@@ -15,7 +15,11 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from archive.conftest import (
+from livability.adapters.duckdb_warehouse import DuckDBWarehouse
+from livability.archive import writer as archiver
+from livability.ports import Bucket, BucketError
+from schemas import registry
+from tests.archive.support import (
     SENSOR,
     WEATHER,
     WEEK,
@@ -25,10 +29,6 @@ from archive.conftest import (
     sensor_row,
     week_rows,
 )
-from livability.adapters.duckdb_warehouse import DuckDBWarehouse
-from livability.archive import writer as archiver
-from livability.ports import Bucket, BucketError
-from schemas import registry
 
 W = WEEK.isoformat()
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from livability.settings import BucketURL, Settings, SettingsError
-
-ROOT = Path(__file__).resolve().parents[2]  # not `conftest.ROOT`: a conftest may shadow it
+from tests.support.paths import ROOT
 
 
 def test_the_archive_defaults_to_a_folder_under_home_and_takes_gs_urls() -> None:

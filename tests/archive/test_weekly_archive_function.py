@@ -16,11 +16,10 @@ import flask.testing
 import functions_framework
 import pytest
 
-from archive.conftest import SENSOR, WEATHER, WEEK, in_week, load, week_rows
 from livability import weeks
 from livability.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]  # not `conftest.ROOT`: a conftest may shadow it
+from tests.archive.support import SENSOR, WEATHER, WEEK, in_week, load, week_rows
+from tests.support.paths import ROOT
 
 
 @pytest.fixture

@@ -19,17 +19,7 @@ import functions_framework
 import polars as pl
 import polars.testing
 import pytest
-from project_paths import ROOT
-from pubsub import binary_headers, push_body
 
-from contract.conftest import (
-    PROJECT,
-    SENSOR,
-    bigquery_warehouse,
-    drop_dataset,
-    new_dataset,
-    only_tables,
-)
 from livability.adapters.bigquery import BigQueryWarehouse
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.adapters.local_bucket import LocalBucket
@@ -40,6 +30,16 @@ from livability.sim.homes import make_homes, sensor_rows, weather_rows
 from schemas import ROW_ID, SCHEMA_DIR, Registry, registry
 from schemas.validation import validate_row
 from scoring import job
+from tests.support.paths import ROOT
+from tests.support.pubsub import binary_headers, push_body
+from tests.support.warehouses import (
+    PROJECT,
+    SENSOR,
+    bigquery_warehouse,
+    drop_dataset,
+    new_dataset,
+    only_tables,
+)
 
 RECEIVED = datetime(2024, 11, 29, 14, 40, tzinfo=UTC)
 DAY = {"first": date(2024, 11, 29), "last": date(2024, 11, 29)}

@@ -19,7 +19,6 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from contract.conftest import DATASET, PROJECT, SENSOR, Backend, bigquery_warehouse, only_tables
 from livability.adapters.bigquery import BigQueryWarehouse
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.ports import (
@@ -32,6 +31,14 @@ from livability.ports import (
 )
 from schemas import ROW_ID, SCHEMA_DIR, Registry, registry
 from schemas.validation import validate_row
+from tests.support.warehouses import (
+    DATASET,
+    PROJECT,
+    SENSOR,
+    Backend,
+    bigquery_warehouse,
+    only_tables,
+)
 
 TABLES = ("dead_letter", "livability_scores", SENSOR, "weather_data")
 # Readings as a ThermoBeacon gateway sends them, over two days (two partitions); the first
@@ -410,7 +417,11 @@ def test_dedup_view_removes_copies_that_streaming_let_through(
 def test_second_client_on_the_same_dataset_sees_the_rows(
     backend: Backend, warehouse: Warehouse
 ) -> None:
-    only(backend, "bigquery", "a second DuckDB process is covered by test_concurrency.py")
+    only(
+        backend,
+        "bigquery",
+        "a second DuckDB process is covered by tests/adapters/test_duckdb_concurrency.py",
+    )
     warehouse.insert_rows(SENSOR, list(ROWS), list(IDS))
     assert isinstance(warehouse, BigQueryWarehouse)
     other = bigquery_warehouse(str(warehouse.emulator), registry(), warehouse.dataset)

@@ -1,4 +1,4 @@
-"""Fixtures of the gateway tests (helpers are in edge_support.py)."""
+"""Fixtures of the gateway tests (helpers are in support.py)."""
 
 from __future__ import annotations
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_support import START
 
 from edge.config import ConfigError, load, parse, properties_to_toml
 from edge.outbox import Note, Outbox
+from tests.edge.support import START
 
 LIVABILITY = Path(sys.executable).parent / "livability"
 

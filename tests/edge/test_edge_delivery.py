@@ -23,7 +23,6 @@ from typing import Any
 
 import flask.testing
 import pytest
-from edge_support import START, Simulation, hours
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -34,6 +33,7 @@ from livability.net import free_port, wait_listening
 from livability.settings import Settings
 from livability.sim.homes import make_homes, sensor_rows, weather_rows
 from livability.sim.radio import Radio, VirtualTimeLoop, homes_sensors, virtual_clock
+from tests.edge.support import START, Simulation, hours
 
 LIVABILITY = Path(sys.executable).parent / "livability"
 SEED = 5

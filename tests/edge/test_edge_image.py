@@ -10,7 +10,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+
 DOCKERFILE = ROOT / "edge" / "Dockerfile"
 HADOLINT = Path(sys.executable).parent / "hadolint"
 

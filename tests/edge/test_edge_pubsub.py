@@ -6,23 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import grpc
 import pytest
-from edge_support import START, gateway, sensor
 
 from edge.agent import Agent
 from edge.config import Config
 from edge.outbox import Outbox
 from edge.sinks import open_sink
 from livability.settings import Emulators, Settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from grpc_publisher import FakePublisher, fake_publisher
+from tests.edge.support import START, gateway, sensor
+from tests.support.grpc_publisher import FakePublisher, fake_publisher
 
 TOPIC = "projects/livability-test/topics/sensor_data"
 

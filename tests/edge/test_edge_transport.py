@@ -19,14 +19,6 @@ from typing import Any
 import pytest
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from edge_support import START, RecordingSink, Simulation, gateway, hours, sensor
-from test_edge_decoder import (
-    HA_BAD,
-    HA_MFR_48,
-    THEENGS_1,
-    THEENGS_2,
-    THEENGS_MINMAX_3,
-)
 
 from edge import gatt
 from edge.config import Config
@@ -40,6 +32,14 @@ from edge.thermobeacon import (
     encode,
 )
 from livability.sim.radio import VirtualTimeLoop, virtual_clock
+from tests.edge.support import START, RecordingSink, Simulation, gateway, hours, sensor
+from tests.edge.test_edge_decoder import (
+    HA_BAD,
+    HA_MFR_48,
+    THEENGS_1,
+    THEENGS_2,
+    THEENGS_MINMAX_3,
+)
 
 SENSOR_A = "70:F7:00:00:11:1A"  # THEENGS_1's device
 SENSOR_B = "DC:23:00:00:0A:AE"  # THEENGS_2's and THEENGS_MINMAX_3's device

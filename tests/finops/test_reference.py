@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from finops.conftest import read_week
 from livability.cli import finops as command
 from livability.finops import model as finops
 from livability.gcp import INGEST_MODES
 from schemas import registry
 from schemas.validation import validate_row
+from tests.finops.support import read_week
 
 MODES = INGEST_MODES
 # Issue 9, the reference's cost section: (line, stated usage, stated cost).

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_synth import Synth, synthesized_fixture  # noqa: F401 - fixture
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from infra import bundles, tools
 from infra.entrypoints import FUNCTIONS, REPO, FunctionSpec
+from tests.infra.synth import Synth
 
 # What the function needs at run time beyond its entry module, by the settings it is given.
 RUNTIME_IMPORTS = {

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_synth import Synth, synthesized_fixture  # noqa: F401 - fixture
 
 from infra import tools
+from tests.infra.synth import Synth
 
 SKIPS = Path(tools.__file__).parent / "checkov.toml"
 

@@ -6,11 +6,10 @@ markdown table in docs/deploy.md.
 
 from __future__ import annotations
 
-from infra_synth import Synth, synthesized_fixture  # noqa: F401 - fixture
-
 from infra.constructs.access import markdown_rows
 from infra.constructs.ci import subjects
 from infra.entrypoints import REPO
+from tests.infra.synth import Synth
 
 HEADER = "| who | role | on | why |"
 

@@ -11,8 +11,6 @@ import json
 import re
 from typing import Any
 
-from infra_synth import Synth, synth_fixture, synthesized_fixture  # noqa: F401 - fixtures
-
 from infra import sizing
 from infra.constructs.access import GCF_SOURCES
 from infra.constructs.audit import AUDITED
@@ -21,6 +19,7 @@ from infra.constructs.messaging import TOPICS
 from infra.constructs.platform import DELETE_AFTER, KEEP_IMAGES, RELEASE_TAG_PREFIX
 from infra.constructs.storage import COLDLINE_MIN_DAYS, NONCURRENT_DAYS
 from schemas import registry
+from tests.infra.synth import Synth
 
 BUILD_ROLES = {
     ("project", "roles/logging.logWriter"),

@@ -9,12 +9,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from infra_synth import Synth, synthesized_fixture  # noqa: F401 - fixture
-
 from infra import smoke
 from infra.constructs.messaging import TOPICS
 from infra.entrypoints import REPO
 from livability.smoke.jobs import SCHEDULER_JOB
+from tests.infra.synth import Synth
 
 
 def test_every_name_is_one_the_stack_deploys(synthesized: dict[str, Synth]) -> None:

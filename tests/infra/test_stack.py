@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from cdktn import Testing as CdkTesting
-from infra_synth import Synth, synth_fixture, synthesized_fixture  # noqa: F401 - fixtures
 
 from infra.constructs.apis import BUDGET_SERVICE, SERVICES
 from infra.constructs.audit import AUDITED
@@ -27,6 +26,7 @@ from infra.constructs.messaging import TOPICS
 from infra.entrypoints import FUNCTIONS
 from schemas import registry
 from schemas.topic import avro_schema_json
+from tests.infra.synth import Synth
 
 IAM_TYPES = {
     "project": "google_project_iam_member",

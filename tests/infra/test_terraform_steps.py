@@ -13,9 +13,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from infra_synth import Synth, synthesized_fixture  # noqa: F401 - fixture
 
 from infra import terraform
+from tests.infra.synth import Synth
 
 FAKE = """#!/usr/bin/env bash
 # A recording stand-in for terraform (see the module docstring).

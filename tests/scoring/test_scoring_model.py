@@ -11,9 +11,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scoring_weeks import Reading, one, score, steady, weather
 
 from scoring.model import MODEL_VERSION
+from tests.scoring.weeks import Reading, one, score, steady, weather
 
 WINTER = weather(7.5)  # the real week's outdoor mean
 SUMMER = weather(18.0)

@@ -13,10 +13,10 @@ import pytest
 from pythermalcomfort.environment import running_mean_outdoor_temperature
 from pythermalcomfort.models import adaptive_en
 from pythermalcomfort.psychrometrics import p_sat
-from scoring_weeks import WEEK, steady, store, weather
 
 from scoring import thresholds as th
 from scoring.model import hourly_series
+from tests.scoring.weeks import WEEK, steady, store, weather
 
 # Daily outdoor means over the week before and the week scored: 2, 3, ..., 15 C.
 OUTDOOR = [2.0 + (h // 24) for h in range(-168, 168)]

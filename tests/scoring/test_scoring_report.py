@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scoring_weeks import WEEK, sensor_row, steady, store, weather
 
 from livability.cli.app import main
 from livability.settings import Settings
+from tests.scoring.weeks import WEEK, sensor_row, steady, store, weather
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

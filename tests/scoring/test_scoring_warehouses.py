@@ -19,15 +19,6 @@ import functions_framework
 import polars as pl
 import polars.testing
 import pytest
-from contract.conftest import (
-    bigquery_endpoint,
-    bigquery_warehouse,
-    drop_dataset,
-    new_dataset,
-    only_tables,
-)
-from project_paths import ROOT
-from scoring_weeks import WEEK, moment, sensor_row, steady, weather
 
 from livability import weeks
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
@@ -38,6 +29,15 @@ from schemas import ROW_ID, registry
 from schemas.validation import validate_row
 from scoring import job, sql
 from scoring.model import score_week
+from tests.scoring.weeks import WEEK, moment, sensor_row, steady, weather
+from tests.support.paths import ROOT
+from tests.support.warehouses import (
+    bigquery_endpoint,
+    bigquery_warehouse,
+    drop_dataset,
+    new_dataset,
+    only_tables,
+)
 
 __all__ = ["bigquery_endpoint"]  # the stand-in, started once per session
 TABLES = ("sensor_thermo_beacon", "weather_data", "livability_scores")

@@ -29,10 +29,10 @@ from pathlib import Path
 import grpc
 import requests
 from google.pubsub_v1.types import PublishRequest, PublishResponse
-from grpc_publisher import FakePublisher
-from project_paths import ROOT
 
 from livability.net import free_port, wait_listening
+from tests.support.grpc_publisher import FakePublisher
+from tests.support.paths import ROOT
 
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 60

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 import requests
-from contract.conftest import PROJECT, bigquery_endpoint, drop_dataset, new_dataset
 from pytest_httpserver import HTTPServer
 
 from livability.archive.writer import last_complete_week
@@ -33,7 +32,8 @@ from livability.sim.homes import make_homes, sensor_rows, weather_rows
 from livability.smoke import run as smoke
 from livability.smoke.jobs import HttpJobs, JobError, SchedulerJobs
 from schemas import registry
-from smoke.local_stack import LocalStack, local_stack
+from tests.smoke.local_stack import LocalStack, local_stack
+from tests.support.warehouses import PROJECT, bigquery_endpoint, drop_dataset, new_dataset
 
 __all__ = ["bigquery_endpoint"]  # the stand-in's session fixture, imported for pytest
 FAST = smoke.Options(timeout=60, cleanup_wait=5, poll=0.05, max_poll=0.5)

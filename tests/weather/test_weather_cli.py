@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 import duckdb
-from owm_bodies import KEY, LUTON, NOT_FOUND, UNAUTHORIZED
 from pytest_httpserver import HTTPServer
+
+from tests.weather.owm_bodies import KEY, LUTON, NOT_FOUND, UNAUTHORIZED
 
 LIVABILITY = Path(sys.executable).parent / "livability"
 PATH = "/data/2.5/weather"

@@ -19,16 +19,16 @@ import flask.testing
 import functions_framework
 import grpc
 import pytest
-from grpc_publisher import FakePublisher, fake_publisher
-from owm_bodies import KEY, LUTON, LUTON_DT, UNAUTHORIZED, ZOCCA, luton
-from project_paths import ROOT
-from pubsub import binary_headers, push_body
 from pytest_httpserver import HTTPServer
-from weather_fixtures import create_secret, drongo_server
 
 from livability.ingest.rows import ingest_rows
 from livability.settings import Settings
 from schemas import registry
+from tests.support.grpc_publisher import FakePublisher, fake_publisher
+from tests.support.paths import ROOT
+from tests.support.pubsub import binary_headers, push_body
+from tests.weather.fixtures import create_secret, drongo_server
+from tests.weather.owm_bodies import KEY, LUTON, LUTON_DT, UNAUTHORIZED, ZOCCA, luton
 
 PATH = "/data/2.5/weather"
 TOPIC = "projects/test-proj/topics/meteo_data"

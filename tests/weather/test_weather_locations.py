@@ -14,13 +14,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from contract.conftest import (  # the contract suite's backends: DuckDB and local-bigquery
-    SENSOR,
-    Backend,
-    backend,
-    bigquery_endpoint,
-    only_tables,
-)
 
 from livability.adapters.local_bucket import LocalBucket
 from livability.ports import Warehouse
@@ -35,6 +28,13 @@ from livability.weather.poller import (
 )
 from schemas import registry
 from schemas.validation import validate_row
+from tests.support.warehouses import (  # the contract suite's backends: DuckDB and local-bigquery
+    SENSOR,
+    Backend,
+    backend,
+    bigquery_endpoint,
+    only_tables,
+)
 
 __all__ = ["backend", "bigquery_endpoint"]  # fixtures, imported for pytest
 

@@ -11,11 +11,11 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from owm_bodies import ARCHIVE_LINE, LUTON, ZOCCA, luton
 
 from livability.weather.poller import Location, LocationError, to_row
 from schemas import registry
 from schemas.validation import RowError, validate_row
+from tests.weather.owm_bodies import ARCHIVE_LINE, LUTON, ZOCCA, luton
 
 WEATHER = registry()["weather_data"]
 LUTON_POINT = Location(51.87833, -0.41472)  # the reference's configured point
@@ -33,7 +33,7 @@ def test_a_luton_body_maps_to_the_archived_row_of_the_reference() -> None:
         observed,
     )
     # The archived row predates observed_at: NULL, and its key is the one it had before
-    # observed_at existed (pinned; tests/test_validation.py pins another archived row's).
+    # observed_at existed (pinned; tests/schemas/test_validation.py pins another archived row's).
     assert archived["observed_at"] is None
     assert archived["row_id"] == "fef83859207110240d731e733be14539"
 

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grpc_publisher import FakePublisher, fake_publisher
-from owm_bodies import KEY, LUTON, LUTON_DT, NOT_FOUND, TOO_MANY, UNAUTHORIZED, ZOCCA, luton
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -35,6 +33,17 @@ from livability.weather.poller import (
     poll,
 )
 from schemas import registry
+from tests.support.grpc_publisher import FakePublisher, fake_publisher
+from tests.weather.owm_bodies import (
+    KEY,
+    LUTON,
+    LUTON_DT,
+    NOT_FOUND,
+    TOO_MANY,
+    UNAUTHORIZED,
+    ZOCCA,
+    luton,
+)
 
 TOPIC = "projects/test-proj/topics/meteo_data"
 PATH = "/data/2.5/weather"

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from owm_bodies import KEY
-from weather_fixtures import create_secret, drongo_server
 
 from livability.weather.poller import (
     SecretError,
@@ -21,6 +19,8 @@ from livability.weather.poller import (
     api_key,
     read_secret,
 )
+from tests.weather.fixtures import create_secret, drongo_server
+from tests.weather.owm_bodies import KEY
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,11 @@ import dataclasses
 import json
 from datetime import UTC, date, datetime
 
-from contract.conftest import Backend, backend, bigquery_endpoint
-from owm_bodies import ARCHIVE_LINE, LUTON
-
 from livability.weather.poller import Location, to_row
 from schemas import Registry, registry
 from schemas.validation import validate_row
+from tests.support.warehouses import Backend, backend, bigquery_endpoint
+from tests.weather.owm_bodies import ARCHIVE_LINE, LUTON
 
 __all__ = ["backend", "bigquery_endpoint"]  # fixtures, imported for pytest
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import flask.testing
 import pytest
-from pubsub import binary_headers, push_body, structured_event
 
 from livability.ports import WarehouseError
 from livability.settings import Settings, shared_warehouse
+from tests.support.pubsub import binary_headers, push_body, structured_event
 
 # The sample message of the reference PoC (seed.md), verbatim: it has no home_id.
 REFERENCE_SAMPLE = [

@@ -17,8 +17,6 @@ from typing import Any
 
 import grpc
 import pytest
-from grpc_publisher import FakePublisher, fake_publisher
-from pubsub import push_body
 
 from livability.adapters.pubsub import PubSubPublisher
 from livability.ingest.messages import message_from_event, process_message
@@ -27,6 +25,8 @@ from livability.ports import InvalidMessageError, PublishError
 from livability.settings import Settings, open_warehouse
 from schemas import registry
 from schemas.validation import RowError
+from tests.support.grpc_publisher import FakePublisher, fake_publisher
+from tests.support.pubsub import push_body
 
 TOPIC = "projects/test-proj/topics/sensor-data"
 SENSOR_ATTRIBUTES = {

@@ -6,9 +6,8 @@ Besides `dev` and `prod` as their files say, two variants of dev are synthesized
 App: `dev-public` (public_archive = true) and `dev-bqsub` (ingest mode
 bigquery_subscription), so both sides of each switch are checked.
 
-Test modules import the fixtures `synthesized` and `synth` (as `*_fixture`) from here. A
-conftest.py in this folder would be imported as the module `conftest` and shadow
-tests/conftest.py for the modules that import from it; the synthesis is cached per process.
+The fixtures `synthesized` and `synth` are in this folder's conftest; the synthesis is cached
+per process.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -87,14 +84,3 @@ def synthesize_all() -> dict[str, Synth]:
     return {
         name: Synth(stack.env, stack, outdir / "stacks" / name) for name, stack in stacks.items()
     }
-
-
-@pytest.fixture(name="synthesized")
-def synthesized_fixture() -> dict[str, Synth]:
-    return synthesize_all()
-
-
-@pytest.fixture(name="synth", params=ENVIRONMENTS)
-def synth_fixture(request: pytest.FixtureRequest) -> Synth:
-    """Each real environment in turn."""
-    return synthesize_all()[request.param]

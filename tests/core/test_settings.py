@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from project_paths import ROOT
 
 from livability.settings import BucketURL, Emulators, Settings, SettingsError, WarehouseURL
+from tests.support.paths import ROOT
 
 
 def test_defaults_are_the_embedded_warehouse_and_bucket_under_the_home() -> None:

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pubsub import binary_headers, push_body
-from test_serve import LIVABILITY, free_port, post, wait_until_listening
 
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
+from livability.net import free_port
 from livability.ports import WarehouseError
 from livability.settings import Settings
 from schemas import registry
 from schemas.validation import validate_row
+from tests.support.pubsub import binary_headers, push_body
+from tests.support.server import LIVABILITY, post, wait_until_listening
 
 SENSOR = registry()["sensor_thermo_beacon"]
 

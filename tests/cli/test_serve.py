@@ -7,20 +7,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pubsub import binary_headers, push_body, structured_event
 
-from livability.net import free_port, wait_listening
+from livability.net import free_port
 from livability.settings import Settings
-
-LIVABILITY = Path(sys.executable).parent / "livability"  # the console script
-STARTUP_SECONDS = 30
+from tests.support.pubsub import binary_headers, push_body, structured_event
+from tests.support.server import LIVABILITY, post, wait_until_listening
 
 
 def reading(minute: int) -> dict[str, object]:
@@ -29,10 +24,6 @@ def reading(minute: int) -> dict[str, object]:
         "timestamp": f"2024-11-29T15:{minute:02d}:00Z",
         "data": {"mac": 42, "home_id": 3, "temperature": 20.5, "humidity": 48.0},
     }
-
-
-def wait_until_listening(port: int, server: subprocess.Popen[bytes]) -> None:
-    wait_listening(port, server, STARTUP_SECONDS)
 
 
 @pytest.fixture
@@ -52,17 +43,6 @@ def server(settings: Settings) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=30)
-
-
-def post(port: int, body: str, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/", data=body.encode(), headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        return err.code
 
 
 def test_serve_accepts_every_delivery_format_over_http(

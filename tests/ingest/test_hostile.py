@@ -22,11 +22,11 @@ import flask.testing
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pubsub import binary_headers
 
 from livability.settings import Settings, shared_warehouse
 from schemas import registry
 from schemas.validation import RowError, row_id, validate_row
+from tests.support.pubsub import binary_headers
 
 SENSOR = registry()["sensor_thermo_beacon"]
 WEATHER = registry()["weather_data"]

@@ -23,7 +23,7 @@ from livability.sim.homes import (
 )
 from schemas import ROW_ID, registry
 
-SCHEMAS = Path(__file__).parents[1] / "schemas"
+SCHEMAS = Path(__file__).parents[2] / "schemas"
 LUTON = next(site for site in SITES if site.name == "Luton")
 WINTER = datetime(2024, 12, 1, tzinfo=UTC)
 DAYS = 14

@@ -1,0 +1,1 @@
+"""Helpers the test folders share: paths, Pub/Sub deliveries, a gRPC Publisher stand-in."""
