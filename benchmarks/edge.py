@@ -36,7 +36,7 @@ from edge.config import Config, Gateway, Sensor
 from edge.outbox import Outbox
 from edge.sinks import HttpSink
 from livability.logs import configure_logging
-from livability.sim.homes import make_homes, sensor_rows, weather_rows
+from livability.sim import make_homes, sensor_rows, weather_rows
 
 START = datetime(2025, 1, 6, tzinfo=UTC)
 BIN = Path(sys.executable).parent

@@ -43,7 +43,7 @@ from livability.archive.loader import find_files, load
 from livability.logs import configure_logging
 from livability.net import free_port
 from livability.settings import Settings, open_warehouse
-from livability.sim.homes import make_homes, sensor_rows, weather_rows
+from livability.sim import make_homes, sensor_rows, weather_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT.parent / "shared" / "data" / "archive"

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from livability.cli.common import bounded, cell, parse_date, progress_bar, week_in_contract
 from livability.settings import Settings
+
+if TYPE_CHECKING:
+    from livability.sim.demo import DemoResult
 
 
 def register(commands: Any) -> None:
@@ -56,38 +59,50 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
             weeks=args.weeks,
             on_message=advance,
         )
+    out.print(scores_table(result))
+    out.print(
+        f"{result.messages} messages ingested, {len(result.weeks)} week(s) scored in "
+        f"{time.perf_counter() - began:.1f} s. Vectors: {settings.bucket_url}/scores/, "
+        f"table {settings.dataset}.livability_scores in {settings.warehouse_url}"
+    )
+    return 0
+
+
+# The vector columns shown, with their decimals, after home, archetype, site, change, interval.
+COLUMNS = (
+    ("score", 1),
+    ("grade", 0),
+    ("cold_hazard", 1),
+    ("heat_hazard", 1),
+    ("damp_hazard", 1),
+    ("comfort", 1),
+    ("coverage", 2),
+    ("surface_rh_mean", 1),
+    ("flags", 0),
+)
+HEADERS = {
+    "cold_hazard": "cold",
+    "heat_hazard": "heat",
+    "damp_hazard": "damp",
+    "surface_rh_mean": "surface %RH",
+}
+
+
+def scores_table(result: DemoResult) -> RichTable:
+    """The last simulated week's scores, one row per home, with the change since the week
+    before."""
     vectors = {(r["home_id"], r["week_start"]): r for r in result.vectors.to_dicts()}
     last, previous = result.weeks[-1], result.weeks[-2] if len(result.weeks) > 1 else None
     table = RichTable(
         title=f"Livability scores, week of {last} (model {_model_version()})",
         caption="?: provisional (see flags); -: not graded",
     )
-    columns = (
-        ("score", 1),
-        ("grade", 0),
-        ("cold_hazard", 1),
-        ("heat_hazard", 1),
-        ("damp_hazard", 1),
-        ("comfort", 1),
-        ("coverage", 2),
-        ("surface_rh_mean", 1),
-        ("flags", 0),
-    )
-    headers = {
-        "score_low": "low",
-        "score_high": "high",
-        "cold_hazard": "cold",
-        "heat_hazard": "heat",
-        "damp_hazard": "damp",
-        "temperature_mean": "°C",
-        "surface_rh_mean": "surface %RH",
-    }
     for column in ("home", "archetype", "site", "Δ week", "interval"):
         left = column in ("archetype", "site")
         table.add_column(column, justify="left" if left else "right", no_wrap=left)
-    for column, _ in columns:
+    for column, _ in COLUMNS:
         table.add_column(
-            headers.get(column, column), justify="left" if column == "flags" else "right"
+            HEADERS.get(column, column), justify="left" if column == "flags" else "right"
         )
     for home in result.homes:
         v = vectors.get((home.home_id, last))
@@ -105,15 +120,9 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
             home.site.name,
             delta,
             f"{cell(v, 'score_low', 1)}-{cell(v, 'score_high', 1)}",
-            *(cell(v, column, digits) for column, digits in columns),
+            *(cell(v, column, digits) for column, digits in COLUMNS),
         )
-    out.print(table)
-    out.print(
-        f"{result.messages} messages ingested, {len(result.weeks)} week(s) scored in "
-        f"{time.perf_counter() - began:.1f} s. Vectors: {settings.bucket_url}/scores/, "
-        f"table {settings.dataset}.livability_scores in {settings.warehouse_url}"
-    )
-    return 0
+    return table
 
 
 def _model_version() -> str:

@@ -109,7 +109,7 @@ def _interval(text: str) -> Any:
 
 def sample_rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
     """Raw rows as the simulator's homes and weather produce them, in time order."""
-    from livability.sim import homes as simulator
+    from livability import sim as simulator
 
     homes = simulator.make_homes(_SAMPLE_HOMES, seed)
     weather = {

@@ -37,8 +37,11 @@ from edge.sinks import HttpSink
 from livability import weeks
 from livability.net import NotListeningError, free_port, wait_listening
 from livability.settings import Settings, shared_warehouse
-from livability.sim.homes import Home, make_homes, sensor_rows, weather_rows
+from livability.sim.homes import Home, make_homes
 from livability.sim.radio import Radio, VirtualTimeLoop, homes_sensors, virtual_clock
+from livability.sim.readings import sensor_rows
+from livability.sim.sites import Site
+from livability.sim.weather import weather_rows
 from scoring import job
 
 SENDERS = 8
@@ -70,10 +73,7 @@ def default_start(today: date) -> date:
 def simulate(homes: list[Home], start: date, days: int, seed: int, dataset: str) -> list[Message]:
     """Every message the gateways and the weather poller would publish, in time order."""
     start_at = datetime.combine(start, time(), UTC)
-    # Sites in order of first appearance, not set order (string hashes vary per process), so
-    # the message sequence, and with it the message ids, is the same on every run.
-    sites = dict.fromkeys(h.site for h in homes)
-    weather = {site: weather_rows(site, start_at, days, seed) for site in sites}
+    weather = _weather(homes, start_at, days, seed)
     messages: list[Message] = []
     for site_rows in weather.values():
         messages += hourly("weather_data", site_rows, dataset)
@@ -81,6 +81,16 @@ def simulate(homes: list[Home], start: date, days: int, seed: int, dataset: str)
         rows = sensor_rows(home, weather[home.site], start_at, days, seed)
         messages += hourly("sensor_thermo_beacon", rows, dataset)
     return sorted(messages, key=lambda m: m.published_at)
+
+
+def _weather(
+    homes: list[Home], start_at: datetime, days: int, seed: int
+) -> dict[Site, list[dict[str, Any]]]:
+    """Each site's weather rows. Sites in order of first appearance, not set order (string
+    hashes vary per process), so the message sequence, and with it the message ids, is the
+    same on every run."""
+    sites = dict.fromkeys(h.site for h in homes)
+    return {site: weather_rows(site, start_at, days, seed) for site in sites}
 
 
 def cloud_event(message: Message, message_id: str) -> tuple[dict[str, str], dict[str, Any]]:
@@ -117,8 +127,7 @@ def run(
     population = make_homes(homes, seed)
     days = 7 * weeks
     start_at = datetime.combine(start, time(), UTC)
-    sites = dict.fromkeys(h.site for h in population)  # first appearance: deterministic
-    weather = {site: weather_rows(site, start_at, days, seed) for site in sites}
+    weather = _weather(population, start_at, days, seed)
     weather_messages = sorted(
         (m for rows in weather.values() for m in hourly("weather_data", rows, settings.dataset)),
         key=lambda m: m.published_at,

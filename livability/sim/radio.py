@@ -40,7 +40,10 @@ from edge.thermobeacon import (
     encode,
     encode_minmax,
 )
-from livability.sim.homes import ARCHETYPES, Site, make_home, sensor_rows, weather_rows
+from livability.sim.homes import ARCHETYPES, make_home
+from livability.sim.readings import sensor_rows
+from livability.sim.sites import Site
+from livability.sim.weather import weather_rows
 
 LOG_INTERVAL_S = 600  # what a ThermoBeacon does (WatchFlower); the gateway derives it
 ADVERTS_PER_READING = 3

@@ -26,7 +26,7 @@ from livability.adapters.local_bucket import LocalBucket
 from livability.ingest.rows import DEAD_LETTER, ingest_rows
 from livability.ports import Warehouse
 from livability.settings import Settings, shared_warehouse
-from livability.sim.homes import make_homes, sensor_rows, weather_rows
+from livability.sim import make_homes, sensor_rows, weather_rows
 from schemas import ROW_ID, SCHEMA_DIR, Registry, registry
 from schemas.validation import validate_row
 from scoring import job

@@ -31,7 +31,7 @@ from edge.outbox import Outbox
 from edge.sinks import HttpSink
 from livability.net import free_port, wait_listening
 from livability.settings import Settings
-from livability.sim.homes import make_homes, sensor_rows, weather_rows
+from livability.sim import make_homes, sensor_rows, weather_rows
 from livability.sim.radio import Radio, VirtualTimeLoop, homes_sensors, virtual_clock
 from tests.edge.support import START, Simulation, hours
 

@@ -23,10 +23,10 @@ from typing import Any
 import fastavro
 import pytest
 
+from livability import sim as simulator
 from livability.cli.app import main
 from livability.ingest.messages import PubSubMessage, process_message
 from livability.settings import Settings, open_warehouse
-from livability.sim import homes as simulator
 from schemas import SCHEMA_DIR, Field, Registry, Table, registry
 from schemas.topic import (
     MessageError,

@@ -20,8 +20,8 @@ import pytest
 
 from edge.messages import encode, hourly
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
+from livability.sim import ARCHETYPES, make_homes, sensor_rows, weather_rows
 from livability.sim.demo import simulate
-from livability.sim.homes import ARCHETYPES, make_homes, sensor_rows, weather_rows
 from schemas import ROW_ID, registry
 from schemas.validation import validate_row
 from scoring.model import MODEL_VERSION, score_week

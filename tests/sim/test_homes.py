@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from livability.sim.homes import (
+from livability.sim import (
     ARCHETYPES,
     SITES,
     Home,

@@ -28,7 +28,7 @@ from pytest_httpserver import HTTPServer
 from livability.archive.writer import last_complete_week
 from livability.ingest.rows import ingest_rows
 from livability.settings import Settings, open_publisher
-from livability.sim.homes import make_homes, sensor_rows, weather_rows
+from livability.sim import make_homes, sensor_rows, weather_rows
 from livability.smoke import run as smoke
 from livability.smoke.jobs import HttpJobs, JobError, SchedulerJobs
 from schemas import registry
