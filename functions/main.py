@@ -1,9 +1,11 @@
-"""Cloud Functions entry points. Thin: settings and clients are built on first call,
-never at import, and the logic lives in typed helpers that take them as arguments."""
+"""Cloud Function `event_processor`: Pub/Sub messages in, warehouse rows or dead letters out.
+
+Thin: it wires settings, logging and the framework's error hook to `livability.ingest`,
+where the logic lives in typed helpers that take their clients as arguments. Settings and
+clients are built on first call, never at import."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -13,7 +15,7 @@ import functions_framework
 from cloudevents.exceptions import GenericException
 from cloudevents.http.event import CloudEvent
 
-from livability.ingest.messages import event_id_text, process_event
+from livability.ingest.messages import body_problem, event_id_text, process_event
 from livability.logs import configure_logging
 from livability.settings import Settings, shared_warehouse
 from schemas.validation import shown
@@ -45,26 +47,11 @@ def event_processor(cloud_event: CloudEvent) -> None:
     )
 
 
-def body_problem(body: bytes) -> str | None:
-    """Why a request body is not JSON anyone can parse, or None if it is."""
-    try:
-        json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        return f"request body: not UTF-8 (byte 0x{body[err.start]:02x} at offset {err.start})"
-    except RecursionError:
-        return "request body: JSON nested deeper than the parser's recursion limit"
-    except ValueError as err:  # JSONDecodeError, or an integer of more than 4,300 digits
-        return f"request body: not JSON this platform reads ({err})"
-    return None
-
-
 def malformed_request(error: Exception) -> tuple[str, int]:
-    """The framework failed to parse the request body into a CloudEvent: answer 400.
-
-    Pub/Sub and Eventarc always send well-formed JSON (the message itself is base64 inside
-    it), so such a body comes from another sender; the framework answers 400 to requests
-    that are not CloudEvents, and so does this. An error whose body parses is not the
-    body's fault: re-raised, it is a 500 with its traceback.
+    """The framework failed to parse the request body into a CloudEvent: answer 400 when the
+    body is at fault (`body_problem`), as the framework does to requests that are not
+    CloudEvents. An error whose body parses is not the body's fault: re-raised, it is a 500
+    with its traceback.
     """
     problem = body_problem(flask.request.get_data())
     if problem is None:

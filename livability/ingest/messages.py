@@ -8,6 +8,8 @@ Parsing is total rather than guarded: each step catches the errors its input can
 (`ValueError` for an integer of 5,000 digits, `RecursionError` for JSON nested 100k deep,
 `UnicodeError` for bytes that are not UTF-8 or text with lone surrogates, `TypeError` for a
 value of the wrong type) and names the field and the value in a `PoisonMessageError`.
+Before any of it, `body_problem` says why an HTTP body is no JSON at all: the event
+processor answers such a sender 400 (Pub/Sub never sends one).
 """
 
 from __future__ import annotations
@@ -72,6 +74,23 @@ def event_id_text(event_id: object) -> str | None:
     """An event or message id as the platform stores it, or None if it is not one."""
     if isinstance(event_id, str) and _MESSAGE_ID.fullmatch(event_id):
         return event_id
+    return None
+
+
+def body_problem(body: bytes) -> str | None:
+    """Why an HTTP request body is not JSON anyone can parse, or None if it is.
+
+    Pub/Sub and Eventarc always send well-formed JSON (the message itself is base64 inside
+    it), so a body with a problem comes from another sender: the caller answers 400.
+    """
+    try:
+        json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        return f"request body: not UTF-8 (byte 0x{body[err.start]:02x} at offset {err.start})"
+    except RecursionError:
+        return "request body: JSON nested deeper than the parser's recursion limit"
+    except ValueError as err:  # JSONDecodeError, or an integer of more than 4,300 digits
+        return f"request body: not JSON this platform reads ({err})"
     return None
 
 
