@@ -30,11 +30,7 @@ from typing import Any
 import pyarrow as pa
 from google.cloud import bigquery
 
-from livability.adapters.bigquery_client import (
-    BACKEND_ERRORS,
-    DEFAULT_DEADLINE,
-    BigQueryConnection,
-)
+from livability.adapters.bigquery_client import BACKEND_ERRORS, BigQueryConnection
 from livability.adapters.bigquery_schema import init_dataset, view_sql
 from livability.adapters.bigquery_sql import DEDUP_SUFFIX, export_data_sql, insert_new_sql
 from livability.ports import (
@@ -100,19 +96,6 @@ class BigQueryWarehouse(BigQueryConnection):
     """Tables of the contract in one BigQuery dataset, addressed as `dataset.table`."""
 
     dialect = "bigquery"
-
-    def __init__(
-        self,
-        project: str,
-        dataset: str,
-        registry: Registry,
-        *,
-        emulator: str | None = None,
-        client: bigquery.Client | None = None,
-        deadline: float = DEFAULT_DEADLINE,
-    ) -> None:
-        super().__init__(project, dataset, emulator=emulator, client=client, deadline=deadline)
-        self.registry = registry
 
     def init(self, registry: Registry | None = None) -> list[TableChange]:
         """Create the dataset, each table and its `_dedup` view; apply additive changes."""

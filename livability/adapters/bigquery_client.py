@@ -1,10 +1,10 @@
 """The BigQuery client under the warehouse adapter: made on first use, with retries bounded
 by a deadline, and no google exception let out (each becomes the port's error).
 
-`BigQueryConnection` knows a project and a dataset, not the contract's tables: the adapter
-(`bigquery.py`) and table creation (`bigquery_schema.py`) build on it. No environment is read
-here: the project, dataset and emulator come from `settings.py`, and constructing one costs
-no network call.
+`BigQueryConnection` is a project, a dataset and the contract's tables (`registry`) in it;
+the adapter (`bigquery.py`) and table creation (`bigquery_schema.py`) build on it. No
+environment is read here: the project, dataset and emulator come from `settings.py`, and
+constructing one costs no network call.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
 from livability.ports import MissingTableError, ParamValue, WarehouseError, param_type
+from schemas import Registry
 
 DEFAULT_DEADLINE = 60.0  # seconds of retries per call: inside a function's time limit
 # "Not found: Table proj:dataset.table ..." / "Not found: Dataset proj:dataset ..."
@@ -47,6 +48,7 @@ class BigQueryConnection:
         self,
         project: str,
         dataset: str,
+        registry: Registry,
         *,
         emulator: str | None = None,
         client: bigquery.Client | None = None,
@@ -54,6 +56,7 @@ class BigQueryConnection:
     ) -> None:
         self.project = project
         self.dataset = dataset
+        self.registry = registry
         self.emulator = _endpoint(emulator) if emulator else None
         # Every API call and job retries transient errors (5xx, resets) up to `deadline`
         # seconds; the library's own default is 10 minutes.
