@@ -17,8 +17,8 @@ on every adapter:
 
 What a backend can do is asked of the port, never read off its class: `dialect` names the
 SQL it speaks, and `exports_to` says whether it can write a week of a table into a bucket
-itself (`export_week`: BigQuery's EXPORT DATA into gs://). Nothing outside `settings`
-imports an adapter, checks an adapter's type or reaches into its client.
+itself (`export_week`: BigQuery's EXPORT DATA into gs://). Only `settings` (the factory)
+constructs an adapter; no other code checks an adapter's type or reaches into its client.
 """
 
 from __future__ import annotations
