@@ -27,9 +27,9 @@ from rich.table import Table
 
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.adapters.local_bucket import LocalBucket
-from livability.archive import export
-from livability.archive import writer as archiver
-from livability.archive.loader import load_archive, survey
+from livability.archive import export, writer
+from livability.archive.loader import load_archive
+from livability.archive.survey import survey
 from schemas import registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,93 +49,79 @@ def best(work: Callable[[], object]) -> float:
     return min(times)
 
 
-def main() -> None:
-    console = Console(width=140)
-    if not ARCHIVE.is_dir():
-        console.print(f"archive benchmark skipped: the real week is not at {ARCHIVE}")
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        path = folder / "warehouse.duckdb"
-        warehouse = DuckDBWarehouse(path, registry(), "sensor_data")
-        warehouse.init()
-        load_archive(warehouse, survey(ARCHIVE), root=ARCHIVE)
-        bucket = LocalBucket(folder / "archive")
-        rows = archiver.archive_week(warehouse, bucket, WEEK, force=True).rows
+# (case, our best seconds, baseline, the baseline's best seconds)
+Case = tuple[str, float, str, float]
 
-        def ours_archive() -> None:
-            archiver.archive_week(warehouse, bucket, WEEK, force=True)
 
-        def copy_archive() -> None:
-            con = duckdb.connect(str(path), read_only=True)
+def archive_case(folder: Path, path: Path, bucket: LocalBucket) -> tuple[int, Case]:
+    """Load the real week into a fresh warehouse at `path`, then time archiving it."""
+    warehouse = DuckDBWarehouse(path, registry(), "sensor_data")
+    warehouse.init()
+    load_archive(warehouse, survey(ARCHIVE), root=ARCHIVE)
+    rows = writer.archive_week(warehouse, bucket, WEEK, force=True).rows
+
+    def ours_archive() -> None:
+        writer.archive_week(warehouse, bucket, WEEK, force=True)
+
+    def copy_archive() -> None:
+        con = duckdb.connect(str(path), read_only=True)
+        for table in TABLES:
+            out = folder / f"copy-{table}.json.gz"
+            con.execute(
+                f"COPY (SELECT * FROM sensor_data.{table}_dedup WHERE day BETWEEN "
+                f"'{WEEK}' AND '{LAST}') TO '{out}' (FORMAT JSON, COMPRESSION GZIP)"
+            )
+        con.close()
+
+    ours = best(ours_archive)
+    warehouse.close()  # DuckDB's COPY opens the file itself
+    case = "archive (query, JSON, gzip, put, manifest, verify)"
+    return rows, (case, ours, "DuckDB COPY … TO json.gz", best(copy_archive))
+
+
+def export_cases(folder: Path, path: Path, bucket: LocalBucket) -> list[Case]:
+    """Time `export` from the archive (an empty warehouse) and from the warehouse at `path`."""
+    files = [str(folder / "archive" / WEEK.isoformat() / t / "000000000000.gz") for t in TABLES]
+    empty = DuckDBWarehouse(folder / "empty.duckdb", registry(), "sensor_data")
+    empty.init()
+
+    def ours_export(source: DuckDBWarehouse) -> Callable[[], None]:
+        def run() -> None:
             for table in TABLES:
-                out = folder / f"copy-{table}.json.gz"
-                con.execute(
-                    f"COPY (SELECT * FROM sensor_data.{table}_dedup WHERE day BETWEEN "
-                    f"'{WEEK}' AND '{LAST}') TO '{out}' (FORMAT JSON, COMPRESSION GZIP)"
+                export.export(
+                    table,
+                    WEEK,
+                    LAST,
+                    folder / f"{table}.parquet",
+                    fmt="parquet",
+                    warehouse=source,
+                    archive=bucket,
                 )
-            con.close()
 
-        archive_ours = best(ours_archive)
-        warehouse.close()  # DuckDB's COPY opens the file itself
-        archive_base = best(copy_archive)
+        return run
 
-        files = [str(folder / "archive" / WEEK.isoformat() / t / "000000000000.gz") for t in TABLES]
-        empty = DuckDBWarehouse(folder / "empty.duckdb", registry(), "sensor_data")
-        empty.init()
+    def plain_read() -> None:
+        con = duckdb.connect()
+        for name in files:
+            con.sql(f"SELECT * FROM read_json('{name}')").to_arrow_table()
+        con.close()
 
-        def ours_export(source: DuckDBWarehouse) -> Callable[[], None]:
-            def run() -> None:
-                for table in TABLES:
-                    export.export(
-                        table,
-                        WEEK,
-                        LAST,
-                        folder / f"{table}.parquet",
-                        fmt="parquet",
-                        warehouse=source,
-                        archive=bucket,
-                    )
+    def copy_parquet() -> None:
+        con = duckdb.connect(str(path), read_only=True)
+        for table in TABLES:
+            con.execute(
+                f"COPY (SELECT * FROM sensor_data.{table}_dedup WHERE day BETWEEN "
+                f"'{WEEK}' AND '{LAST}') TO '{folder / table}-copy.parquet' (FORMAT PARQUET)"
+            )
+        con.close()
 
-            return run
-
-        def plain_read() -> None:
-            con = duckdb.connect()
-            for name in files:
-                con.sql(f"SELECT * FROM read_json('{name}')").to_arrow_table()
-            con.close()
-
-        export_archive = best(ours_export(empty))
-        empty.close()
-        export_base = best(plain_read)
-        warehouse = DuckDBWarehouse(path, registry(), "sensor_data")
-        export_warehouse = best(ours_export(warehouse))
-        warehouse.close()
-
-        def copy_parquet() -> None:
-            con = duckdb.connect(str(path), read_only=True)
-            for table in TABLES:
-                con.execute(
-                    f"COPY (SELECT * FROM sensor_data.{table}_dedup WHERE day BETWEEN "
-                    f"'{WEEK}' AND '{LAST}') TO '{folder / table}-copy.parquet' (FORMAT PARQUET)"
-                )
-            con.close()
-
-        copy_base = best(copy_parquet)
-
-    table = Table(
-        title=f"Archive and export, real week {WEEK} ({rows:,} rows, best of {REPEAT}), "
-        f"{os.cpu_count()} cores"
-    )
-    for column in ("case", "ours rows/s", "baseline", "baseline rows/s", "ratio"):
-        table.add_column(column, justify="left" if column in ("case", "baseline") else "right")
-    for case, ours, baseline, base in (
-        (
-            "archive (query, JSON, gzip, put, manifest, verify)",
-            archive_ours,
-            "DuckDB COPY … TO json.gz",
-            archive_base,
-        ),
+    export_archive = best(ours_export(empty))
+    empty.close()
+    export_base = best(plain_read)
+    warehouse = DuckDBWarehouse(path, registry(), "sensor_data")
+    export_warehouse = best(ours_export(warehouse))
+    warehouse.close()
+    return [
         (
             "export from the archive (validate, key, dedup) to parquet",
             export_archive,
@@ -146,9 +132,29 @@ def main() -> None:
             "export from the warehouse to parquet",
             export_warehouse,
             "DuckDB COPY … TO parquet",
-            copy_base,
+            best(copy_parquet),
         ),
-    ):
+    ]
+
+
+def main() -> None:
+    console = Console(width=140)
+    if not ARCHIVE.is_dir():
+        console.print(f"archive benchmark skipped: the real week is not at {ARCHIVE}")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / "warehouse.duckdb"
+        bucket = LocalBucket(folder / "archive")
+        rows, archived = archive_case(folder, path, bucket)
+        cases = [archived, *export_cases(folder, path, bucket)]
+    table = Table(
+        title=f"Archive and export, real week {WEEK} ({rows:,} rows, best of {REPEAT}), "
+        f"{os.cpu_count()} cores"
+    )
+    for column in ("case", "ours rows/s", "baseline", "baseline rows/s", "ratio"):
+        table.add_column(column, justify="left" if column in ("case", "baseline") else "right")
+    for case, ours, baseline, base in cases:
         table.add_row(
             case, f"{rows / ours:,.0f}", baseline, f"{rows / base:,.0f}", f"{base / ours:.2f}x"
         )

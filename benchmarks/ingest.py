@@ -39,7 +39,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from edge.messages import encode
-from livability.archive.loader import find_files, load
+from livability.archive.loader import load
+from livability.archive.survey import find_files
 from livability.logs import configure_logging
 from livability.net import free_port
 from livability.settings import Settings, open_warehouse

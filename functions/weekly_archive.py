@@ -2,7 +2,7 @@
 
 HTTP in (Mondays 04:00 UTC, OIDC), JSON out: each week archived, unchanged or kept, with its
 rows per table and whether its files match the manifest, and any week at risk of expiring
-unverified. What a run does (livability/archive/writer.py, `scheduled_run`):
+unverified. What a run does (livability/archive/schedule.py, `scheduled_run`):
 
 - archives the last complete Monday week and the one before it (rows that arrived late),
   from the `<table>_dedup` views, with BigQuery EXPORT DATA into LIVABILITY_ARCHIVE;
@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import flask
 import functions_framework
 
 from functions.http_args import requested_week
-from livability.archive import writer as archiver
+from livability.archive import ArchiveError
+from livability.archive.schedule import RunReport, scheduled_run
+from livability.archive.writer import WeekOutcome, archive_week
 from livability.logs import configure_logging
 from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_warehouse
@@ -35,11 +37,7 @@ from livability.settings import Settings, SettingsError, open_warehouse
 log = logging.getLogger("functions.weekly_archive")  # the runtime loads this file by path
 
 
-def _requested_week(request: flask.Request) -> date | None:
-    return requested_week(request)
-
-
-def _outcome(o: archiver.WeekOutcome) -> dict[str, Any]:
+def _outcome(o: WeekOutcome) -> dict[str, Any]:
     return {**asdict(o), "week": o.week.isoformat(), "seconds": round(o.seconds, 3)}
 
 
@@ -48,26 +46,23 @@ def weekly_archive(request: flask.Request) -> tuple[dict[str, Any], int]:
     """Archive the recent complete weeks and gate expiry; see the module docstring."""
     configure_logging(replace=False)
     try:
-        week = _requested_week(request)
-    except ValueError as err:
-        return {"error": str(err)}, 400
-    try:
+        week = requested_week(request)
         settings = Settings.from_env()
-    except SettingsError as err:
+    except SettingsError as err:  # before ValueError, which it is: the deployment's fault
         log.error("weekly archive misconfigured", extra={"reason": str(err)})  # noqa: TRY400
         return {"error": str(err)}, 500
+    except ValueError as err:  # the request's week
+        return {"error": str(err)}, 400
     warehouse = open_warehouse(settings, init=False)
     bucket = settings.open_archive()
     source = str(settings.warehouse_url)
     try:
         if week is not None:
-            outcome = archiver.archive_week(warehouse, bucket, week, source=source)
-            report = archiver.RunReport(outcomes=[outcome])
+            outcome = archive_week(warehouse, bucket, week, source=source)
+            report = RunReport(outcomes=[outcome])
         else:
-            report = archiver.scheduled_run(
-                warehouse, bucket, datetime.now(UTC).date(), source=source
-            )
-    except (BackendError, archiver.ArchiveError) as err:
+            report = scheduled_run(warehouse, bucket, datetime.now(UTC).date(), source=source)
+    except (BackendError, ArchiveError) as err:
         log.error("weekly archive failed", extra={"reason": str(err)})  # noqa: TRY400
         return {"error": str(err)}, 500
     finally:

@@ -14,6 +14,11 @@ on every adapter:
 - A backend that cannot take or give data raises `WarehouseError` (the event processor then
   answers 500 and Pub/Sub redelivers); a table that does not exist raises
   `MissingTableError`, which says how to create it.
+
+What a backend can do is asked of the port, never read off its class: `dialect` names the
+SQL it speaks, and `exports_to` says whether it can write a week of a table into a bucket
+itself (`export_week`: BigQuery's EXPORT DATA into gs://). Only `settings` (the factory)
+constructs an adapter; no other code checks an adapter's type or reaches into its client.
 """
 
 from __future__ import annotations
@@ -70,6 +75,11 @@ class PublishError(BackendError):
 
 class InvalidMessageError(PublishError):
     """Pub/Sub refused a message as invalid (INVALID_ARGUMENT): retrying cannot help."""
+
+
+class NotSupportedError(RuntimeError):
+    """An optional capability this backend lacks: the caller should have asked the port
+    first (e.g. `Warehouse.exports_to` before `Warehouse.export_week`)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,22 @@ class Warehouse(Protocol):
 
     def query(self, sql: str, params: Mapping[str, ParamValue] | None = None) -> pa.Table:
         """Standard SQL with typed `@name` parameters; TIMESTAMP columns come back in UTC."""
+        ...
+
+    # An optional capability: a backend without it answers False and raises NotSupportedError.
+
+    def exports_to(self, bucket_url: str) -> bool:
+        """Whether `export_week` can write into the bucket at `bucket_url` (gs://..., file://...)."""
+        ...
+
+    def export_week(self, table: str, first: date, last: date, uri: str) -> int:
+        """Write `table`'s de-duplicated rows with `first <= partition <= last` as BigQuery JSON
+        export files (NDJSON, gzip) matching `uri` (`<bucket URL>/<prefix>*.gz`, numbered from
+        000000000000), replacing files of those names; returns the rows written.
+
+        `NotSupportedError` where `exports_to(uri)` is False; `ValueError` for a URI the
+        backend cannot take; `WarehouseError` when the export fails.
+        """
         ...
 
     def close(self) -> None: ...

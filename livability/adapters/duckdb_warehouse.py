@@ -10,6 +10,9 @@ seconds. A long-lived writer (`livability serve`) closes it once it has been idl
 Group commit: concurrent `insert_rows` calls of one process are written in one transaction
 by whichever caller gets there first, and each returns only once that transaction is
 durable. A small commit costs a few milliseconds on this disk; 8 concurrent messages share it.
+
+The tables' DDL and their evolution are `duckdb_schema.py`. DuckDB has not the port's
+optional `export_week`: the archive reads a week with `query` and uploads it.
 """
 
 from __future__ import annotations
@@ -21,85 +24,33 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
+from livability.adapters.duckdb_schema import create_tables, table_exists
 from livability.ports import (
-    BreakingChangeError,
     InsertResult,
     MissingTableError,
+    NotSupportedError,
     ParamValue,
     RowFailure,
     TableChange,
     WarehouseError,
     param_type,
 )
-from schemas import ROW_ID, Field, Registry, Table
-from schemas.arrow import arrow_schema, arrow_type, with_utc
+from schemas import ROW_ID, Registry
+from schemas.arrow import arrow_schema, with_utc
 
 # What pyarrow raises for a value that does not fit its column's type.
 _CONVERSION_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
 _PARAM = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 _LOCKED = "lock"  # DuckDB's IOException text when another process holds the file
-DEDUP_SUFFIX = "_dedup"
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-_DUCKDB_TYPES = {
-    "STRING": "VARCHAR",
-    "BYTES": "BLOB",
-    "INTEGER": "BIGINT",
-    "FLOAT": "DOUBLE",
-    "BOOLEAN": "BOOLEAN",
-    "DATE": "DATE",
-    "TIMESTAMP": "TIMESTAMP",  # UTC: TIMESTAMPTZ arithmetic needs the icu extension
-    "GEOGRAPHY": "VARCHAR",  # WKT; the spatial extension cannot be downloaded here
-}
-
-
-def duckdb_type(field: Field) -> str:
-    if field.type == "RECORD":
-        inner = ", ".join(f'"{f.name}" {duckdb_type(f)}' for f in field.fields)
-        return f"STRUCT({inner})"
-    return _DUCKDB_TYPES[field.type]
-
-
-def duckdb_ddl(table: Table, dataset: str) -> str:
-    """CREATE TABLE for `table`, derived from its schema file; `row_id` is the key."""
-    columns = []
-    for f in table.fields:
-        constraint = " PRIMARY KEY" if f.name == ROW_ID else (" NOT NULL" if f.required else "")
-        columns.append(f'"{f.name}" {duckdb_type(f)}{constraint}')
-    body = ",\n  ".join(columns)
-    return f"CREATE TABLE IF NOT EXISTS {dataset}.{table.name} (\n  {body}\n)"
-
-
-def _missing(
-    fields: tuple[Field, ...], stored: pa.Schema | pa.StructType, prefix: tuple[str, ...] = ()
-) -> list[tuple[tuple[str, ...], Field]]:
-    """Columns of `fields` that `stored` lacks, as paths, at any depth."""
-    names = {f.name: f.type for f in stored}
-    missing: list[tuple[tuple[str, ...], Field]] = []
-    for field_ in fields:
-        if field_.name not in names:
-            missing.append(((*prefix, field_.name), field_))
-        elif field_.type == "RECORD" and isinstance(names[field_.name], pa.StructType):
-            missing += _missing(field_.fields, names[field_.name], (*prefix, field_.name))
-    return missing
-
-
-def _same_type(expected: pa.DataType, found: pa.DataType) -> bool:
-    """Type equality that ignores nullability and field order of nested additions."""
-    if isinstance(expected, pa.StructType) and isinstance(found, pa.StructType):
-        found_fields = {f.name: f.type for f in found}
-        return [f.name for f in expected] == list(found_fields) and all(
-            _same_type(e.type, found_fields[e.name]) for e in expected
-        )
-    return bool(expected == found)
 
 
 @dataclass
@@ -245,89 +196,14 @@ class DuckDBWarehouse:
     # --- schema ---
 
     def init(self, registry: Registry | None = None) -> list[TableChange]:
+        """Create the schema, every table and its `_dedup` view (duckdb_schema.py)."""
         registry = registry or self.registry
 
         def create(con: duckdb.DuckDBPyConnection) -> list[TableChange]:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.dataset}")
-            changes = []
-            for table in registry:
-                existed = self._exists(con, table.name)
-                con.execute(duckdb_ddl(table, self.dataset))
-                added = self._evolve(con, table)
-                action = "created" if not existed else ("columns added" if added else "unchanged")
-                changes.append(TableChange(table.name, action, ", ".join(added)))
-                view = f"{table.name}{DEDUP_SUFFIX}"
-                view_existed = self._exists(con, view)
-                if not view_existed or added:
-                    # Storage is exact here (row_id is the key): the view is the table itself,
-                    # so SQL written against the views runs unchanged on BigQuery. Re-created
-                    # when columns were added, so that `*` takes them in.
-                    con.execute(
-                        f"CREATE OR REPLACE VIEW {self.dataset}.{view} AS "  # noqa: S608
-                        f"SELECT * FROM {self.dataset}.{table.name}"
-                    )
-                view_action = "replaced" if view_existed and added else "unchanged"
-                changes.append(TableChange(view, view_action if view_existed else "created"))
-            return changes
+            return create_tables(con, registry, self.dataset, self.path)
 
         with self._write:  # no insert of this process between the DDL statements
             return self._run(create, f"creating the tables in {self.path}")
-
-    def _exists(self, con: duckdb.DuckDBPyConnection, table: str) -> bool:
-        found = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-            "AND table_name = ?",
-            [self.dataset, table],
-        ).fetchall()
-        return bool(found[0][0])
-
-    def _evolve(self, con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
-        """Bring a table made under an older contract up to date.
-
-        Schema changes are additive and NULLABLE, so a column the file lacks is added,
-        nested ones too; anything else is a breaking change.
-        """
-        name = f"{self.dataset}.{table.name}"
-        stored = con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema  # noqa: S608
-        added = []
-        for path, field_ in _missing(table.fields, stored):
-            if field_.name == ROW_ID:
-                raise BreakingChangeError(
-                    f"{name} in {self.path} predates the row_id key: it cannot be added to a "
-                    "table with data; move the file away and load the data again"
-                )
-            column = ".".join(f'"{part}"' for part in path)
-            con.execute(f"ALTER TABLE {name} ADD COLUMN {column} {duckdb_type(field_)}")
-            added.append(".".join(path))
-        stored = con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema  # noqa: S608
-        breaking = "a breaking change needs a new table version"
-        for field_ in table.fields:
-            expected, found = arrow_type(field_, utc=False), stored.field(field_.name).type
-            if not _same_type(expected, found):
-                raise BreakingChangeError(
-                    f"{name}.{field_.name} is {found} in {self.path} but {expected} in "
-                    f"schemas/: {breaking}"
-                )
-        declared = {f.name: f for f in table.fields}
-        for column in stored.names:
-            if column not in declared:
-                raise BreakingChangeError(
-                    f"{name}.{column} is in {self.path} but no longer in schemas/: {breaking}"
-                )
-        modes = con.execute(
-            "SELECT column_name, is_nullable FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ?",
-            [self.dataset, table.name],
-        ).fetchall()
-        for column, nullable in modes:
-            stored_required = nullable == "NO" and column != ROW_ID  # a key is NOT NULL
-            if stored_required != declared[column].required:
-                stored_mode = "REQUIRED" if stored_required else "NULLABLE"
-                raise BreakingChangeError(
-                    f"{name}.{column} is {stored_mode} in {self.path} but "
-                    f"{declared[column].mode} in schemas/: {breaking}"
-                )
-        return added
 
     # --- writes ---
 
@@ -456,7 +332,7 @@ class DuckDBWarehouse:
             tables.setdefault(p.table, []).append(p)
         for table, members in tables.items():
             if table not in self._known_tables:
-                if not self._exists(con, table):
+                if not table_exists(con, self.dataset, table):
                     raise MissingTableError(f"{self.dataset}.{table}", str(self.path))
                 self._known_tables.add(table)
             owner: dict[str, int] = {}  # row id -> the member that brought it first
@@ -501,3 +377,14 @@ class DuckDBWarehouse:
             return con.sql(translated, params=values).to_arrow_table()
 
         return with_utc(self._run(run, "query"))
+
+    # --- the optional capability: none here ---
+
+    def exports_to(self, bucket_url: str) -> bool:
+        return False
+
+    def export_week(self, table: str, first: date, last: date, uri: str) -> int:
+        raise NotSupportedError(
+            f"the DuckDB warehouse writes no export files itself ({table} to {uri}): "
+            "read the rows with `query` and write them through the Bucket port"
+        )

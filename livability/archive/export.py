@@ -21,6 +21,7 @@ the frame's column selection and filters applied to each chunk.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import time
@@ -34,14 +35,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from livability.archive.loader import Damage, read_lines
-from livability.archive.writer import (
-    MANIFEST,
-    ArchiveError,
-    Manifest,
-    ManifestError,
-    parse_week_name,
-)
+from livability.archive import ArchiveError
+from livability.archive.format import MANIFEST, Damage, parse_week_name, read_lines, week_name
+from livability.archive.manifest import ManifestError, read_manifest_if_any
 from livability.ports import Bucket, Warehouse
 from schemas import ROW_ID, Table, registry
 from schemas.arrow import arrow_schema
@@ -59,7 +55,7 @@ LEGACY_SPAN = timedelta(days=13)
 Format = Literal["parquet", "csv"]
 
 
-class ExportError(ValueError):
+class ExportError(ArchiveError):
     """An export that cannot run as asked (a one-line message naming the option)."""
 
 
@@ -90,7 +86,7 @@ class ArchivedWeek:
     rows: int | None  # the raw rows the week held when archived; None without a manifest
 
 
-def archived_weeks(bucket: Bucket, table: Table) -> list[ArchivedWeek]:
+def table_weeks(bucket: Bucket, table: Table) -> list[ArchivedWeek]:
     """The archive's weeks that hold `table`, with the files to read (the manifest's)."""
     by_week: dict[date, list[str]] = {}
     manifests: set[date] = set()
@@ -105,21 +101,18 @@ def archived_weeks(bucket: Bucket, table: Table) -> list[ArchivedWeek]:
             by_week.setdefault(week, []).append(key)
     found = []
     for week in sorted(set(by_week) | manifests):
-        if week in manifests:
-            key = f"{week.isoformat()}/{MANIFEST}"
-            try:
-                manifest = Manifest.parse(bucket.get(key), f"{bucket.url}/{key}")
-            except ManifestError as err:
-                raise ArchiveError(
-                    f"{err}: run `livability archive --verify --week {week}`"
-                ) from None
-            entry = manifest.tables.get(table.name)
-            if entry is None:
-                continue
-            keys = tuple(f"{week.isoformat()}/{table.name}/{f.name}" for f in entry.files)
-            found.append(ArchivedWeek(week, manifest.last_day, keys, entry.source_rows))
-        else:
+        if week not in manifests:
             found.append(ArchivedWeek(week, week + LEGACY_SPAN, tuple(sorted(by_week[week])), None))
+            continue
+        try:
+            manifest = read_manifest_if_any(bucket, week)
+        except ManifestError as err:
+            raise ArchiveError(f"{err}: run `livability archive --verify --week {week}`") from None
+        entry = None if manifest is None else manifest.tables.get(table.name)
+        if manifest is None or entry is None:
+            continue
+        keys = tuple(f"{week_name(week)}/{table.name}/{f.name}" for f in entry.files)
+        found.append(ArchivedWeek(week, manifest.last_day, keys, entry.source_rows))
     return found
 
 
@@ -180,7 +173,7 @@ class PeriodReader:
 
     def plan(self) -> None:
         """Which archived weeks to read: those the warehouse no longer holds in full."""
-        weeks = [] if self.archive is None else archived_weeks(self.archive, self.table)
+        weeks = [] if self.archive is None else table_weeks(self.archive, self.table)
         weeks = [w for w in weeks if w.week <= self.end and w.last_day >= self.start]
         low = min([self.start, *(w.week for w in weeks)])
         high = max([self.end, *(w.last_day for w in weeks)])
@@ -294,8 +287,6 @@ class PeriodReader:
 
 
 def _bytes_source(data: bytes) -> Callable[[], Any]:
-    import io
-
     return lambda: io.BytesIO(data)
 
 

@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from livability import weeks as platform_weeks
-from livability.archive import writer as archiver
+from livability.archive import ArchiveError, schedule, verify, writer
+from livability.archive.format import archived_tables, archived_weeks
 from livability.cli.common import CliError, parse_date, progress_bar
 
 
@@ -50,7 +51,7 @@ def register(commands: Any) -> None:
 
 
 def _check_week(week: date) -> date:
-    low, high = archiver.archived_tables()[0].ranges["day"]
+    low, high = archived_tables()[0].ranges["day"]
     if not low <= week <= high:
         raise CliError(
             f"--week {week.isoformat()}: must lie within {low.isoformat()}..{high.isoformat()}, "
@@ -67,17 +68,17 @@ def run(args: argparse.Namespace, settings: Any, out: Console, err: Console) -> 
         if args.verify:
             return _verify(args, bucket, out)
         return _archive(args, settings, bucket, out, err)
-    except (archiver.ArchiveError, ValueError) as error:
+    except (ArchiveError, ValueError) as error:
         raise CliError(str(error)) from None
     finally:
         bucket.close()
 
 
 def _verify(args: argparse.Namespace, bucket: Any, out: Console) -> int:
-    weeks = [_check_week(args.week)] if args.week else archiver.archived_weeks(bucket)
+    weeks = [_check_week(args.week)] if args.week else archived_weeks(bucket)
     if not weeks:
         raise CliError(f"{bucket.url}: no archived weeks to verify")
-    results = [archiver.verify_week(bucket, week) for week in weeks]
+    results = [verify.verify_week(bucket, week) for week in weeks]
     if args.json:
         out.print_json(
             json.dumps(
@@ -123,7 +124,7 @@ def _archive(
             chosen = [_check_week(args.week)]
         else:
             today = datetime.now(UTC).date()
-            chosen = archiver.weeks_with_rows(
+            chosen = schedule.weeks_with_rows(
                 warehouse, platform_weeks.last_day(platform_weeks.last_complete_week(today))
             )
         outcomes = []
@@ -132,7 +133,7 @@ def _archive(
             for week in chosen:
                 progress.update(task, description=f"Archiving {week.isoformat()}")
                 outcomes.append(
-                    archiver.archive_week(
+                    writer.archive_week(
                         warehouse,
                         bucket,
                         week,

@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from livability.archive.writer import ArchiveError
+from livability.archive import ArchiveError
 from livability.cli.common import CliError, parse_date, progress_bar
 
 

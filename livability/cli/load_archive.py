@@ -6,14 +6,18 @@ import argparse
 import json
 import sys
 import time
+from contextlib import ExitStack, closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from livability.cli.common import CliError, progress_bar
 from livability.settings import Settings
+
+if TYPE_CHECKING:
+    from livability.archive.survey import Location, Survey
 
 
 def register(commands: Any) -> None:
@@ -25,31 +29,37 @@ def register(commands: Any) -> None:
     archive.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
-    from livability.archive import loader as archive
+def _survey(settings: Settings, path: str, stack: ExitStack) -> tuple[Location, Survey]:
+    """What PATH holds; a bucket it opens is closed when `stack` is."""
+    from livability.archive import ArchiveError, survey
     from livability.settings import open_bucket
 
-    where = archive.locate(str(args.path))
-    text, root = where.text, where.root
-    bucket = open_bucket(settings, where.url) if where.url is not None else None
+    where = survey.locate(path)
+    bucket = None
+    if where.url is not None:
+        bucket = stack.enter_context(closing(open_bucket(settings, where.url)))
     try:
-        found = archive.survey_bucket(bucket, where.week) if bucket else archive.survey(root)
-    except archive.ArchiveError as error:
+        found = survey.survey_bucket(bucket, where.week) if bucket else survey.survey(where.root)
+    except ArchiveError as error:
         raise CliError(str(error)) from None
     if not found.files and not found.problems:
-        raise CliError(f"{text}: no <week start>/<table>/*.gz export files found")
-    warehouse = settings.open_warehouse()
-    began = time.perf_counter()
-    try:
+        raise CliError(f"{where.text}: no <week start>/<table>/*.gz export files found")
+    return where, found
+
+
+def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    from livability.archive import loader
+
+    with ExitStack() as stack:
+        where, found = _survey(settings, str(args.path), stack)
+        text, root = where.text, where.root
+        warehouse = stack.enter_context(closing(settings.open_warehouse()))
+        began = time.perf_counter()
         with progress_bar(err) as progress:
             task = progress.add_task(f"Loading {len(found.files)} file(s)", total=None)
-            report = archive.load_archive(
+            report = loader.load_archive(
                 warehouse, found, root=root, on_rows=lambda n: progress.advance(task, n)
             )
-    finally:
-        warehouse.close()
-        if bucket is not None:
-            bucket.close()
     seconds = time.perf_counter() - began
     counts = {
         name: {"loaded": r.loaded, "rejected": r.rejected, "duplicates": r.duplicates}

@@ -28,11 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from livability.archive.writer import (
-    archived_tables,
-    source_rows,
-    verify_week,
-)
+from livability.archive.format import archived_tables
+from livability.archive.verify import verify_week
+from livability.archive.writer import source_rows
 from livability.ports import (
     Bucket,
     InvalidMessageError,

@@ -28,7 +28,7 @@ import polars.testing
 import pytest
 
 from livability.adapters.bigquery import BigQueryWarehouse
-from livability.archive import export
+from livability.archive import export, verify
 from livability.archive import writer as archiver
 from schemas import registry
 from tests.archive.support import SENSOR, WEATHER, WEEK, in_week, load, new_gcs_bucket, week_rows
@@ -78,7 +78,7 @@ def test_export_data_writes_the_week_into_cloud_storage_with_a_verified_manifest
         assert manifest["tables"][table]["rows"] == expected[table]
     again = archiver.archive_week(bigquery, bucket, WEEK)
     assert (again.action, again.verified) == ("unchanged", True)
-    assert archiver.verify_week(bucket, WEEK).ok
+    assert verify.verify_week(bucket, WEEK).ok
     bucket.close()
 
 

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
+from livability.archive import schedule, verify
 from livability.archive import writer as archiver
 from livability.ports import Bucket, BucketError
 from schemas import registry
@@ -187,7 +188,7 @@ def test_verify_names_every_damaged_missing_and_stray_file(
     good = archive_bucket.get(sensor)
     archive_bucket.put(sensor, good[:-9])  # truncated
     archive_bucket.put(f"{W}/{WEATHER}/000000000007.gz", gzip.compress(b"{}\n"))
-    result = archiver.verify_week(archive_bucket, WEEK)
+    result = verify.verify_week(archive_bucket, WEEK)
     assert not result.ok
     assert len(result.problems) == 1
     assert result.problems[0].startswith(sensor)
@@ -195,7 +196,7 @@ def test_verify_names_every_damaged_missing_and_stray_file(
     assert result.notes == [
         f"{W}/{WEATHER}/000000000007.gz: not in the manifest (an earlier run's): ignored"
     ]
-    assert not archiver.is_verified(archive_bucket, WEEK)
+    assert not verify.is_verified(archive_bucket, WEEK)
     recorded = json.loads(archive_bucket.get(f"{W}/verified.json"))
     assert recorded["verified"] is False
     assert recorded["problems"] == result.problems
@@ -205,17 +206,17 @@ def test_verify_names_every_damaged_missing_and_stray_file(
     assert outcome.notes[0].startswith(sensor)
     assert archive_bucket.get(sensor) == good
     archive_bucket.put(f"{W}/{WEATHER}/000000000000.gz", b"")  # now missing its bytes
-    assert archiver.verify_week(archive_bucket, WEEK).problems[0].startswith(weather)
+    assert verify.verify_week(archive_bucket, WEEK).problems[0].startswith(weather)
 
 
 def test_verify_without_a_manifest_or_with_a_damaged_one_fails(
     duck: DuckDBWarehouse, archive_bucket: Bucket
 ) -> None:
-    assert archiver.verify_week(archive_bucket, WEEK).problems == [
+    assert verify.verify_week(archive_bucket, WEEK).problems == [
         f"{archive_bucket.url}/{W}: no manifest.json"
     ]
     archive_bucket.put(f"{W}/manifest.json", b'{"format": "livability-archive/1", "tables": 3}')
-    problem = archiver.verify_week(archive_bucket, WEEK).problems[0]
+    problem = verify.verify_week(archive_bucket, WEEK).problems[0]
     assert problem.endswith("tables: expected an object, got int")
     # A damaged manifest is rewritten by the next run.
     load(duck, week_rows())
@@ -232,8 +233,8 @@ def test_a_crash_mid_way_leaves_the_week_unverified_and_the_rerun_completes(
     crashing = FailingBucket(archive_bucket, fail_at=3)  # marker, sensor file, then crash
     with pytest.raises(BucketError, match="injected failure"):
         archiver.archive_week(duck, crashing, WEEK)
-    assert not archiver.is_verified(archive_bucket, WEEK)
-    assert not archiver.verify_week(archive_bucket, WEEK, record=False).ok
+    assert not verify.is_verified(archive_bucket, WEEK)
+    assert not verify.verify_week(archive_bucket, WEEK, record=False).ok
     outcome = archiver.archive_week(duck, archive_bucket, WEEK)
     assert (outcome.action, outcome.verified) == ("archived", True)
     assert outcome.tables[SENSOR] == len(in_week(rows[SENSOR])) + 1
@@ -242,25 +243,25 @@ def test_a_crash_mid_way_leaves_the_week_unverified_and_the_rerun_completes(
 def test_the_expiry_gate_archives_a_week_near_expiry_and_alerts_if_it_stays_unverified(
     duck: DuckDBWarehouse, archive_bucket: Bucket, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert WEEK in archiver.weeks_near_expiry(WEEK + archiver.RETENTION - timedelta(days=20))
-    today = WEEK + archiver.RETENTION - timedelta(days=20)
+    assert WEEK in schedule.weeks_near_expiry(WEEK + schedule.RETENTION - timedelta(days=20))
+    today = WEEK + schedule.RETENTION - timedelta(days=20)
     load(duck, week_rows())
-    report = archiver.scheduled_run(duck, archive_bucket, today)
+    report = schedule.scheduled_run(duck, archive_bucket, today)
     near = [o for o in report.outcomes if o.week == WEEK]
     assert [(o.action, o.verified) for o in near] == [("archived", True)]
     assert report.ok
     assert report.at_risk == []
     # The same week, its archive damaged and the bucket refusing writes: an alert.
     archive_bucket.put(f"{W}/{SENSOR}/000000000000.gz", b"damaged")
-    archiver.verify_week(archive_bucket, WEEK)
+    verify.verify_week(archive_bucket, WEEK)
     caplog.set_level("ERROR", logger="livability")
-    damaged = archiver.scheduled_run(duck, _ReadOnly(archive_bucket), today)
+    damaged = schedule.scheduled_run(duck, _ReadOnly(archive_bucket), today)
     assert not damaged.ok
     assert damaged.at_risk[0].startswith(f"week {W}: its partitions expire from 2026-03-03")
     assert damaged.at_risk[0].endswith("read-only")
     # Once writes work again, the next run repairs it.
-    assert archiver.scheduled_run(duck, archive_bucket, today).ok
-    assert archiver.verify_week(archive_bucket, WEEK).ok
+    assert schedule.scheduled_run(duck, archive_bucket, today).ok
+    assert verify.verify_week(archive_bucket, WEEK).ok
     alerts = [r for r in caplog.records if getattr(r, "alert", False)]
     assert alerts
     assert alerts[0].week == W

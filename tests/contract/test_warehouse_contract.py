@@ -25,6 +25,7 @@ from livability.ports import (
     BreakingChangeError,
     InsertResult,
     MissingTableError,
+    NotSupportedError,
     RowFailure,
     Warehouse,
     WarehouseError,
@@ -429,3 +430,35 @@ def test_second_client_on_the_same_dataset_sees_the_rows(
         assert rows_of(other, VIEW_SQL) == EXPECTED
     finally:
         other.close()
+
+
+# --- what a backend can do: the optional export_week, asked of the port ---
+
+ARCHIVE_URLS = {"folder": "file:///srv/livability/archive", "cloud": "gs://archive-bucket/raw"}
+# BigQuery's EXPORT DATA writes Cloud Storage only; DuckDB writes no export files itself.
+EXPORTS_TO = {
+    "duckdb": {"folder": False, "cloud": False},
+    "bigquery": {"folder": False, "cloud": True},
+}
+WEEK_START, WEEK_END = date(2024, 11, 25), date(2024, 12, 1)
+
+
+def test_each_backend_says_where_it_exports_and_refuses_to_export_anywhere_else(
+    backend: Backend, warehouse: Warehouse
+) -> None:
+    answers = {kind: warehouse.exports_to(url) for kind, url in ARCHIVE_URLS.items()}
+    assert answers == EXPORTS_TO[backend.name]
+    for kind, url in ARCHIVE_URLS.items():
+        if answers[kind]:
+            continue  # tests/archive/test_archive_cloud.py exports into the Cloud Storage stand-in
+        with pytest.raises(NotSupportedError):
+            warehouse.export_week(SENSOR, WEEK_START, WEEK_END, f"{url}/2024-11-25/{SENSOR}/*.gz")
+
+
+@pytest.mark.parametrize("uri", ["gs://archive-bucket/it's/*.gz", "gs://archive-bucket/a\\b/*.gz"])
+def test_export_week_refuses_a_uri_that_could_leave_its_quotes(
+    backend: Backend, warehouse: Warehouse, uri: str
+) -> None:
+    only(backend, "bigquery", "DuckDB exports nothing (the test above)")
+    with pytest.raises(ValueError, match="not a URI EXPORT DATA can take"):
+        warehouse.export_week(SENSOR, WEEK_START, WEEK_END, uri)

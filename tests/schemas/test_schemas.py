@@ -12,7 +12,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from livability.adapters.duckdb_warehouse import DuckDBWarehouse, duckdb_ddl
+from livability.adapters.duckdb_schema import duckdb_ddl
+from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.ports import InsertResult, WarehouseError
 from schemas import (
     MANIFEST,

@@ -25,12 +25,12 @@ import pytest
 import requests
 from pytest_httpserver import HTTPServer
 
-from livability.archive.writer import last_complete_week
 from livability.ingest.rows import ingest_rows
 from livability.settings import Settings, open_publisher
 from livability.sim import make_homes, sensor_rows, weather_rows
 from livability.smoke import run as smoke
 from livability.smoke.jobs import HttpJobs, JobError, SchedulerJobs
+from livability.weeks import last_complete_week
 from schemas import registry
 from tests.smoke.local_stack import LocalStack, local_stack
 from tests.support.warehouses import PROJECT, bigquery_endpoint, drop_dataset, new_dataset
