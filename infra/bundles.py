@@ -40,7 +40,12 @@ from infra.entrypoints import REPO, FunctionSpec
 # The packages a function may ship, as `pyproject.toml` builds them.
 PACKAGES = ("livability", "schemas", "functions", "scoring", "edge")
 # Never shipped in a function, whoever imports them (lazily): local-only code and DuckDB.
-EXCLUDED = ("livability.cli", "livability.sim", "livability.adapters.duckdb_warehouse")
+EXCLUDED = (
+    "livability.cli",
+    "livability.sim",
+    "livability.adapters.duckdb_warehouse",
+    "livability.adapters.duckdb_schema",
+)
 # The newest runtime every bundle is verified to install and import on: tests/infra/
 # test_bundles.py installs each requirements.txt into a Python 3.13 venv and imports the bundle.
 # (python314 is also offered, and every pin has a cp314 or pure wheel, but no 3.14 interpreter

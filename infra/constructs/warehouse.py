@@ -28,8 +28,8 @@ from constructs import Construct
 
 from infra.config import Environment
 from infra.constructs import labels
-from livability.adapters.bigquery_sql import DEDUP_SUFFIX, dedup_view_sql
 from schemas import Registry, Table
+from schemas.views import DEDUP_SUFFIX, dedup_view_sql
 
 DAY_MS = 24 * 3600 * 1000
 

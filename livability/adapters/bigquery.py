@@ -14,7 +14,7 @@ It has the port's optional capability: `export_week` runs EXPORT DATA into a gs:
 so the weekly archive's files are written by BigQuery itself.
 
 The client, its retries and its errors are `bigquery_client.py`; creating and evolving the
-tables is `bigquery_schema.py`; the SQL text is `bigquery_sql.py`.
+tables is `bigquery_schema.py`; the SQL text is `bigquery_sql.py` and `schemas/views.py`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from google.cloud import bigquery
 
 from livability.adapters.bigquery_client import BACKEND_ERRORS, BigQueryConnection
 from livability.adapters.bigquery_schema import init_dataset, view_sql
-from livability.adapters.bigquery_sql import DEDUP_SUFFIX, export_data_sql, insert_new_sql
+from livability.adapters.bigquery_sql import export_data_sql, insert_new_sql
 from livability.ports import (
     InsertResult,
     NotSupportedError,
@@ -44,6 +44,7 @@ from livability.ports import (
 from schemas import ROW_ID, Registry, Table
 from schemas.arrow import with_utc
 from schemas.validation import to_json
+from schemas.views import DEDUP_SUFFIX
 
 log = logging.getLogger(__name__)
 STAGING_PREFIX = "_staging_"

@@ -17,9 +17,9 @@ from google.api_core import exceptions as google_exceptions
 from google.cloud import bigquery
 
 from livability.adapters.bigquery_client import BigQueryConnection
-from livability.adapters.bigquery_sql import DEDUP_SUFFIX, dedup_view_sql
 from livability.ports import BreakingChangeError, TableChange, WarehouseError
 from schemas import ROW_ID, TYPE_ALIASES, Field, Registry, Table
+from schemas.views import DEDUP_SUFFIX, dedup_view_sql
 
 
 def _norm_type(type_: str | None) -> str:

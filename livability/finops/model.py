@@ -456,7 +456,7 @@ EXPORT_FILE_MAX = GIB  # EXPORT DATA writes at most 1 GB per file
 LONG_TERM_AFTER_MONTHS = 3  # a partition untouched for 90 days is billed as long-term storage
 # What the scoring query reads of the readings (scoring/sql.py, CTE `readings`, with the `day`
 # filter) and what the `_dedup` view's window adds: its key `row_id` and `battery`, by which it
-# orders a key's copies (livability/adapters/bigquery_sql.py).
+# orders a key's copies (schemas/views.py).
 SCORING_COLUMNS = (
     "day",
     "timestamp",
@@ -515,7 +515,7 @@ class Profile:
     archive_ms: Decimal = Decimal(120_000)  # waits for one EXPORT DATA job per table
     functions_deployed: int = 4  # sources kept in the function-sources bucket
     # The BigQuery `<table>_dedup` views partition and order by columns, never the whole row
-    # (livability/adapters/bigquery_sql.py), so a query through them reads the columns it
+    # (schemas/views.py), so a query through them reads the columns it
     # selects and the view's key; True prices the former whole-row views (tests/finops checks
     # the view still names its columns).
     dedup_view_reads_all_columns: bool = False

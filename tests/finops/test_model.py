@@ -150,7 +150,7 @@ def test_the_dedup_views_read_only_their_key_and_the_selected_columns() -> None:
     """The model prices the scoring scan at SCORING_COLUMNS because the BigQuery views
     partition and order by named columns, not the whole row: if that changes, the model
     must change with it."""
-    from livability.adapters.bigquery_sql import dedup_view_sql
+    from schemas.views import dedup_view_sql
 
     table = registry()["sensor_thermo_beacon"]
     view = dedup_view_sql(table, "p.d.sensor_thermo_beacon")
