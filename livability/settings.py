@@ -143,7 +143,7 @@ def _host(value: str | None, variable: str) -> str | None:
 
 
 def _rows_per_message(value: str | None) -> int:
-    from livability.adapters.pubsub import MAX_ROWS_PER_MESSAGE
+    from livability.messages import MAX_ROWS_PER_MESSAGE
 
     if not value:
         return 1

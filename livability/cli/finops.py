@@ -22,6 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from livability import messages
 from livability.cli.common import CliError, bounded
 from livability.finops import model as finops
 from livability.gcp import INGEST_MODES
@@ -132,7 +133,6 @@ def sample_rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
 def measure_table(name: str, raw: Sequence[dict[str, Any]]) -> finops.TableSample:
     """Measure `raw` rows the way our code stores, publishes, sends and archives them."""
     from edge.messages import encode
-    from livability.adapters.pubsub import TABLE_ATTRIBUTE, VERSION_ATTRIBUTE, _body
 
     table = registry()[name]
     validated = [validate_row(table, row) for row in raw]
@@ -143,8 +143,8 @@ def measure_table(name: str, raw: Sequence[dict[str, Any]]) -> finops.TableSampl
     return finops.sample_table(
         table,
         validated,
-        message_bodies=[_body(table, i, row) for i, row in enumerate(raw)],
-        message_attributes={TABLE_ATTRIBUTE: name, VERSION_ATTRIBUTE: str(table.version)},
+        message_bodies=[messages.row_body(table, i, row) for i, row in enumerate(raw)],
+        message_attributes=messages.attributes(table),
         gateway_body=message.data,
         gateway_attributes=message.attributes,
         export_gzip=gzip.compress(export),

@@ -109,7 +109,7 @@ def test_messages_are_measured_from_what_our_code_sends(
     """A gateway message of n rows weighs what edge.messages.encode makes of them; a one-row
     message what the data plane's publisher sends."""
     from edge.messages import encode
-    from livability.adapters.pubsub import _body
+    from livability.messages import row_body as _body
 
     rows = simulated_rows["sensor_thermo_beacon"][:100]
     sample = measured.sensor
