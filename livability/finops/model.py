@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from livability.gcp import INGEST_MODES, IngestMode
-from livability.weather.poller import FREE_TIER_CALLS_PER_MINUTE, LOCATION_DAYS, LOCATIONS_MAX_AGE
+from livability.weather.client import FREE_TIER_CALLS_PER_MINUTE
+from livability.weather.locations import LOCATION_DAYS, LOCATIONS_MAX_AGE
 from schemas import Field, Table, geo
 
 PRICES_FILE = Path(__file__).with_name("prices.toml")
@@ -468,8 +469,9 @@ SCORING_COLUMNS = (
     "row_id",
     "battery",
 )
-# Columns the weather poller's location query reads (livability/weather/poller.py `_location_sql`):
-# `day` (the partition filter) and `data.location`, over the last LOCATION_DAYS days.
+# Columns the weather poller's location query reads (livability/weather/locations.py,
+# `_location_sql`): `day` (the partition filter) and `data.location`, over the last
+# LOCATION_DAYS days.
 LOCATION_QUERY_COLUMNS = ("day", "data.location")
 # Cloud Scheduler jobs the deployment defines: weather poller, weekly scoring, weekly archive.
 SCHEDULER_JOBS = ("weather poller", "weekly scoring", "weekly archive")

@@ -184,7 +184,7 @@ def test_views_reading_needed_columns_only_scan_less_than_whole_rows(
 def test_the_columns_and_days_the_model_scans_are_the_ones_the_code_queries() -> None:
     from datetime import date
 
-    from livability.weather import poller as weather
+    from livability.weather import locations as weather
     from scoring import sql
     from scoring.model import week_params
 
