@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from livability import finops
 from livability.cli import finops as command
-from livability.finops import model as finops
 from schemas import Field, Table, registry
 from schemas.validation import validate_row
 from tests.finops.support import read_week
