@@ -1,7 +1,8 @@
 """The one settings mechanism (`livability.config`): environments and documents into typed
 dataclasses, every error one line naming the key and the value, in the caller's error class.
 
-Runs the mechanism on small dataclasses written here, valid and invalid values side by side.
+Runs the mechanism on small dataclasses written here, valid and invalid values side by side,
+and checks that the README's Configuration table names every variable the platform reads.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import pytest
 
 from livability import config
 from livability.config import ConfigError, env, group
+from livability.settings import Settings
+from livability.weather.settings import WeatherSettings
+from tests.support.paths import ROOT
 
 
 class PartError(ConfigError):
@@ -141,3 +145,15 @@ def test_a_bad_document_names_the_file_the_key_path_and_the_value(
 def test_a_document_that_is_not_a_table_is_named() -> None:
     with pytest.raises(PartError, match=r"^<document>: document: expected a table$"):
         config.from_mapping(Document, ["title"], PartError)
+
+
+# --- The variables the platform reads ----------------------------------------------------------
+
+
+def test_the_readme_names_every_variable_the_platform_reads() -> None:
+    """The Configuration table documents what the mechanism reads (two variables, the
+    warehouse and its dataset, are read together by `Settings.from_env`)."""
+    section = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ")[0]
+    read = {*config.variables(Settings), *config.variables(WeatherSettings)}
+    read |= {"LIVABILITY_WAREHOUSE", "LIVABILITY_DATASET"}
+    assert {v for v in read if f"`{v}`" not in section} == set()
