@@ -153,8 +153,9 @@ class Settings:
     """Where the platform keeps its data, and how to reach it."""
 
     home: Path = field(default=DEFAULT_HOME, metadata=env("LIVABILITY_HOME", Path))
-    # None: the embedded default under `home`. `from_env` reads LIVABILITY_WAREHOUSE together
-    # with LIVABILITY_DATASET, where a DuckDB URL takes its dataset from.
+    # None: the embedded default under `home`. Not a plain variable: `from_env` reads
+    # LIVABILITY_WAREHOUSE together with LIVABILITY_DATASET, which a DuckDB URL takes its
+    # dataset from (a BigQuery URL names its own).
     warehouse: WarehouseURL | None = None
     # None: the embedded default under `home`.
     bucket: BucketURL | None = field(default=None, metadata=env("LIVABILITY_BUCKET", _bucket_url))
