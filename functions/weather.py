@@ -25,7 +25,9 @@ import functions_framework
 from livability.logs import configure_logging
 from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_publisher
-from livability.weather.poller import WeatherConfigError, WeatherSettings, run_tick
+from livability.weather.errors import WeatherConfigError
+from livability.weather.poller import run_tick
+from livability.weather.settings import WeatherSettings
 
 log = logging.getLogger("functions.weather")  # a fixed name: the runtime loads this file by path
 

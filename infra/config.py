@@ -1,23 +1,22 @@
 """Environments as data: `infra/environments/<env>.toml` loaded into typed, frozen objects.
 
-The loader is strict: an unknown key (a typo), a missing key or a value of the wrong type is
-a `ConfigError` naming the file and the key (`dev.toml: schedules.weathr: unknown key (known:
-archive, scoring, time_zone, weather)`). Nothing else in `infra/` reads the files.
+The loader is the platform's one settings mechanism (`livability.config.from_mapping`), and
+strict: an unknown key (a typo), a missing key or a value of the wrong type is a `ConfigError`
+naming the file and the key (`dev.toml: schedules.weathr: unknown key (known: archive,
+scoring, time_zone, weather)`). What a type cannot say (ids, patterns, ranges) the classes
+check in `__post_init__`. Nothing else in `infra/` reads the files.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import re
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any
 
+from livability import config as loader
 from livability.gcp import BUCKET_NAME, DATASET_ID, PROJECT_ID, IngestMode
 
 ENVIRONMENTS = Path(__file__).parent / "environments"
@@ -41,7 +40,7 @@ _LOCATIONS = re.compile(r"^-?[0-9.]+,-?[0-9.]+(;-?[0-9.]+,-?[0-9.]+)*$")
 LONGEST_ROLE_SUFFIX = 14
 
 
-class ConfigError(ValueError):
+class ConfigError(loader.ConfigError):
     """An environment file the stack cannot be built from; the message names the key."""
 
 
@@ -100,7 +99,7 @@ class Load:
     """
 
     homes: int
-    reading_minutes: int = 10
+    reading_minutes: int = 10  # the gateways' reading window
     rows_per_message: int = 6
     drain_seconds: int = 60
 
@@ -109,11 +108,11 @@ class Load:
 class Environment:
     """One deployment: a project, its region and what runs there."""
 
-    name: str
+    name: str  # the file's name, never a key in it
     project: str
     region: str
-    name_prefix: str
-    state_bucket: str
+    name_prefix: str  # starts every resource name (see _PREFIX)
+    state_bucket: str  # Terraform's state (the GCS backend)
     github: GitHub
     ingest_mode: IngestMode = "function"
     # BigQuery dataset and bucket location: a region or a multi-region (EU, US).
@@ -231,62 +230,8 @@ def parse(name: str, raw: Mapping[str, Any], where: str = "<environment>") -> En
     """An Environment from a TOML document; every error names `where` and the key."""
     if "name" in raw:
         raise ConfigError(f"{where}: name: the environment is named by its file, not a key")
-    try:
-        env: Environment = _build(Environment, {**raw, "name": name}, "")
-    except ConfigError as err:
-        raise ConfigError(f"{where}: {err}") from None
-    return env
+    return loader.from_mapping(Environment, {**raw, "name": name}, ConfigError, where)
 
 
 def names(directory: Path = ENVIRONMENTS) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.toml"))
-
-
-def _build(cls: type[Any], raw: Any, path: str) -> Any:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path.rstrip('.') or 'document'}: expected a table")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in fields:
-            close = difflib.get_close_matches(key, fields, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"{path}{key}: unknown key (known: {', '.join(sorted(fields))}){hint}"
-            )
-    values: dict[str, Any] = {}
-    for name, spec in fields.items():
-        if name in raw:
-            values[name] = _value(hints[name], raw[name], f"{path}{name}")
-        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{path}{name}: missing (required)")
-    try:
-        return cls(**values)
-    except ConfigError as err:
-        raise ConfigError(f"{path}{err}") from None
-
-
-def _value(type_: Any, value: Any, key: str) -> Any:
-    origin = get_origin(type_)
-    if origin in (types.UnionType, typing.Union):
-        options = [a for a in get_args(type_) if a is not type(None)]
-        return _value(options[0], value, key)
-    if origin is Literal:
-        if value not in get_args(type_):
-            allowed = " | ".join(repr(a) for a in get_args(type_))
-            raise ConfigError(f"{key}: {value!r} is not one of {allowed}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        item = get_args(type_)[0]
-        return tuple(_value(item, v, f"{key}[{i}]") for i, v in enumerate(value))
-    if isinstance(type_, type) and dataclasses.is_dataclass(type_):
-        return _build(type_, value, f"{key}.")
-    if type_ is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if type_ in (str, int, float, bool):
-        if not isinstance(value, type_) or (type_ is int and isinstance(value, bool)):
-            raise ConfigError(f"{key}: expected {type_.__name__}, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: the loader cannot read type {type_!r}")

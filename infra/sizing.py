@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from infra.config import Environment
-from livability.finops.model import Profile
+from livability.finops import Profile
 
 CPU = 1  # vCPU
 MEMORY_MIB = 1024

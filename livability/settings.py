@@ -18,7 +18,10 @@ BIGQUERY_EMULATOR_HOST, STORAGE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST
                       the clients' standard variables: a local stand-in, reached with
                       anonymous credentials; otherwise Application Default Credentials
 
-Only `Settings.from_env` reads the environment; no module reads it behind its caller.
+Only `Settings.from_env` reads the environment; no module reads it behind its caller. It reads
+them with the platform's one settings mechanism (`livability.config`): each field names its
+variable and parser, and a bad value is a `SettingsError` of one line naming the variable and
+the value.
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field, replace
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from livability import config
+from livability.config import env, group
 from livability.gcp import BUCKET_NAME, DATASET_ID, PROJECT_ID
+from livability.messages import MAX_ROWS_PER_MESSAGE
 from schemas import Registry, registry
 
 if TYPE_CHECKING:
@@ -47,7 +53,7 @@ _TOPIC = re.compile(
 _HOST = re.compile(r"^(https?://)?[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?/?$")
 
 
-class SettingsError(ValueError):
+class SettingsError(config.ConfigError):
     """A setting has a value the platform cannot use; the message names the variable."""
 
 
@@ -67,27 +73,28 @@ class WarehouseURL:
     def parse(
         cls, text: str, *, dataset: str, variable: str = "LIVABILITY_WAREHOUSE"
     ) -> WarehouseURL:
-        if text.startswith("duckdb://"):
-            rest = text.removeprefix("duckdb://")
-            if not rest or rest.endswith("/") or "\x00" in rest:
-                raise SettingsError(f"{variable}: {text!r} names no file (duckdb:///PATH)")
-            return cls("duckdb", _dataset(dataset, "LIVABILITY_DATASET"), path=Path(rest))
-        if text.startswith("bigquery://"):
-            parts = text.removeprefix("bigquery://").split("/")
-            if len(parts) != 2 or not PROJECT_ID.match(parts[0]):
-                raise SettingsError(
-                    f"{variable}: {text!r} is not bigquery://PROJECT/DATASET "
-                    "with a valid project id"
-                )
-            if not DATASET_ID.match(parts[1]):
-                raise SettingsError(
-                    f"{variable}: {text!r} names dataset {parts[1]!r}, which is not valid "
-                    "(letters, digits and underscores)"
-                )
-            return cls("bigquery", parts[1], project=parts[0])
-        raise SettingsError(
-            f"{variable}: {text!r} is not duckdb:///PATH or bigquery://PROJECT/DATASET"
+        return config.parsed(
+            variable, text, partial(_warehouse_url, dataset=dataset), SettingsError
         )
+
+
+def _warehouse_url(text: str, dataset: str) -> WarehouseURL:
+    if text.startswith("duckdb://"):
+        rest = text.removeprefix("duckdb://")
+        if not rest or rest.endswith("/") or "\x00" in rest:
+            raise ValueError(f"{text!r} names no file (duckdb:///PATH)")
+        return WarehouseURL("duckdb", _dataset(dataset), path=Path(rest))
+    if text.startswith("bigquery://"):
+        parts = text.removeprefix("bigquery://").split("/")
+        if len(parts) != 2 or not PROJECT_ID.match(parts[0]):
+            raise ValueError(f"{text!r} is not bigquery://PROJECT/DATASET with a valid project id")
+        if not DATASET_ID.match(parts[1]):
+            raise ValueError(
+                f"{text!r} names dataset {parts[1]!r}, which is not valid "
+                "(letters, digits and underscores)"
+            )
+        return WarehouseURL("bigquery", parts[1], project=parts[0])
+    raise ValueError(f"{text!r} is not duckdb:///PATH or bigquery://PROJECT/DATASET")
 
 
 @dataclass(frozen=True)
@@ -104,104 +111,75 @@ class BucketURL:
 
     @classmethod
     def parse(cls, text: str, variable: str = "LIVABILITY_BUCKET") -> BucketURL:
-        if text.startswith("file://"):
-            rest = text.removeprefix("file://")
-            if not rest or "\x00" in rest:
-                raise SettingsError(f"{variable}: {text!r} names no folder (file:///PATH)")
-            return cls("file", path=Path(rest))
-        if text.startswith("gs://"):
-            bucket, _, prefix = text.removeprefix("gs://").partition("/")
-            if not BUCKET_NAME.match(bucket) or "//" in prefix:
-                raise SettingsError(f"{variable}: {text!r} is not gs://BUCKET[/PREFIX]")
-            return cls("gs", bucket=bucket, prefix=prefix.strip("/"))
-        raise SettingsError(f"{variable}: {text!r} is not file:///PATH or gs://BUCKET[/PREFIX]")
+        return config.parsed(variable, text, _bucket_url, SettingsError)
+
+
+def _bucket_url(text: str) -> BucketURL:
+    if text.startswith("file://"):
+        rest = text.removeprefix("file://")
+        if not rest or "\x00" in rest:
+            raise ValueError(f"{text!r} names no folder (file:///PATH)")
+        return BucketURL("file", path=Path(rest))
+    if text.startswith("gs://"):
+        bucket, _, prefix = text.removeprefix("gs://").partition("/")
+        if not BUCKET_NAME.match(bucket) or "//" in prefix:
+            raise ValueError(f"{text!r} is not gs://BUCKET[/PREFIX]")
+        return BucketURL("gs", bucket=bucket, prefix=prefix.strip("/"))
+    raise ValueError(f"{text!r} is not file:///PATH or gs://BUCKET[/PREFIX]")
+
+
+def _dataset(name: str) -> str:
+    """LIVABILITY_DATASET, checked where a DuckDB warehouse uses it (a BigQuery URL names
+    its own)."""
+    parse = config.pattern(DATASET_ID, "a valid dataset name (letters, digits and underscores)")
+    return config.parsed("LIVABILITY_DATASET", name, parse, SettingsError)
+
+
+_host = config.pattern(_HOST, "HOST:PORT or http://HOST:PORT")
+_topic = config.pattern(_TOPIC, "projects/PROJECT/topics/TOPIC")
 
 
 @dataclass(frozen=True)
 class Emulators:
     """Local stand-ins for Google's services, from the clients' standard variables."""
 
-    bigquery: str | None = None
-    storage: str | None = None
-    pubsub: str | None = None
-
-
-def _dataset(name: str, variable: str) -> str:
-    if not DATASET_ID.match(name):
-        raise SettingsError(
-            f"{variable}: {name!r} is not a valid dataset name (letters, digits and underscores)"
-        )
-    return name
-
-
-def _host(value: str | None, variable: str) -> str | None:
-    if not value:
-        return None
-    if not _HOST.match(value):
-        raise SettingsError(f"{variable}: {value!r} is not HOST:PORT or http://HOST:PORT")
-    return value
-
-
-def _rows_per_message(value: str | None) -> int:
-    from livability.adapters.pubsub import MAX_ROWS_PER_MESSAGE
-
-    if not value:
-        return 1
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_ROWS_PER_MESSAGE:
-        raise SettingsError(
-            f"LIVABILITY_ROWS_PER_MESSAGE: {value!r} is not an integer from 1 to "
-            f"{MAX_ROWS_PER_MESSAGE}"
-        )
-    return int(value)
-
-
-def _topic(value: str | None) -> str | None:
-    if not value:
-        return None
-    if not _TOPIC.match(value):
-        raise SettingsError(f"LIVABILITY_TOPIC: {value!r} is not projects/PROJECT/topics/TOPIC")
-    return value
+    bigquery: str | None = field(default=None, metadata=env("BIGQUERY_EMULATOR_HOST", _host))
+    storage: str | None = field(default=None, metadata=env("STORAGE_EMULATOR_HOST", _host))
+    pubsub: str | None = field(default=None, metadata=env("PUBSUB_EMULATOR_HOST", _host))
 
 
 @dataclass(frozen=True)
 class Settings:
     """Where the platform keeps its data, and how to reach it."""
 
-    home: Path = DEFAULT_HOME
-    warehouse: WarehouseURL | None = None  # None: the embedded default under `home`
-    bucket: BucketURL | None = None  # None: the embedded default under `home`
-    topic: str | None = None
-    rows_per_message: int = 1  # rows a publisher puts in one Pub/Sub message
-    archive: BucketURL | None = None  # None: the embedded default under `home`
-    emulators: Emulators = Emulators()
+    home: Path = field(default=DEFAULT_HOME, metadata=env("LIVABILITY_HOME", Path))
+    # None: the embedded default under `home`. Not a plain variable: `from_env` reads
+    # LIVABILITY_WAREHOUSE together with LIVABILITY_DATASET, which a DuckDB URL takes its
+    # dataset from (a BigQuery URL names its own).
+    warehouse: WarehouseURL | None = None
+    # None: the embedded default under `home`.
+    bucket: BucketURL | None = field(default=None, metadata=env("LIVABILITY_BUCKET", _bucket_url))
+    topic: str | None = field(default=None, metadata=env("LIVABILITY_TOPIC", _topic))
+    # Rows a publisher puts in one Pub/Sub message.
+    rows_per_message: int = field(
+        default=1,
+        metadata=env("LIVABILITY_ROWS_PER_MESSAGE", config.integer(1, MAX_ROWS_PER_MESSAGE)),
+    )
+    # None: the embedded default under `home`.
+    archive: BucketURL | None = field(default=None, metadata=env("LIVABILITY_ARCHIVE", _bucket_url))
+    emulators: Emulators = field(default_factory=Emulators, metadata=group(Emulators))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        home = Path(environ.get("LIVABILITY_HOME") or DEFAULT_HOME)
+        settings = config.from_env(cls, environ, SettingsError)
         dataset = environ.get("LIVABILITY_DATASET") or DEFAULT_DATASET
         warehouse = environ.get("LIVABILITY_WAREHOUSE")
-        bucket = environ.get("LIVABILITY_BUCKET")
-        return cls(
-            home=home,
+        return replace(
+            settings,
             warehouse=(
                 WarehouseURL.parse(warehouse, dataset=dataset)
                 if warehouse
-                else WarehouseURL(
-                    "duckdb", _dataset(dataset, "LIVABILITY_DATASET"), home / "warehouse.duckdb"
-                )
-            ),
-            bucket=BucketURL.parse(bucket) if bucket else None,
-            topic=_topic(environ.get("LIVABILITY_TOPIC")),
-            rows_per_message=_rows_per_message(environ.get("LIVABILITY_ROWS_PER_MESSAGE")),
-            archive=(
-                BucketURL.parse(environ["LIVABILITY_ARCHIVE"], "LIVABILITY_ARCHIVE")
-                if environ.get("LIVABILITY_ARCHIVE")
-                else None
-            ),
-            emulators=Emulators(
-                bigquery=_host(environ.get("BIGQUERY_EMULATOR_HOST"), "BIGQUERY_EMULATOR_HOST"),
-                storage=_host(environ.get("STORAGE_EMULATOR_HOST"), "STORAGE_EMULATOR_HOST"),
-                pubsub=_host(environ.get("PUBSUB_EMULATOR_HOST"), "PUBSUB_EMULATOR_HOST"),
+                else WarehouseURL("duckdb", _dataset(dataset), settings.home / "warehouse.duckdb")
             ),
         )
 
@@ -226,18 +204,12 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         """The DuckDB file of the embedded warehouse."""
-        url = self.warehouse_url
-        if url.path is None:
-            raise SettingsError(f"LIVABILITY_WAREHOUSE: {url} is not a DuckDB file")
-        return url.path
+        return _local(self.warehouse_url, "LIVABILITY_WAREHOUSE", "a DuckDB file")
 
     @property
     def bucket_path(self) -> Path:
         """The folder of the embedded bucket."""
-        url = self.bucket_url
-        if url.path is None:
-            raise SettingsError(f"LIVABILITY_BUCKET: {url} is not a local folder")
-        return url.path
+        return _local(self.bucket_url, "LIVABILITY_BUCKET", "a local folder")
 
     @property
     def embedded(self) -> bool:
@@ -254,6 +226,12 @@ class Settings:
     def open_archive(self) -> Bucket:
         """The archive bucket (`LIVABILITY_ARCHIVE`), through the same Bucket adapters."""
         return open_bucket(self, self.archive_url)
+
+
+def _local(url: WarehouseURL | BucketURL, variable: str, what: str) -> Path:
+    if url.path is None:
+        raise SettingsError(f"{variable}: {url} is not {what}")
+    return url.path
 
 
 def open_warehouse(

@@ -9,10 +9,16 @@ from pathlib import Path
 import flask.testing
 import functions_framework
 import pytest
+from hypothesis import HealthCheck, settings
 
 from livability.logs import LOGGERS
 from livability.settings import Settings, shared_warehouse
 from tests.support.paths import ROOT, SHARED_ARCHIVE
+
+# Property tests judge behaviour, never speed: no per-example deadline and no "too slow" health
+# check, which fail on a loaded machine (CI's 2 shared cores) for reasons that are not bugs.
+settings.register_profile("livability", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("livability")
 
 # Fixtures every folder may use: each warehouse adapter on a real backend.
 pytest_plugins = ["tests.support.warehouses"]

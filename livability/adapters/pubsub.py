@@ -1,13 +1,10 @@
 """Pub/Sub behind the publisher port (google-cloud-pubsub), for the edge gateway and pollers.
 
-One validated row per message by default: the body is the row's compact JSON as
-`schemas.validation` normalises it (with its `row_id` and derived columns, so the event
-processor and a BigQuery subscription read the same columns), and the attributes say which
-table and schema version it is for. That is what a topic with the generated Avro schema and a
-BigQuery subscription (ingest mode `bigquery_subscription`) need. With `rows_per_message` N > 1
-(ingest mode `function`, a topic without a schema), a body is a JSON array of up to N such
-rows, the reference format the event processor reads: one function run stores N rows, which
-is what makes that mode affordable (docs/finops.md).
+Messages as `livability.messages` writes them. One validated row per message by default:
+what a topic with the generated Avro schema and a BigQuery subscription (ingest mode
+`bigquery_subscription`) need. With `rows_per_message` N > 1 (ingest mode `function`, a topic
+without a schema), a body is a JSON array of up to N rows: one function run stores N rows,
+which is what makes that mode affordable (docs/finops.md).
 
 A row that breaks the contract is refused before anything is sent: nothing of that call
 reaches Pub/Sub.
@@ -24,26 +21,21 @@ variable; this module never reads the environment. The client is created on firs
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
+from livability import messages
+from livability.messages import MAX_ROWS_PER_MESSAGE
 from livability.ports import InvalidMessageError, PublishError
 from schemas import Table, UnknownTableError, registry
-from schemas.validation import RowError, to_json, validate_row
 
 if TYPE_CHECKING:
     from google.api_core.retry import Retry
 
     # Not `from google.cloud import pubsub_v1`: mypy finds no such attribute on the namespace.
     from google.cloud.pubsub_v1 import PublisherClient
-
-TABLE_ATTRIBUTE = "table_id"
-# Pub/Sub's limit is 10 MB a message; 1,000 rows of our tables stay far below it.
-MAX_ROWS_PER_MESSAGE = 1000
-VERSION_ATTRIBUTE = "schema_version"
 
 
 class PubSubPublisher:
@@ -99,16 +91,10 @@ class PubSubPublisher:
         """Validate every row, publish them (one message per `rows_per_message` rows), wait
         for all; the message ids."""
         spec = _ingest_table(table)
-        attributes = {TABLE_ATTRIBUTE: spec.name, VERSION_ATTRIBUTE: str(spec.version)}
-        normalised = [_normalised(spec, index, row) for index, row in enumerate(rows)]
-        size = self._rows_per_message
-        bodies = (
-            [_encode(row) for row in normalised]
-            if size == 1
-            else [_encode(normalised[i : i + size]) for i in range(0, len(normalised), size)]
-        )
+        bodies = messages.bodies(spec, rows, self._rows_per_message)
         if not bodies:
             return []
+        attributes = messages.attributes(spec)
         client = self._get_client()
         retry, timeout = self._retry(), self._rpc_timeout()
         futures = []
@@ -262,28 +248,6 @@ def _ingest_table(name: str) -> Table:
     if not spec.ingest:
         raise ValueError(f"table_id {name!r} is not an ingest table: devices may not publish to it")
     return spec
-
-
-def _normalised(spec: Table, index: int, row: Mapping[str, object]) -> dict[str, Any]:
-    """The row as the contract normalises it, in its JSON form."""
-    try:
-        return to_json(validate_row(spec, row))
-    except RowError as err:
-        raise RowError(
-            [f"{spec.name} row {index}: {problem}" for problem in err.problems]
-        ) from None
-
-
-def _encode(body: object) -> bytes:
-    # Validated strings are valid Unicode and numbers finite, so this cannot fail.
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
-
-
-def _body(spec: Table, index: int, row: Mapping[str, object]) -> bytes:
-    """A one-row message body (what the FinOps model measures)."""
-    return _encode(_normalised(spec, index, row))
 
 
 def _grpc_target(host: str) -> str:

@@ -3,7 +3,7 @@
 The bytes per row, per message and per archived row are measured here, on rows our own code
 produces: the simulator's readings and weather, validated by the contract, published the way
 the data plane's publisher and the edge gateway build messages, exported as gzip'd JSON lines.
-The model and the prices are `livability/finops/model.py` and `livability/finops/prices.toml`.
+The model is the package `livability.finops`, the prices `livability/finops/prices.toml`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from livability import finops, messages
 from livability.cli.common import CliError, bounded
-from livability.finops import model as finops
 from livability.gcp import INGEST_MODES
 from livability.settings import Settings
 from schemas import registry
@@ -37,57 +37,82 @@ _SAMPLE_DAYS = 2
 _SAMPLE_HOMES = 4
 
 
+def _interval(text: str) -> Any:
+    try:
+        return finops.parse_interval(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+# The scenario's options, in the order `--help` lists them.
+_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    (
+        "--homes",
+        {"type": bounded(10**9), "default": 1_000_000, "help": "homes (default 1,000,000)"},
+    ),
+    (
+        "--locations",
+        {"type": bounded(10**7), "default": 100, "help": "weather locations polled (default 100)"},
+    ),
+    (
+        "--reading-interval",
+        {
+            "type": _interval,
+            "default": "10m",
+            "help": "time between two readings of a sensor, e.g. 10m (default 10m)",
+        },
+    ),
+    (
+        "--weather-interval",
+        {
+            "type": _interval,
+            "default": "10m",
+            "help": "time between two weather polls, e.g. 10m or 3h (default 10m, the poller's)",
+        },
+    ),
+    (
+        "--rows-per-message",
+        {
+            "type": bounded(100_000),
+            "default": 6,
+            "help": "readings a gateway publishes at once (default 6: one message an hour)",
+        },
+    ),
+    (
+        "--ingest-mode",
+        {
+            "choices": INGEST_MODES,
+            "default": "function",
+            "help": "Pub/Sub to BigQuery through the event processor or a BigQuery subscription "
+            "(default function)",
+        },
+    ),
+    (
+        "--retention-days",
+        {
+            "type": bounded(3650),
+            "default": 365,
+            "help": "days of raw partitions kept in BigQuery (default 365, the infra "
+            "environments' partition expiry)",
+        },
+    ),
+    (
+        "--archive-months",
+        {
+            "type": bounded(1200),
+            "default": 12,
+            "help": "months of weekly archives held in COLDLINE (default 12)",
+        },
+    ),
+)
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "finops", help="monthly cost per service of a deployment (and of the reference's design)"
     )
-    parser.add_argument(
-        "--homes", type=bounded(10**9), default=1_000_000, help="homes (default 1,000,000)"
-    )
-    parser.add_argument(
-        "--locations",
-        type=bounded(10**7),
-        default=100,
-        help="weather locations polled (default 100)",
-    )
-    parser.add_argument(
-        "--reading-interval",
-        type=_interval,
-        default="10m",
-        help="time between two readings of a sensor, e.g. 10m (default 10m)",
-    )
-    parser.add_argument(
-        "--weather-interval",
-        type=_interval,
-        default="10m",
-        help="time between two weather polls, e.g. 10m or 3h (default 10m, the poller's)",
-    )
-    parser.add_argument(
-        "--rows-per-message",
-        type=bounded(100_000),
-        default=6,
-        help="readings a gateway publishes at once (default 6: one message an hour)",
-    )
-    parser.add_argument(
-        "--ingest-mode",
-        choices=INGEST_MODES,
-        default="function",
-        help="Pub/Sub to BigQuery through the event processor or a BigQuery subscription "
-        "(default function)",
-    )
-    parser.add_argument(
-        "--retention-days",
-        type=bounded(3650),
-        default=365,
-        help="days of raw partitions kept in BigQuery (default 365, the infra environments' "
-        "partition expiry)",
-    )
-    parser.add_argument(
-        "--archive-months",
-        type=bounded(1200),
-        default=12,
-        help="months of weekly archives held in COLDLINE (default 12)",
-    )
+    for flag, options in _OPTIONS:
+        parser.add_argument(flag, **options)
     parser.add_argument(
         "--reference",
         action="store_true",
@@ -95,13 +120,6 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
     parser.set_defaults(run=run)
-
-
-def _interval(text: str) -> Any:
-    try:
-        return finops.parse_interval(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 # --- Measurements ------------------------------------------------------------------------------
@@ -132,7 +150,6 @@ def sample_rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
 def measure_table(name: str, raw: Sequence[dict[str, Any]]) -> finops.TableSample:
     """Measure `raw` rows the way our code stores, publishes, sends and archives them."""
     from edge.messages import encode
-    from livability.adapters.pubsub import TABLE_ATTRIBUTE, VERSION_ATTRIBUTE, _body
 
     table = registry()[name]
     validated = [validate_row(table, row) for row in raw]
@@ -143,8 +160,8 @@ def measure_table(name: str, raw: Sequence[dict[str, Any]]) -> finops.TableSampl
     return finops.sample_table(
         table,
         validated,
-        message_bodies=[_body(table, i, row) for i, row in enumerate(raw)],
-        message_attributes={TABLE_ATTRIBUTE: name, VERSION_ATTRIBUTE: str(table.version)},
+        message_bodies=[messages.row_body(table, i, row) for i, row in enumerate(raw)],
+        message_attributes=messages.attributes(table),
         gateway_body=message.data,
         gateway_attributes=message.attributes,
         export_gzip=gzip.compress(export),

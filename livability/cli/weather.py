@@ -28,13 +28,10 @@ from livability.cli.common import CliError
 from livability.ingest.rows import ingest_rows
 from livability.ports import Publisher, Warehouse
 from livability.settings import Settings, open_publisher
-from livability.weather.poller import (
-    WeatherConfigError,
-    WeatherSettings,
-    base_url,
-    parse_locations,
-    run_tick,
-)
+from livability.weather.errors import WeatherConfigError
+from livability.weather.locations import parse_locations
+from livability.weather.poller import run_tick
+from livability.weather.settings import WeatherSettings, base_url
 from schemas import ROW_ID, registry
 from schemas.validation import validate_row
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from livability.ingest.messages import PoisonMessageError, decode_rows, message_from_event, route
 from livability.ingest.rows import DEAD_LETTER
+from livability.messages import TABLE_ATTRIBUTE
 from livability.ports import Warehouse, WarehouseError
 from schemas import ROW_ID, Registry, Table, UnknownTableError, registry
 from schemas.validation import RowError, validate_row
@@ -251,7 +252,10 @@ def _rows(warehouse: Warehouse, contract: Registry, letter: DeadLetter) -> tuple
     elif isinstance(body, dict) and table is not None:
         return table, [body]
     else:
-        attributes, raw = ({"table_id": target} if target else {}), _payload_bytes(letter.payload)
+        attributes, raw = (
+            ({TABLE_ATTRIBUTE: target} if target else {}),
+            _payload_bytes(letter.payload),
+        )
     routed = route(attributes, warehouse.dataset)
     try:
         table = contract[routed.name]

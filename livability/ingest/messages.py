@@ -32,6 +32,7 @@ from livability.ingest.rows import (
     ingest_rows,
     payload_text,
 )
+from livability.messages import TABLE_ATTRIBUTE
 from livability.ports import Warehouse
 from schemas import Table, registry
 from schemas.validation import shown
@@ -168,7 +169,7 @@ def route(attributes: Mapping[str, str], dataset: str) -> Table:
         raise PoisonMessageError(
             f"dataset_id: {_quoted(named_dataset)} is not the configured dataset {dataset!r}"
         )
-    table_id = attributes.get("table_id")
+    table_id = attributes.get(TABLE_ATTRIBUTE)
     if not table_id:
         raise PoisonMessageError("table_id: attribute is missing")
     if table_id not in registry():
@@ -283,7 +284,7 @@ def _target(data: Any) -> str | None:
     """The table a malformed message names, if it names one as text: for the dead letter."""
     message = data.get("message") if isinstance(data, Mapping) else None
     attributes = message.get("attributes") if isinstance(message, Mapping) else None
-    table_id = attributes.get("table_id") if isinstance(attributes, Mapping) else None
+    table_id = attributes.get(TABLE_ATTRIBUTE) if isinstance(attributes, Mapping) else None
     return table_id if isinstance(table_id, str) else None
 
 
@@ -330,7 +331,7 @@ def process_message(
             warehouse,
             PoisonMessageError(reason),
             payload=payload,
-            target_table=message.attributes.get("table_id"),
+            target_table=message.attributes.get(TABLE_ATTRIBUTE),
             message_id=message.message_id,
             received_at=received_at,
         )

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from livability.archive.format import archived_tables
 from livability.archive.verify import verify_week
 from livability.archive.writer import source_rows
+from livability.messages import TABLE_ATTRIBUTE
 from livability.ports import (
     Bucket,
     InvalidMessageError,
@@ -178,7 +179,7 @@ def run(
             body = f"{tag(run_id)}: not JSON {{".encode()
             try:
                 detail.append(
-                    "message id " + target.publisher.publish_raw(body, {"table_id": SENSOR})
+                    "message id " + target.publisher.publish_raw(body, {TABLE_ATTRIBUTE: SENSOR})
                 )
                 poisoned = True
             except InvalidMessageError as err:

@@ -1,1 +1,15 @@
-"""The weather poller: OpenWeatherMap current weather → `weather_data` rows on Pub/Sub."""
+"""The weather poller: OpenWeatherMap current weather → `weather_data` rows on Pub/Sub.
+
+One module per job:
+
+- `settings`: the poller's settings (`WeatherSettings.from_env`), read once by its entry point.
+- `locations`: which points to call: configured, or the homes' locations on a grid, cached.
+- `secret`: the API key, from Secret Manager or the variable.
+- `client`: OpenWeatherMap over HTTP (the only module that speaks it): timeouts, pacing,
+  429 backoff, the key scrubbed from every message.
+- `mapping`: a current-weather body → a `weather_data` row.
+- `poller`: one tick: select, call, map, skip what was sent, publish, record.
+- `errors`: the failures, by family.
+
+Entry points: `functions/weather.py` (Cloud Scheduler) and `livability weather poll`.
+"""

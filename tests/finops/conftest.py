@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from livability import finops
 from livability.cli import finops as command
-from livability.finops import model as finops
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from livability import finops
 from livability.cli.app import main
-from livability.finops import model as finops
 from livability.settings import Settings
 
 

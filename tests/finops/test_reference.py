@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from livability import finops
 from livability.cli import finops as command
-from livability.finops import model as finops
 from livability.gcp import INGEST_MODES
 from schemas import registry
 from schemas.validation import validate_row

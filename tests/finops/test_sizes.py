@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from livability import finops
 from livability.cli import finops as command
-from livability.finops import model as finops
 from schemas import Field, Table, registry
 from schemas.validation import validate_row
 from tests.finops.support import read_week
@@ -109,7 +109,7 @@ def test_messages_are_measured_from_what_our_code_sends(
     """A gateway message of n rows weighs what edge.messages.encode makes of them; a one-row
     message what the data plane's publisher sends."""
     from edge.messages import encode
-    from livability.adapters.pubsub import _body
+    from livability.messages import row_body as _body
 
     rows = simulated_rows["sensor_thermo_beacon"][:100]
     sample = measured.sensor

@@ -22,7 +22,7 @@ import pytest
 from infra import config, sizing
 from infra.entrypoints import REPO
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
-from livability.finops.model import Profile
+from livability.finops import Profile
 from livability.ingest.messages import MAX_ROWS, process_event
 from schemas import registry
 

@@ -1,7 +1,8 @@
-"""Stand-ins the weather tests share: the Secret Manager server (`drongo`, over REST).
+"""Stand-ins the weather tests share: the Secret Manager server (`drongo`, over REST), and an
+OpenWeatherMap client on the local HTTP server with its waits recorded.
 
-Imported by the test modules of this folder (a conftest.py here would clash with
-tests/conftest.py, as tests/ is not a package).
+Imported by name by the test modules that use them, not a conftest.py: the `client` fixture
+here would shadow tests/conftest.py's (the event processor) in the function's tests.
 """
 
 from __future__ import annotations
@@ -14,11 +15,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+from pytest_httpserver import HTTPServer
+
+from livability.adapters.local_bucket import LocalBucket
+from livability.weather.client import OpenWeatherClient
+from livability.weather.locations import Location
+from tests.weather.owm_bodies import KEY
 from tools.storage_emulator import answers, free_port
 
 PROJECT = "test-proj"
 DRONGO = Path(sys.executable).parent / "drongo"
 START_TIMEOUT = 30.0
+PATH = "/data/2.5/weather"
+LUTON_POINT = Location(51.9, -0.4)
 
 
 @contextmanager
@@ -77,3 +87,33 @@ def create_secret(endpoint: str, secret_id: str, value: str) -> str:
     )
     client.add_secret_version(request={"parent": secret.name, "payload": {"data": value.encode()}})
     return f"{secret.name}/versions/latest"
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> LocalBucket:
+    return LocalBucket(tmp_path / "bucket")
+
+
+class Sleeps(list[float]):
+    """Records the waits the client asks for, instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def client(httpserver: HTTPServer, sleeps: Sleeps) -> Iterator[OpenWeatherClient]:
+    owm = OpenWeatherClient(
+        KEY,
+        base_url=httpserver.url_for("/"),
+        timeout=(1.0, 0.5),
+        calls_per_minute=6000,
+        sleep=sleeps,
+    )
+    yield owm
+    owm.close()

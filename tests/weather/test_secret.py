@@ -12,13 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from livability.weather.poller import (
-    SecretError,
-    WeatherConfigError,
-    WeatherSettings,
-    api_key,
-    read_secret,
-)
+from livability.weather.errors import SecretError, WeatherConfigError
+from livability.weather.secret import api_key, read_secret
+from livability.weather.settings import WeatherSettings
 from tests.weather.fixtures import create_secret, drongo_server
 from tests.weather.owm_bodies import KEY
 
@@ -69,33 +65,3 @@ def test_without_secret_or_key_the_error_names_both_variables() -> None:
         match=r"^OPENWEATHER_API_KEY_SECRET: not set, and no OPENWEATHER_API_KEY",
     ):
         api_key(WeatherSettings.from_env({}))
-
-
-@pytest.mark.parametrize(
-    ("environ", "message"),
-    [
-        (
-            {"OPENWEATHER_API_KEY_SECRET": "OPENWEATHER_API_KEY"},
-            "OPENWEATHER_API_KEY_SECRET: 'OPENWEATHER_API_KEY' is not projects/PROJECT/secrets/",
-        ),
-        (
-            {"LIVABILITY_WEATHER_LOCATIONS": "51.9;-0.4"},
-            "LIVABILITY_WEATHER_LOCATIONS: location 1 '51.9' is not 'lat,lon' in degrees",
-        ),
-        (
-            {"LIVABILITY_WEATHER_LOCATIONS": "95,10"},
-            "LIVABILITY_WEATHER_LOCATIONS: location 1 '95,10': latitude 95.0 is outside -90..90",
-        ),
-        ({"LIVABILITY_WEATHER_GRID": "nan"}, "LIVABILITY_WEATHER_GRID: 'nan' is not a number"),
-        ({"OPENWEATHER_BASE_URL": "ftp://x"}, "OPENWEATHER_BASE_URL: 'ftp://x' is not http(s)"),
-        (
-            {"OPENWEATHER_CALLS_PER_MINUTE": "0"},
-            "OPENWEATHER_CALLS_PER_MINUTE: '0' is not a number from 1",
-        ),
-    ],
-    ids=["secret name", "locations pair", "latitude", "grid", "base url", "calls"],
-)
-def test_bad_settings_name_the_variable_and_value(environ: dict[str, str], message: str) -> None:
-    with pytest.raises(WeatherConfigError) as caught:
-        WeatherSettings.from_env(environ)
-    assert str(caught.value).startswith(message)

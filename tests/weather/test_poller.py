@@ -4,18 +4,15 @@ Runs the real `OpenWeatherClient` (requests.Session, urllib3) against pytest-htt
 127.0.0.1, the real `PubSubPublisher` against the gRPC Publisher service of this suite
 (tests/grpc_publisher.py: no Pub/Sub emulator installs here) and the local bucket for the
 poller's state. Failure families: 401, 429 (with and without Retry-After), 404 with a string
-`cod`, a body that is not JSON, a body without `dt`, values outside the contract, a read
-timeout and a refused connection; the API key must appear in no log line, caught both by
-caplog and by the platform's JSON handler.
+`cod`, a body that is not JSON, a body without `dt`, values outside the contract and a read
+timeout. The client's pacing and the key in no log line: test_client.py.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,16 +21,12 @@ from werkzeug import Request, Response
 
 from livability.adapters.local_bucket import LocalBucket
 from livability.adapters.pubsub import PubSubPublisher
-from livability.logs import configure_logging
-from livability.weather.poller import (
-    SENT_KEY,
-    Location,
-    OpenWeatherClient,
-    PollReport,
-    poll,
-)
+from livability.weather.client import OpenWeatherClient
+from livability.weather.locations import Location
+from livability.weather.poller import SENT_KEY, PollReport, poll
 from schemas import registry
 from tests.support.grpc_publisher import FakePublisher, fake_publisher
+from tests.weather.fixtures import LUTON_POINT, PATH, Sleeps, bucket, client, sleeps
 from tests.weather.owm_bodies import (
     KEY,
     LUTON,
@@ -45,9 +38,9 @@ from tests.weather.owm_bodies import (
     luton,
 )
 
+__all__ = ["bucket", "client", "sleeps"]  # fixtures, imported for pytest
+
 TOPIC = "projects/test-proj/topics/meteo_data"
-PATH = "/data/2.5/weather"
-LUTON_POINT = Location(51.9, -0.4)
 ZOCCA_POINT = Location(44.34, 10.99)
 OXFORD_POINT = Location(51.75, -1.26)
 
@@ -71,36 +64,6 @@ def publisher(fake: FakePublisher) -> Iterator[PubSubPublisher]:
     pub = PubSubPublisher(TOPIC, emulator=fake.host, batch_max_latency=0.01, deadline=5)
     yield pub
     pub.close()
-
-
-@pytest.fixture
-def bucket(tmp_path: Path) -> LocalBucket:
-    return LocalBucket(tmp_path / "bucket")
-
-
-class Sleeps(list[float]):
-    """Records the waits the client asks for, instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def client(httpserver: HTTPServer, sleeps: Sleeps) -> Iterator[OpenWeatherClient]:
-    owm = OpenWeatherClient(
-        KEY,
-        base_url=httpserver.url_for("/"),
-        timeout=(1.0, 0.5),
-        calls_per_minute=6000,
-        sleep=sleeps,
-    )
-    yield owm
-    owm.close()
 
 
 def published(fake: FakePublisher) -> list[tuple[dict[str, Any], dict[str, str]]]:
@@ -357,114 +320,6 @@ def test_a_timeout_fails_its_location_and_the_next_is_polled(
         str(OXFORD_POINT): ("failed", "no answer from OpenWeatherMap within 0.5 s (connect 1 s)"),
         str(LUTON_POINT): ("published", None),
     }
-
-
-def test_calls_are_paced_to_the_plan(httpserver: HTTPServer, sleeps: Sleeps) -> None:
-    httpserver.expect_request(PATH).respond_with_json(LUTON)
-    now = [100.0]
-    owm = OpenWeatherClient(
-        KEY,
-        base_url=httpserver.url_for("/"),
-        calls_per_minute=60,
-        clock=lambda: now[0],
-        sleep=sleeps,
-    )
-    try:
-        for _ in range(3):
-            owm.current(LUTON_POINT)
-    finally:
-        owm.close()
-
-    # Three calls at the same instant: the 2nd waits 1 s, the 3rd 2 s (60 calls a minute).
-    assert sleeps == [1.0, 2.0]
-
-
-# --- The key in no log line --------------------------------------------------------------------
-
-
-def every_failure(httpserver: HTTPServer, client: OpenWeatherClient, bucket: LocalBucket) -> None:
-    """Drive every failure family once, with DEBUG logging everywhere (urllib3 included)."""
-
-    class Refusing:
-        def publish(self, table: str, rows: Any) -> list[str]:
-            return [str(i) for i, _ in enumerate(rows)]
-
-        def close(self) -> None:
-            pass
-
-    httpserver.expect_ordered_request(PATH).respond_with_json(NOT_FOUND, status=404)
-    httpserver.expect_ordered_request(PATH).respond_with_data("<html>502</html>", status=502)
-    httpserver.expect_ordered_request(PATH).respond_with_data("not json")
-    httpserver.expect_ordered_request(PATH).respond_with_json(TOO_MANY, status=429)
-    httpserver.expect_ordered_request(PATH).respond_with_json(LUTON)
-    httpserver.expect_ordered_request(PATH).respond_with_json(UNAUTHORIZED, status=401)
-    points = [Location(float(i), float(i)) for i in range(6)]
-    reports = [poll(client, Refusing(), bucket, points)]
-    # A refused connection: requests quotes the whole URL, appid included, in its error.
-    closed = OpenWeatherClient(KEY, base_url="http://127.0.0.1:9", timeout=(0.5, 0.5))
-    try:
-        reports.append(poll(closed, Refusing(), bucket, [LUTON_POINT]))
-    finally:
-        closed.close()
-    text = json.dumps([r.to_json() for r in reports])
-    assert "request failed: ConnectionError" in text
-    assert "appid=***" in text  # the URL is quoted, with the key scrubbed out
-    assert KEY not in text
-
-
-def test_the_key_is_in_no_captured_log_record(
-    httpserver: HTTPServer,
-    client: OpenWeatherClient,
-    bucket: LocalBucket,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG)  # root: urllib3 logs each URL at DEBUG
-
-    every_failure(httpserver, client, bucket)
-
-    # werkzeug's access log is the OpenWeatherMap stand-in's own log, not ours.
-    messages = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]
-    assert any("/data/2.5/weather" in m for m in messages), "urllib3's URL log was not captured"
-    assert any("rejected the API key" in m for m in messages)
-    assert not [m for m in messages if KEY in m]
-
-
-def test_the_key_is_in_no_json_log_line(
-    httpserver: HTTPServer,
-    client: OpenWeatherClient,
-    bucket: LocalBucket,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    configure_logging(logging.DEBUG, "stderr")
-    urllib3_log = logging.getLogger("urllib3")
-    urllib3_log.setLevel(logging.DEBUG)
-    urllib3_log.addHandler(logging.getLogger("livability").handlers[0])
-    try:
-        every_failure(httpserver, client, bucket)
-    finally:
-        urllib3_log.handlers.clear()
-        urllib3_log.setLevel(logging.NOTSET)
-
-    lines = capsys.readouterr().err.splitlines()
-    entries = [json.loads(line) for line in lines]
-    assert any(e["logger"] == "livability.weather.poller" for e in entries)
-    assert any("/data/2.5/weather" in e["message"] for e in entries)
-    assert not [line for line in lines if KEY in line]
-
-
-def test_a_key_that_urls_encode_is_scrubbed_in_every_form(bucket: LocalBucket) -> None:
-    odd = "k3y+/=with space&more"  # not an OWM key's shape, but it must not leak either
-    owm = OpenWeatherClient(odd, base_url="http://127.0.0.1:9", timeout=(0.5, 0.5))
-    try:
-        report = poll(owm, publisher=None, bucket=bucket, locations=[LUTON_POINT])  # type: ignore[arg-type]
-    finally:
-        owm.close()
-
-    [result] = report.results
-    assert result.reason is not None
-    assert result.reason.startswith("request failed: ConnectionError")
-    assert "appid=***" in result.reason
-    assert "k3y" not in result.reason
 
 
 # --- A list longer than one tick ---------------------------------------------------------------

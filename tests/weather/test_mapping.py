@@ -12,7 +12,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from livability.weather.poller import Location, LocationError, to_row
+from livability.weather.errors import LocationError
+from livability.weather.locations import Location
+from livability.weather.mapping import to_row
 from schemas import registry
 from schemas.validation import RowError, validate_row
 from tests.weather.owm_bodies import ARCHIVE_LINE, LUTON, ZOCCA, luton

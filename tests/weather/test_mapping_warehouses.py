@@ -12,7 +12,8 @@ import dataclasses
 import json
 from datetime import UTC, date, datetime
 
-from livability.weather.poller import Location, to_row
+from livability.weather.locations import Location
+from livability.weather.mapping import to_row
 from schemas import Registry, registry
 from schemas.validation import validate_row
 from tests.support.warehouses import Backend, backend, bigquery_endpoint

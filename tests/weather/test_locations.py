@@ -17,10 +17,10 @@ import pytest
 
 from livability.adapters.local_bucket import LocalBucket
 from livability.ports import Warehouse
-from livability.weather.poller import (
+from livability.weather.errors import WeatherConfigError
+from livability.weather.locations import (
     LOCATIONS_KEY,
     Location,
-    WeatherConfigError,
     cached_home_locations,
     home_locations,
     parse_locations,
@@ -188,7 +188,7 @@ def test_a_damaged_cache_is_recomputed_with_a_warning(
     bucket.put(LOCATIONS_KEY, damage)
     compute = Counting(Location(51.9, -0.4))
 
-    with caplog.at_level(logging.WARNING, logger="livability.weather.poller"):
+    with caplog.at_level(logging.WARNING, logger="livability.weather.locations"):
         found = cached_home_locations(bucket, compute, grid=0.1, now=NOW)
 
     assert found == (Location(51.9, -0.4),)

@@ -1,0 +1,96 @@
+"""This project's configuration as the usage model counts it: Google's billing rules for the
+services it uses, the columns its queries read, and what its functions do per invocation.
+
+Each constant names the code or the pricing page it stands for; tests/finops checks the ones
+that describe our code against that code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from livability.finops.units import GIB, MIB
+from livability.weather.client import FREE_TIER_CALLS_PER_MINUTE
+
+MESSAGE_ID_BYTES = 16  # Pub/Sub message ids are decimal strings of about 16 digits
+MESSAGE_TIMESTAMP_BYTES = 20  # pubsub/pricing: "20 bytes for the timestamp"
+MIN_REQUEST_BYTES = 1000  # pubsub/pricing: at least 1000 bytes per publish, push or pull request
+PUBLISH_BATCH = 100  # livability.adapters.pubsub.PubSubPublisher: batch_max_messages
+STREAMING_ROW_MIN = 1024  # bigquery/pricing: insertAll counts each row as at least 1 KB
+QUERY_TABLE_MIN = 10 * MIB  # bigquery/pricing: at least 10 MB per table a query references
+EXPORT_FILE_MAX = GIB  # EXPORT DATA writes at most 1 GB per file
+LONG_TERM_AFTER_MONTHS = 3  # a partition untouched for 90 days is billed as long-term storage
+# What the scoring query reads of the readings (scoring/sql.py, CTE `readings`, with the `day`
+# filter) and what the `_dedup` view's window adds: its key `row_id` and `battery`, by which it
+# orders a key's copies (schemas/views.py).
+SCORING_COLUMNS = (
+    "day",
+    "timestamp",
+    "data.home_id",
+    "data.mac",
+    "data.temperature",
+    "data.humidity",
+    "data.location",
+    "row_id",
+    "battery",
+)
+# Columns the weather poller's location query reads (livability/weather/locations.py,
+# `_location_sql`): `day` (the partition filter) and `data.location`, over the last
+# LOCATION_DAYS days.
+LOCATION_QUERY_COLUMNS = ("day", "data.location")
+# Cloud Scheduler jobs the deployment defines: weather poller, weekly scoring, weekly archive.
+SCHEDULER_JOBS = ("weather poller", "weekly scoring", "weekly archive")
+# The scoring query reads the scored week of readings and two weeks of weather (the running
+# mean outdoor temperature needs the 7 days before each day: scoring/model.py `week_params`).
+SCORING_WEATHER_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Gen2Function:
+    """A 2nd gen function (a Cloud Run service, concurrency 1): what one invocation bills."""
+
+    name: str
+    memory_gib: Decimal
+    vcpu: Decimal
+
+    def billed_seconds(self, duration_ms: Decimal) -> Decimal:
+        """Request-based billing rounds each request up to the next 100 ms."""
+        return (duration_ms / 100).to_integral_value(rounding=ROUND_CEILING) / 10
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the functions do per invocation; docs/finops.md says where each number is from."""
+
+    # Event processor: 256 MiB comes with 0.167 vCPU on Cloud Run functions.
+    processor: Gen2Function = Gen2Function("event processor", Decimal("0.25"), Decimal("0.167"))
+    # Wall time waiting on BigQuery's insertAll and the push round trip (not measurable here).
+    processor_io_ms: Decimal = Decimal(100)
+    # CPU on one full core, from `make bench` (README: 3.1 ms per 6-row and 7.8 ms per 100-row
+    # message): 2.8 ms + 0.05 ms a row; on a fraction of a vCPU it takes 1/vcpu as long.
+    processor_cpu_ms: Decimal = Decimal("2.8")
+    processor_cpu_ms_per_row: Decimal = Decimal("0.05")
+    poller: Gen2Function = Gen2Function("weather poller", Decimal("0.25"), Decimal("0.167"))
+    poller_call_ms: Decimal = Decimal(300)  # one OpenWeatherMap call
+    poller_calls_per_minute: int = FREE_TIER_CALLS_PER_MINUTE  # the poller paces its calls
+    # The warehouse does the per-reading work; the function waits for the query, then polars
+    # turns one aggregate row per sensor and day into vectors.
+    scoring: Gen2Function = Gen2Function("weekly scoring", Decimal(2), Decimal(1))
+    scoring_fixed_ms: Decimal = Decimal(60_000)
+    scoring_rows_per_second: Decimal = Decimal(1_000_000)
+    archive: Gen2Function = Gen2Function("weekly archive", Decimal("0.25"), Decimal("0.167"))
+    archive_ms: Decimal = Decimal(120_000)  # waits for one EXPORT DATA job per table
+    functions_deployed: int = 4  # sources kept in the function-sources bucket
+    # The BigQuery `<table>_dedup` views partition and order by columns, never the whole row
+    # (schemas/views.py), so a query through them reads the columns it
+    # selects and the view's key; True prices the former whole-row views (tests/finops checks
+    # the view still names its columns).
+    dedup_view_reads_all_columns: bool = False
+
+    def processor_ms(self, rows: Decimal) -> Decimal:
+        cpu = self.processor_cpu_ms + self.processor_cpu_ms_per_row * rows
+        return self.processor_io_ms + cpu / self.processor.vcpu
+
+
+DEFAULT_PROFILE = Profile()

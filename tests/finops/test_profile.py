@@ -1,0 +1,71 @@
+"""The model's ties to the code it describes: the columns and days its queries scan, and the
+batches the publisher and the gateways make.
+
+Runs against the modules whose behaviour the model prices (the BigQuery adapter's `_dedup`
+views, the scoring job's query, the weather poller's location query, the publisher, the
+gateway's hourly messages).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from datetime import timedelta
+
+from livability import finops
+from schemas import registry
+
+
+def test_the_dedup_views_read_only_their_key_and_the_selected_columns() -> None:
+    """The model prices the scoring scan at SCORING_COLUMNS because the BigQuery views
+    partition and order by named columns, not the whole row: if that changes, the model
+    must change with it."""
+    from schemas.views import dedup_view_sql
+
+    table = registry()["sensor_thermo_beacon"]
+    view = dedup_view_sql(table, "p.d.sensor_thermo_beacon")
+    window = view.split("OVER (", 1)[1]
+    assert not finops.Profile().dedup_view_reads_all_columns
+    assert "TO_JSON_STRING" not in view
+    named = {c for c in ("day", "row_id", *table.identity_excludes) if c in window}
+    assert named == {"day", "row_id", "battery"}, window
+    assert named <= set(finops.SCORING_COLUMNS)
+    assert "TO_JSON_STRING" not in inspect.getsource(dedup_view_sql)
+
+
+def test_the_columns_and_days_the_model_scans_are_the_ones_the_code_queries() -> None:
+    from datetime import date
+
+    from livability.weather import locations as weather
+    from scoring import sql
+    from scoring.model import week_params
+
+    table = registry()["sensor_thermo_beacon"]
+    leaves = {path for path, _ in table.leaves()}
+    readings = sql.hourly_ctes("d").split("sensor_hours AS")[0]  # the CTE `readings`
+    assert set(finops.SCORING_COLUMNS) <= leaves
+    for path in set(finops.SCORING_COLUMNS) - {"row_id", "battery"}:  # the views' window
+        assert path in readings, path
+    params = week_params(date(2024, 12, 2))
+    days = params["last_day"] - params["weather_first_day"]  # type: ignore[operator]
+    assert days == timedelta(days=finops.SCORING_WEATHER_DAYS - 1)
+    location_sql = weather._location_sql("bigquery", "d")
+    assert set(finops.LOCATION_QUERY_COLUMNS) <= leaves
+    for path in finops.LOCATION_QUERY_COLUMNS:
+        assert path in location_sql, path
+
+
+def test_the_batches_the_model_assumes_are_the_ones_the_code_makes(
+    simulated_rows: dict[str, list[dict[str, object]]],
+) -> None:
+    """The publisher sends up to 100 messages a request; a gateway one message an hour, which
+    at a reading every 10 minutes is the CLI's default of 6 rows."""
+    from edge.messages import hourly
+    from livability.adapters.pubsub import PubSubPublisher
+
+    default = inspect.signature(PubSubPublisher).parameters["batch_max_messages"].default
+    assert default == finops.PUBLISH_BATCH
+    home = [r for r in simulated_rows["sensor_thermo_beacon"] if r["data"]["home_id"] == 1]  # type: ignore[index]
+    sizes = [len(json.loads(m.data)) for m in hourly("sensor_thermo_beacon", home, "d")]
+    assert max(sizes) == 6
+    assert sizes.count(6) > len(sizes) / 2  # dropouts make some hours shorter

@@ -1,0 +1,131 @@
+"""What this project's configuration uses and costs in a month: properties of the model
+(hypothesis) and what each ingest mode bills.
+
+Runs against the real price file and measurements of simulated rows validated by the
+contract. No cloud: arithmetic on usage.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from livability import finops
+from livability.gcp import INGEST_MODES
+from tests.finops.support import scenario
+
+HOMES = st.integers(min_value=1, max_value=10_000_000)
+BATCH = st.integers(min_value=1, max_value=500)
+MODE = st.sampled_from(INGEST_MODES)
+
+
+def total(s: finops.Scenario, m: finops.Measurements, book: finops.PriceBook) -> Decimal:
+    """To a billionth of a dollar: beyond it is Decimal's rounding of the divisions."""
+    return finops.estimate(s, m, book).total.quantize(Decimal("1e-9"))
+
+
+def processor_seconds(s: finops.Scenario, m: finops.Measurements, *, billed: bool) -> Decimal:
+    """Event processor time for the readings: billed (rounded per request) or as run."""
+    profile = finops.Profile()
+    duration = profile.processor_ms(Decimal(s.rows_per_message))
+    seconds = profile.processor.billed_seconds(duration) if billed else duration / 1000
+    return s.sensor_messages * seconds
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=HOMES, b=HOMES, mode=MODE)
+def test_more_homes_never_cost_less(
+    a: int, b: int, mode: str, measured: finops.Measurements, book: finops.PriceBook
+) -> None:
+    fewer, more = sorted((a, b))
+    assert total(scenario(homes=fewer, ingest_mode=mode), measured, book) <= total(
+        scenario(homes=more, ingest_mode=mode), measured, book
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=BATCH, b=BATCH)
+def test_bigger_batches_never_take_more_function_time(
+    a: int, b: int, measured: finops.Measurements
+) -> None:
+    small, big = sorted((a, b))
+    assert processor_seconds(scenario(rows_per_message=big), measured, billed=False) <= (
+        processor_seconds(scenario(rows_per_message=small), measured, billed=False)
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=BATCH, factor=st.integers(min_value=1, max_value=20), mode=MODE)
+def test_multiplying_the_batch_never_bills_more(
+    batch: int, factor: int, mode: str, measured: finops.Measurements, book: finops.PriceBook
+) -> None:
+    """Billing rounds each request up to 100 ms; k messages merged into one still bill at
+    most k times as much, so a batch k times bigger never costs more, in time or in total."""
+    small = scenario(rows_per_message=batch, ingest_mode=mode)
+    big = scenario(rows_per_message=batch * factor, ingest_mode=mode)
+    assert processor_seconds(big, measured, billed=True) <= processor_seconds(
+        small, measured, billed=True
+    )
+    assert total(big, measured, book) <= total(small, measured, book)
+
+
+def test_a_batch_just_past_a_100_ms_step_bills_more_than_one_just_below(
+    measured: finops.Measurements,
+) -> None:
+    """Why the property above is about multiples: with rounding, a batch that tips a request
+    into the next 100 ms bills more time than a slightly smaller one."""
+    profile = finops.Profile()
+    rows = next(
+        n
+        for n in range(1, 10_000)
+        if profile.processor.billed_seconds(profile.processor_ms(Decimal(n + 1)))
+        > profile.processor.billed_seconds(profile.processor_ms(Decimal(n)))
+    )
+    assert processor_seconds(scenario(rows_per_message=rows + 1), measured, billed=True) > (
+        processor_seconds(scenario(rows_per_message=rows), measured, billed=True)
+    )
+
+
+def test_the_ingest_modes_bill_different_things(
+    measured: finops.Measurements, book: finops.PriceBook
+) -> None:
+    function = {x.price_key for x in finops.estimate(scenario(), measured, book).lines}
+    subscription = {
+        x.price_key
+        for x in finops.estimate(
+            scenario(ingest_mode="bigquery_subscription"), measured, book
+        ).lines
+    }
+    assert {"bigquery.streaming_insert"} <= function - subscription
+    assert {"pubsub.bigquery_subscription", "bigquery.storage_write_api"} <= (
+        subscription - function
+    )
+    items = [x.item for x in finops.estimate(scenario(), measured, book).lines]
+    assert any(i.startswith("event processor") for i in items)
+
+
+def test_three_scheduler_jobs_fit_the_free_tier(
+    measured: finops.Measurements, book: finops.PriceBook
+) -> None:
+    [jobs] = [x for x in finops.estimate(scenario(), measured, book).lines if x.unit == "job-month"]
+    assert (jobs.quantity, jobs.cost) == (Decimal(3), Decimal(0))
+
+
+def test_views_reading_needed_columns_only_scan_less_than_whole_rows(
+    measured: finops.Measurements, book: finops.PriceBook
+) -> None:
+    def scanned(profile: finops.Profile) -> Decimal:
+        return sum(
+            (
+                x.quantity
+                for x in finops.estimate(scenario(), measured, book, profile).lines
+                if x.item == "queries: weekly scoring"
+            ),
+            Decimal(0),
+        )
+
+    whole = scanned(finops.Profile(dedup_view_reads_all_columns=True))
+    needed = scanned(finops.Profile())
+    assert Decimal(0) < needed < whole
