@@ -10,7 +10,6 @@ that holds the DuckDB extensions it loads (DuckDB cannot download them on this n
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -22,6 +21,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from livability.net import answers, free_port
+from tools.venvs import VenvError, build_command, cached_venv, python_of, run, stamp_of
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIREMENTS = REPO / "tools" / "emulator-pins" / "bigquery-requirements.txt"
@@ -32,54 +32,20 @@ PYTHON_VERSION = "3.13"
 PROJECT = "test-proj"
 START_TIMEOUT = 60.0  # seconds for the stand-in to answer; it starts in about 2 s
 STOP_TIMEOUT = 10.0
+SERVER_ENTRY = "bin/local-bigquery"  # in the venv: there once the venv is complete
 
 
-class EmulatorError(RuntimeError):
+class EmulatorError(VenvError):
     """A stand-in could not be built or started."""
 
 
 def bigquery_emulator_python() -> Path | None:
     """A Python 3.13 interpreter for local-bigquery: pyenv's, else `python3.13` on PATH."""
-    pyenv = shutil.which("pyenv")
-    if pyenv is not None:
-        found = subprocess.run(
-            [pyenv, "prefix", f"{PYTHON_VERSION}.0"], capture_output=True, text=True, check=False
-        )
-        candidate = Path(found.stdout.strip()) / "bin" / f"python{PYTHON_VERSION}"
-        if found.returncode == 0 and candidate.is_file():
-            return candidate
-    on_path = shutil.which(f"python{PYTHON_VERSION}")
-    if on_path is None:
-        return None
-    # A pyenv shim exists even when no 3.13 is installed; ask it for its version.
-    probe = subprocess.run(
-        [on_path, "-c", "import sys; print(sys.version_info >= (3, 13))"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return Path(on_path) if probe.stdout.strip() == "True" else None
+    return python_of(PYTHON_VERSION)
 
 
 def _bigquery_dir(root: Path) -> Path:
     return root / "bigquery"
-
-
-def _stamp(python: Path) -> str:
-    """What the venv was built from: the pins and the interpreter."""
-    digest = hashlib.sha256()
-    for path in (REQUIREMENTS, SERVER):
-        digest.update(path.read_bytes())
-    digest.update(str(python).encode())
-    return digest.hexdigest()
-
-
-def _run(args: list[str], what: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout)[-2000:]
-        raise EmulatorError(f"{what} failed ({done.returncode}): {tail}")
-    return done.stdout
 
 
 def build_bigquery_emulator(root: Path = DEFAULT_ROOT, python: Path | None = None) -> Path:
@@ -91,26 +57,22 @@ def build_bigquery_emulator(root: Path = DEFAULT_ROOT, python: Path | None = Non
     python = python or bigquery_emulator_python()
     if python is None:
         raise EmulatorError(f"no Python {PYTHON_VERSION} interpreter for local-bigquery")
-    base = _bigquery_dir(root)
-    venv, stamp_file = base / "venv", base / "venv.stamp"
-    stamp = _stamp(python)
-    if stamp_file.is_file() and stamp_file.read_text() == stamp and _server(venv).is_file():
-        return venv
-    shutil.rmtree(venv, ignore_errors=True)
-    stamp_file.unlink(missing_ok=True)
-    base.mkdir(parents=True, exist_ok=True)
-    _run([str(python), "-m", "venv", str(venv)], "creating the local-bigquery venv")
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    _run([*pip, "--requirement", str(REQUIREMENTS)], "installing the local-bigquery pins")
-    _run([*pip, "--no-deps", "--requirement", str(SERVER)], "installing local-bigquery")
-    _install_duckdb_extensions(venv, base / "home")
-    stamp_file.write_text(stamp)
-    return venv
+    home = _bigquery_dir(root) / "home"
+
+    def make(venv: Path) -> None:
+        run([str(python), "-m", "venv", str(venv)], "creating the local-bigquery venv")
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        run([*pip, "--requirement", str(REQUIREMENTS)], "installing the local-bigquery pins")
+        run([*pip, "--no-deps", "--requirement", str(SERVER)], "installing local-bigquery")
+        _install_duckdb_extensions(venv, home)
+
+    stamp = stamp_of(REQUIREMENTS.read_bytes(), SERVER.read_bytes(), str(python).encode())
+    return cached_venv(_bigquery_dir(root) / "venv", stamp, make, ready=SERVER_ENTRY)
 
 
 def _install_duckdb_extensions(venv: Path, home: Path) -> None:
     """Copy the extension wheels' files to where DuckDB looks: $HOME/.duckdb/extensions."""
-    where = _run(
+    where = run(
         [
             str(venv / "bin" / "python"),
             "-c",
@@ -126,10 +88,6 @@ def _install_duckdb_extensions(venv: Path, home: Path) -> None:
         raise EmulatorError(f"no DuckDB extension files in {venv}")
     for extension in found:
         shutil.copy2(extension, target / extension.name)
-
-
-def _server(venv: Path) -> Path:
-    return venv / "bin" / "local-bigquery"
 
 
 # local-bigquery's own entry point, plus a thread that ends the server when its stdin closes:
@@ -240,13 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             "(its tests will skip)"
         )
         return 0
-    try:
-        venv = build_bigquery_emulator(root, python)
-    except EmulatorError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"BigQuery stand-in ready: {venv}")
-    return 0
+    return build_command("BigQuery stand-in", lambda: build_bigquery_emulator(root, python))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from packaging.utils import canonicalize_name
 from infra import bundles, tools
 from infra.entrypoints import FUNCTIONS, REPO, FunctionSpec
 from tests.infra.synth import Synth
+from tools.venvs import pinned_venv, python_of
 
 # What the function needs at run time beyond its entry module, by the settings it is given.
 RUNTIME_IMPORTS = {
@@ -218,7 +219,7 @@ def venvs(built: dict[str, bundles.Bundle]) -> Path:
 @pytest.fixture(scope="module")
 def runtime() -> Path:
     """An interpreter of the Cloud Functions runtime the stack deploys (bundles.RUNTIME)."""
-    python = tools.runtime_python(bundles.RUNTIME_VERSION)
+    python = python_of(bundles.RUNTIME_VERSION)
     if python is None:
         pytest.skip(f"no Python {bundles.RUNTIME_VERSION} interpreter (pyenv or PATH)")
     return python
@@ -226,9 +227,7 @@ def runtime() -> Path:
 
 def _bundle_venv(bundle: bundles.Bundle, root: Path, python: Path) -> Path:
     venv = root / f"{_venv_key(bundle)}-py{bundles.RUNTIME_VERSION}" / "venv"
-    return tools.build_venv(
-        venv, _pins(bundle), python=str(python), what=f"{bundle.spec.key} bundle"
-    )
+    return pinned_venv(venv, _pins(bundle), python=str(python), what=f"{bundle.spec.key} bundle")
 
 
 def test_the_runtime_is_the_interpreter_the_bundles_are_checked_on(runtime: Path) -> None:
