@@ -11,6 +11,7 @@ from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
 from infra.config import Environment
+from infra.constructs import Inputs
 from infra.constructs.access import Access, Grant, stack_grants
 from infra.constructs.apis import Apis
 from infra.constructs.audit import AuditLogs
@@ -47,13 +48,14 @@ class LivabilityStack(TerraformStack):
         number = project.number
 
         apis = Apis(self, "apis", env).enabled
-        self.identities = Identities(self, "identities", env, apis)
-        self.storage = Storage(self, "storage", env, apis)
-        self.warehouse = Warehouse(self, "warehouse", env, contract, apis)
-        self.messaging = Messaging(self, "messaging", env, contract, apis)
-        self.secrets = Secrets(self, "secrets", env, apis)
-        self.artifacts = Artifacts(self, "artifacts", env, apis)
-        self.audit = AuditLogs(self, "audit", env, apis)
+        inputs = Inputs(env=env, project_number=number, registry=contract, apis=apis)
+        self.identities = Identities(self, "identities", inputs)
+        self.storage = Storage(self, "storage", inputs)
+        self.warehouse = Warehouse(self, "warehouse", inputs)
+        self.messaging = Messaging(self, "messaging", inputs)
+        self.secrets = Secrets(self, "secrets", inputs)
+        self.artifacts = Artifacts(self, "artifacts", inputs)
+        self.audit = AuditLogs(self, "audit", inputs)
         # The security model; the grants that others wait for come first.
         self.grants = stack_grants(env)
 
@@ -68,11 +70,10 @@ class LivabilityStack(TerraformStack):
         self.functions = Functions(
             self,
             "functions",
-            env=env,
+            inputs,
             storage=self.storage,
             identities=self.identities,
             bundle_dir=bundle_dir,
-            apis=apis,
             after=[m for _, m in self.prerequisites.waited_by("functions")],
         )
         self.ingest = Ingest(
@@ -93,16 +94,10 @@ class LivabilityStack(TerraformStack):
             ingest=self.ingest,
         )
         self.ci = GitHubCi(
-            self,
-            "ci",
-            env=env,
-            project_number=number,
-            identities=self.identities,
-            storage=self.storage,
+            self, "ci", inputs, identities=self.identities, storage=self.storage,
             artifacts=self.artifacts,
-            apis=apis,
-        )
-        self.budget = Budget(self, "budget", env, number, apis)
+        )  # fmt: skip
+        self.budget = Budget(self, "budget", inputs)
 
         self._outputs(env)
 

@@ -9,39 +9,27 @@ entry per published message would cost more than the messages (docs/deploy.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from cdktn import ITerraformDependable
 from cdktn_provider_google.project_iam_audit_config import (
     ProjectIamAuditConfig,
     ProjectIamAuditConfigAuditLogConfig,
 )
-from constructs import Construct
 
-from infra.config import Environment
+from infra.constructs import Part
 
 AUDITED = {"storage.googleapis.com": ("ADMIN_READ", "DATA_READ", "DATA_WRITE")}
 
 
-class AuditLogs(Construct):
+class AuditLogs(Part):
     """Out: `configs` by service."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        env: Environment,
-        apis: Sequence[ITerraformDependable],
-    ) -> None:
-        super().__init__(scope, id_)
+    def declare(self) -> None:
         self.configs = {
             service: ProjectIamAuditConfig(
                 self,
                 service.split(".")[0],
-                project=env.project,
                 service=service,
                 audit_log_config=[ProjectIamAuditConfigAuditLogConfig(log_type=t) for t in types],
-                depends_on=list(apis),
+                **self.placed(),
             )
             for service, types in AUDITED.items()
         }

@@ -21,9 +21,7 @@ a destroyed pool stays soft-deleted for 30 days under its id, and CI would lose 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from cdktn import ITerraformDependable, TerraformResourceLifecycle
+from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.artifact_registry_repository_iam_member import (
     ArtifactRegistryRepositoryIamMember,
 )
@@ -38,6 +36,7 @@ from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMemb
 from constructs import Construct
 
 from infra.config import Environment
+from infra.constructs import Inputs
 from infra.constructs.identities import Identities
 from infra.constructs.platform import Artifacts
 from infra.constructs.storage import Storage
@@ -118,15 +117,14 @@ class GitHubCi(Construct):
         self,
         scope: Construct,
         id_: str,
+        inputs: Inputs,
         *,
-        env: Environment,
-        project_number: str,
         identities: Identities,
         storage: Storage,
         artifacts: Artifacts,
-        apis: Sequence[ITerraformDependable],
     ) -> None:
         super().__init__(scope, id_)
+        env = inputs.env
         repo = env.github.repository
         keep = TerraformResourceLifecycle(prevent_destroy=True)
         self.pool = IamWorkloadIdentityPool(
@@ -136,7 +134,7 @@ class GitHubCi(Construct):
             workload_identity_pool_id=f"{env.name_prefix}-github",
             display_name=f"{env.name_prefix} GitHub Actions",
             description=f"GitHub Actions of {repo}",
-            depends_on=list(apis),
+            depends_on=list(inputs.apis),
             lifecycle=keep,
         )
         self.provider = IamWorkloadIdentityPoolProvider(
@@ -156,7 +154,7 @@ class GitHubCi(Construct):
             oidc=IamWorkloadIdentityPoolProviderOidc(issuer_uri=GITHUB_ISSUER),
             lifecycle=keep,
         )
-        self._bind_subjects(env, project_number, identities)
+        self._bind_subjects(env, inputs.project_number, identities)
         self._grant_roles(env, identities, storage, artifacts)
 
     def _bind_subjects(self, env: Environment, project_number: str, identities: Identities) -> None:

@@ -29,7 +29,7 @@ from constructs import Construct
 
 from infra import bundles, sizing
 from infra.config import Environment
-from infra.constructs import labels
+from infra.constructs import Inputs, labels
 from infra.constructs.identities import Identities
 from infra.constructs.storage import Storage
 from infra.entrypoints import FUNCTIONS, FunctionSpec
@@ -85,15 +85,15 @@ class Functions(Construct):
         self,
         scope: Construct,
         id_: str,
+        inputs: Inputs,
         *,
-        env: Environment,
         storage: Storage,
         identities: Identities,
         bundle_dir: Path,
-        apis: Sequence[ITerraformDependable],
         after: Sequence[ITerraformDependable] = (),
     ) -> None:
         super().__init__(scope, id_)
+        env = inputs.env
         values = template_values(env)
         processor = sizing.processor_size(env)
         self.functions: dict[str, Cloudfunctions2Function] = {}
@@ -157,7 +157,7 @@ class Functions(Construct):
                     environment_variables=environment_variables(spec, values),
                 ),
                 labels=labels(env, spec.resource_name),
-                depends_on=[*apis, *after],
+                depends_on=[*inputs.apis, *after],
             )
 
     def uri(self, key: str) -> str:

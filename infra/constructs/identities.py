@@ -5,14 +5,11 @@ What each may do is declared in `access.py`, on the one resource it needs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cdktn import ITerraformDependable
 from cdktn_provider_google.service_account import ServiceAccount
-from constructs import Construct
 
-from infra.config import Environment
+from infra.constructs import Part
 
 
 @dataclass(frozen=True)
@@ -37,26 +34,19 @@ WORKLOADS = (
 )
 
 
-class Identities(Construct):
+class Identities(Part):
     """Out: `accounts` (workload key -> account), `devices` (group name -> account)."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        env: Environment,
-        apis: Sequence[ITerraformDependable],
-    ) -> None:
-        super().__init__(scope, id_)
+    def declare(self) -> None:
+        env = self.env
         self.accounts: dict[str, ServiceAccount] = {
             w.key: ServiceAccount(
                 self,
                 w.key,
-                project=env.project,
                 account_id=f"{env.name_prefix}-{w.key}",
                 display_name=f"{env.name_prefix} {w.key}",
                 description=w.title,
-                depends_on=list(apis),
+                **self.placed(),
             )
             for w in WORKLOADS
         }
@@ -64,14 +54,13 @@ class Identities(Construct):
             group.name: ServiceAccount(
                 self,
                 f"device-{group.name}",
-                project=env.project,
                 account_id=env.device_account_id(group),
                 display_name=f"{env.name_prefix} devices {group.name}",
                 description=(
                     f"Gateways of device group {group.name}: publish to sensor_data. "
                     f"{group.description}"
                 ).strip(),
-                depends_on=list(apis),
+                **self.placed(),
             )
             for group in env.device_groups
         }

@@ -9,20 +9,15 @@ which a schema would refuse, and the event processor validates instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from cdktn import ITerraformDependable, TerraformResourceLifecycle
+from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.pubsub_schema import PubsubSchema
 from cdktn_provider_google.pubsub_subscription import (
     PubsubSubscription,
     PubsubSubscriptionExpirationPolicy,
 )
 from cdktn_provider_google.pubsub_topic import PubsubTopic, PubsubTopicSchemaSettings
-from constructs import Construct
 
-from infra.config import Environment
-from infra.constructs import labels
-from schemas import Registry
+from infra.constructs import Part
 from schemas.topic import avro_schema_json
 
 # Topic -> the ingest table its messages are rows of. Devices publish to sensor_data, the
@@ -36,18 +31,11 @@ class MessagingError(ValueError):
     """The topics and the ingest tables of `schemas/` disagree."""
 
 
-class Messaging(Construct):
+class Messaging(Part):
     """Out: `topics` by name, `tables` (topic -> table name), `dead_letter` topic."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        env: Environment,
-        registry: Registry,
-        apis: Sequence[ITerraformDependable],
-    ) -> None:
-        super().__init__(scope, id_)
+    def declare(self) -> None:
+        env, registry = self.env, self.inputs.registry
         ingest = {t.name for t in registry.ingest_tables()}
         if set(TOPICS.values()) != ingest:
             raise MessagingError(
@@ -62,50 +50,45 @@ class Messaging(Construct):
             schema = PubsubSchema(
                 self,
                 f"{topic}-schema",
-                project=env.project,
                 name=f"{table_name}_v{table.version}",
                 type="AVRO",
                 definition=avro_schema_json(table),
-                depends_on=list(apis),
                 # A version bump is a new schema; the topic moves to it before the old
                 # one (still attached until then) is deleted.
                 lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+                **self.placed(),
             )
             self.schemas[topic] = schema
-            self.topics[topic] = PubsubTopic(
-                self,
+            attached = env.ingest_mode == "bigquery_subscription"
+            self.topics[topic] = self._topic(
                 topic,
-                project=env.project,
-                name=topic,
-                message_retention_duration=RETENTION,
-                schema_settings=(
-                    PubsubTopicSchemaSettings(schema=schema.id, encoding="JSON")
-                    if env.ingest_mode == "bigquery_subscription"
-                    else None
-                ),
-                labels=labels(env, "ingest"),
-                depends_on=list(apis),
+                topic,
+                PubsubTopicSchemaSettings(schema=schema.id, encoding="JSON") if attached else None,
             )
-        self.dead_letter = PubsubTopic(
-            self,
-            "dead-letter",
-            project=env.project,
-            name=DEAD_LETTER_TOPIC,
-            message_retention_duration=RETENTION,
-            labels=labels(env, "ingest"),
-            depends_on=list(apis),
-        )
+        self.dead_letter = self._topic("dead-letter", DEAD_LETTER_TOPIC)
         # Pub/Sub drops what reaches a topic without subscriptions: this one holds the
         # undeliverable messages for inspection and replay.
         self.dead_letter_hold = PubsubSubscription(
             self,
             "dead-letter-hold",
-            project=env.project,
             name=f"{DEAD_LETTER_TOPIC}_hold",
             topic=self.dead_letter.id,
             message_retention_duration=RETENTION,
             retain_acked_messages=True,
             ack_deadline_seconds=60,
             expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
-            labels=labels(env, "ingest"),
+            **self.placed("ingest", after_apis=False),
+        )
+
+    def _topic(
+        self, id_: str, name: str, schema: PubsubTopicSchemaSettings | None = None
+    ) -> PubsubTopic:
+        """A topic that keeps an unacknowledged message for RETENTION."""
+        return PubsubTopic(
+            self,
+            id_,
+            name=name,
+            message_retention_duration=RETENTION,
+            schema_settings=schema,
+            **self.placed("ingest"),
         )

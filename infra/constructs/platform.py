@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from cdktn import ITerraformDependable
 from cdktn_provider_google.artifact_registry_repository import (
     ArtifactRegistryRepository,
     ArtifactRegistryRepositoryCleanupPolicies,
@@ -23,10 +20,8 @@ from cdktn_provider_google.secret_manager_secret import (
     SecretManagerSecretReplication,
     SecretManagerSecretReplicationAuto,
 )
-from constructs import Construct
 
-from infra.config import Environment
-from infra.constructs import labels
+from infra.constructs import Part
 
 SECRET_ID = "OPENWEATHER_API_KEY"  # noqa: S105 - the secret's name, not its value
 EDGE_REPOSITORY = "edge"
@@ -35,50 +30,33 @@ DELETE_AFTER = "2592000s"  # 30 days: an image neither recent nor a release is d
 RELEASE_TAG_PREFIX = "v"  # release images (edge-image.yml tags them vX.Y.Z) are kept
 
 
-class Secrets(Construct):
+class Secrets(Part):
     """The secret only: its value is added by hand (docs/deploy.md), never in code or state.
 
     Out: `openweather` (its `.id`)."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        env: Environment,
-        apis: Sequence[ITerraformDependable],
-    ) -> None:
-        super().__init__(scope, id_)
+    def declare(self) -> None:
         self.openweather = SecretManagerSecret(
             self,
             "openweather",
-            project=env.project,
             secret_id=SECRET_ID,
             replication=SecretManagerSecretReplication(auto=SecretManagerSecretReplicationAuto()),
-            labels=labels(env, "weather"),
-            depends_on=list(apis),
+            **self.placed("weather"),
         )
 
 
-class Artifacts(Construct):
+class Artifacts(Part):
     """The Docker repository of the edge gateway image. Out: `edge` (its `.name`).
 
     Cleanup: images older than 30 days are deleted, except the KEEP_IMAGES most recent and
     every release (a tag starting with `v`): Artifact Registry applies KEEP over DELETE.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        env: Environment,
-        apis: Sequence[ITerraformDependable],
-    ) -> None:
-        super().__init__(scope, id_)
+    def declare(self) -> None:
         self.edge = ArtifactRegistryRepository(
             self,
             "edge",
-            project=env.project,
-            location=env.region,
+            location=self.env.region,
             repository_id=EDGE_REPOSITORY,
             format="DOCKER",
             description="The edge gateway image (edge/Dockerfile), amd64 and arm64.",
@@ -108,25 +86,17 @@ class Artifacts(Construct):
                     ),
                 ),
             ],
-            labels=labels(env, "edge"),
-            depends_on=list(apis),
+            **self.placed("edge"),
         )
 
 
-class Budget(Construct):
+class Budget(Part):
     """A monthly budget on the project with alert thresholds, if a billing account is set.
 
     Out: `budget` or None."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        env: Environment,
-        project_number: str,
-        apis: Sequence[ITerraformDependable],
-    ) -> None:
-        super().__init__(scope, id_)
+    def declare(self) -> None:
+        env = self.env
         self.budget: BillingBudget | None = None
         if env.budget is None or env.budget.billing_account is None:
             return
@@ -136,7 +106,7 @@ class Budget(Construct):
             billing_account=env.budget.billing_account,
             display_name=f"{env.name_prefix} monthly",
             budget_filter=BillingBudgetBudgetFilter(
-                projects=[f"projects/{project_number}"], calendar_period="MONTH"
+                projects=[f"projects/{self.inputs.project_number}"], calendar_period="MONTH"
             ),
             amount=BillingBudgetAmount(
                 specified_amount=BillingBudgetAmountSpecifiedAmount(
@@ -146,5 +116,5 @@ class Budget(Construct):
             threshold_rules=[
                 BillingBudgetThresholdRules(threshold_percent=t) for t in env.budget.thresholds
             ],
-            depends_on=list(apis),
+            **self.after_apis(),
         )

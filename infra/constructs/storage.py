@@ -15,9 +15,7 @@ that would delete one fails before anything changes. Elsewhere a destroy empties
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from cdktn import ITerraformDependable, TerraformResourceLifecycle
+from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.storage_bucket import (
     StorageBucket,
     StorageBucketLifecycleRule,
@@ -26,10 +24,8 @@ from cdktn_provider_google.storage_bucket import (
     StorageBucketSoftDeletePolicy,
     StorageBucketVersioning,
 )
-from constructs import Construct
 
-from infra.config import Environment
-from infra.constructs import labels
+from infra.constructs import Part
 
 NONCURRENT_DAYS = 30  # an overwritten or deleted object can be restored for this long
 COLDLINE_MIN_DAYS = 90  # cloud.google.com/storage/pricing: COLDLINE's minimum storage duration
@@ -43,25 +39,16 @@ def _rule(action: str, storage_class: str | None = None, **condition: object) ->
     )
 
 
-class Storage(Construct):
+class Storage(Part):
     """Out: `archive`, `source`, `data` buckets (their `.name`)."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        env: Environment,
-        apis: Sequence[ITerraformDependable],
-    ) -> None:
-        super().__init__(scope, id_)
+    def declare(self) -> None:
         abort = _rule("AbortIncompleteMultipartUpload", age=1)
         cleanup = [_rule("Delete", days_since_noncurrent_time=NONCURRENT_DAYS), abort]
         self.archive = self._bucket(
             "archive",
-            env,
-            apis,
             storage_class="COLDLINE",
-            public=env.public_archive,
+            public=self.env.public_archive,
             rules=[
                 _rule(
                     "SetStorageClass",
@@ -79,23 +66,21 @@ class Storage(Construct):
                 abort,
             ],
         )
-        self.source = self._bucket("functions", env, apis, rules=cleanup)
-        self.data = self._bucket("data", env, apis, rules=cleanup)
+        self.source = self._bucket("functions", rules=cleanup)
+        self.data = self._bucket("data", rules=cleanup)
 
     def _bucket(
         self,
         purpose: str,
-        env: Environment,
-        apis: Sequence[ITerraformDependable],
         *,
         rules: list[object],
         storage_class: str = "STANDARD",
         public: bool = False,
     ) -> StorageBucket:
+        env = self.env
         return StorageBucket(
             self,
             purpose,
-            project=env.project,
             name=env.bucket_name(purpose),
             location=env.location,
             storage_class=storage_class,
@@ -105,7 +90,6 @@ class Storage(Construct):
             soft_delete_policy=StorageBucketSoftDeletePolicy(retention_duration_seconds=604800),
             lifecycle_rule=rules,  # type: ignore[arg-type]
             force_destroy=not env.deletion_protection,
-            labels=labels(env, f"{purpose}-bucket"),
-            depends_on=list(apis),
             lifecycle=TerraformResourceLifecycle(prevent_destroy=env.deletion_protection),
+            **self.placed(f"{purpose}-bucket"),
         )

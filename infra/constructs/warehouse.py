@@ -15,19 +15,16 @@ schema changes (a `SELECT *` view fixes its columns when it is created), and onl
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
-from cdktn import ITerraformDependable, TerraformResourceLifecycle
+from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.bigquery_dataset import BigqueryDataset
 from cdktn_provider_google.bigquery_table import (
     BigqueryTable,
     BigqueryTableTimePartitioning,
     BigqueryTableView,
 )
-from constructs import Construct
 
-from infra.config import Environment
-from infra.constructs import labels
+from infra.constructs import Part
 from schemas import Registry, Table
 from schemas.views import DEDUP_SUFFIX, dedup_view_sql
 
@@ -46,30 +43,21 @@ def dedup_view(registry: Registry, table: Table, project: str, dataset: str) -> 
     return f"{table.name}{DEDUP_SUFFIX}", dedup_view_sql(table, ref)
 
 
-class Warehouse(Construct):
+class Warehouse(Part):
     """Out: `dataset` (its `.dataset_id`), `tables` and `views` by table name."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        env: Environment,
-        registry: Registry,
-        apis: Sequence[ITerraformDependable],
-    ) -> None:
-        super().__init__(scope, id_)
+    def declare(self) -> None:
+        env, registry = self.env, self.inputs.registry
         keep = TerraformResourceLifecycle(prevent_destroy=env.deletion_protection)
         self.dataset = BigqueryDataset(
             self,
             "dataset",
-            project=env.project,
             dataset_id=env.dataset,
             location=env.location,
             description="Livability Score: sensor rows, weather, scores and dead letters.",
             delete_contents_on_destroy=not env.deletion_protection,
-            labels=labels(env, "warehouse"),
-            depends_on=list(apis),
             lifecycle=keep,
+            **self.placed("warehouse"),
         )
         self.tables: dict[str, BigqueryTable] = {}
         self.views: dict[str, BigqueryTable] = {}
@@ -85,7 +73,6 @@ class Warehouse(Construct):
             created = BigqueryTable(
                 self,
                 table.name,
-                project=env.project,
                 dataset_id=self.dataset.dataset_id,
                 table_id=table.name,
                 description=table.description or None,
@@ -94,22 +81,20 @@ class Warehouse(Construct):
                 require_partition_filter=True if table.partition else None,
                 clustering=list(table.cluster) or None,
                 deletion_protection=env.deletion_protection,
-                labels=labels(env, "warehouse"),
                 lifecycle=keep,
+                **self.placed("warehouse", after_apis=False),
             )
             self.tables[table.name] = created
             name, query = dedup_view(registry, table, env.project, env.dataset)
             self.views[table.name] = BigqueryTable(
                 self,
                 name,
-                project=env.project,
                 dataset_id=self.dataset.dataset_id,
                 table_id=name,
                 description=f"{table.name} with one row per row_id: what readers query.",
                 view=BigqueryTableView(query=query, use_legacy_sql=False),
                 # Replaced with its table's schema: protection would forbid that.
                 deletion_protection=False,
-                labels=labels(env, "warehouse"),
                 depends_on=[created],
                 # A view's columns are fixed when it is created: re-create it when its
                 # table's schema changes (a new column), as `livability init` does; not on
@@ -119,4 +104,5 @@ class Warehouse(Construct):
                         f"{created.terraform_resource_type}.{created.friendly_unique_id}.schema"
                     ]
                 ),
+                **self.placed("warehouse", after_apis=False),
             )
