@@ -18,6 +18,9 @@ REPO = Path(__file__).resolve().parents[1]
 # listed here and absent is left out of the stack with a synth warning; any other missing
 # module is an error. Empty this set once every module has landed.
 PENDING_MODULES: frozenset[str] = frozenset()
+DEFAULT_MEMORY = "512Mi"
+DEFAULT_TIMEOUT = 60  # seconds
+Schedule = Literal["weather", "scoring", "archive"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,9 @@ class FunctionSpec:
     # `{weather_locations}`, `{rows_per_message}`, `{processor_threads}` are filled per
     # environment. An empty value leaves the variable out.
     environment: tuple[tuple[str, str], ...]
-    schedule: Literal["weather", "scoring", "archive"] | None = None  # Environment.schedules
-    memory: str = "512Mi"
-    timeout_seconds: int = 60
+    schedule: Schedule | None = None  # Environment.schedules
+    memory: str = DEFAULT_MEMORY
+    timeout_seconds: int = DEFAULT_TIMEOUT
 
     @property
     def module_name(self) -> str:
@@ -57,6 +60,36 @@ class FunctionSpec:
 
 
 WAREHOUSE = ("LIVABILITY_WAREHOUSE", "bigquery://{project}/{dataset}")
+# A weekly job may run as long as Cloud Scheduler waits for an HTTP target: 30 minutes.
+WEEKLY_TIMEOUT = 1800
+
+
+def _scheduled(
+    key: str,
+    title: str,
+    schedule: Schedule,
+    groups: tuple[str, ...],
+    environment: tuple[tuple[str, str], ...],
+    *,
+    entry: str | None = None,
+    memory: str = DEFAULT_MEMORY,
+    timeout_seconds: int = DEFAULT_TIMEOUT,
+) -> FunctionSpec:
+    """A function its Cloud Scheduler job calls over HTTP: module `functions/<key>.py`,
+    entry point `key` unless `entry` names another."""
+    return FunctionSpec(
+        key=key,
+        title=title,
+        module=f"functions/{key}.py",
+        entry=entry or key,
+        trigger="http",
+        groups=groups,
+        environment=environment,
+        schedule=schedule,
+        memory=memory,
+        timeout_seconds=timeout_seconds,
+    )
+
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
@@ -70,14 +103,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # many as the instance is sized to take (infra/sizing.py).
         environment=(WAREHOUSE, ("THREADS", "{processor_threads}")),
     ),
-    FunctionSpec(
-        key="weather",
-        title="weather poller",
-        module="functions/weather.py",
-        entry="meteodata_event",
-        trigger="http",
-        groups=("weather",),
-        environment=(
+    _scheduled(
+        "weather",
+        "weather poller",
+        "weather",
+        ("weather",),
+        (
             ("LIVABILITY_TOPIC", "projects/{project}/topics/meteo_data"),
             ("LIVABILITY_ROWS_PER_MESSAGE", "{rows_per_message}"),
             (
@@ -88,30 +119,24 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             WAREHOUSE,
             ("LIVABILITY_BUCKET", "gs://{data_bucket}"),
         ),
-        schedule="weather",
+        entry="meteodata_event",
     ),
-    FunctionSpec(
-        key="weekly_score",
-        title="weekly scoring",
-        module="functions/weekly_score.py",
-        entry="weekly_score",
-        trigger="http",
-        groups=("scoring", "functions"),
-        environment=(WAREHOUSE, ("LIVABILITY_BUCKET", "gs://{data_bucket}")),
-        schedule="scoring",
+    _scheduled(
+        "weekly_score",
+        "weekly scoring",
+        "scoring",
+        ("scoring", "functions"),
+        (WAREHOUSE, ("LIVABILITY_BUCKET", "gs://{data_bucket}")),
         memory="2Gi",
-        timeout_seconds=1800,
+        timeout_seconds=WEEKLY_TIMEOUT,
     ),
-    FunctionSpec(
-        key="weekly_archive",
-        title="weekly archive",
-        module="functions/weekly_archive.py",
-        entry="weekly_archive",
-        trigger="http",
-        groups=("functions",),
-        environment=(WAREHOUSE, ("LIVABILITY_ARCHIVE", "gs://{archive_bucket}")),
-        schedule="archive",
-        timeout_seconds=1800,
+    _scheduled(
+        "weekly_archive",
+        "weekly archive",
+        "archive",
+        ("functions",),
+        (WAREHOUSE, ("LIVABILITY_ARCHIVE", "gs://{archive_bucket}")),
+        timeout_seconds=WEEKLY_TIMEOUT,
     ),
 )
 

@@ -48,6 +48,7 @@ from infra.constructs.messaging import TOPICS, Messaging
 from infra.constructs.platform import Artifacts, Secrets
 from infra.constructs.storage import Storage
 from infra.constructs.warehouse import Warehouse
+from infra.entrypoints import FUNCTIONS
 
 Kind = Literal[
     "project", "dataset", "table", "topic", "subscription", "bucket", "secret", "function",
@@ -84,6 +85,25 @@ class Grant:
         return None
 
 
+def _query_job(
+    who: str,
+    dataset_role: str,
+    bucket: str,
+    *,
+    prefix: str | None = None,
+    why: tuple[str, str, str],
+) -> list[Grant]:
+    """The three grants of a job that queries the dataset and writes objects to one bucket:
+    `dataset_role` on the dataset, BigQuery's jobUser on the project (queries are billed
+    there), objectUser on `bucket` (under `prefix`, if given); `why`: each one's reason."""
+    reads, queries, writes = why
+    return [
+        Grant(who, dataset_role, "dataset", "dataset", reads),
+        Grant(who, "roles/bigquery.jobUser", "project", "project", queries),
+        Grant(who, "roles/storage.objectUser", "bucket", bucket, writes, prefix=prefix),
+    ]  # fmt: skip
+
+
 def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...]) -> list[Grant]:
     """The grants of `env`; `processor`: the event processor is deployed (mode `function`)."""
     out: list[Grant] = []
@@ -101,30 +121,18 @@ def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...])
               "publish weather rows"),
         Grant("weather", "roles/secretmanager.secretAccessor", "secret", "openweather",
               "read the OpenWeather API key"),
-        Grant("weather", "roles/bigquery.dataViewer", "dataset", "dataset",
-              "read the homes' locations"),
-        Grant("weather", "roles/bigquery.jobUser", "project", "project",
-              "run its location query"),
-        Grant("weather", "roles/storage.objectUser", "bucket", "data",
-              "keep the poller's state", prefix="state/weather/"),
-        Grant("scoring", "roles/bigquery.dataEditor", "dataset", "dataset",
-              "read readings, write livability_scores through a staging table"),
-        Grant("scoring", "roles/bigquery.jobUser", "project", "project",
-              "run the scoring queries and load jobs"),
-        Grant("scoring", "roles/storage.objectUser", "bucket", "data",
-              "write the score vectors", prefix="scores/"),
-        Grant("archive", "roles/bigquery.dataViewer", "dataset", "dataset",
-              "read last week's rows"),
-        Grant("archive", "roles/bigquery.jobUser", "project", "project",
-              "run the export queries"),
-        Grant("archive", "roles/storage.objectUser", "bucket", "archive",
-              "write (and rewrite on a re-run) the weekly export"),
-        Grant("sched-weather", "roles/run.invoker", "function", "weather",
-              "call the weather poller"),
-        Grant("sched-scoring", "roles/run.invoker", "function", "weekly_score",
-              "call the weekly scoring"),
-        Grant("sched-archive", "roles/run.invoker", "function", "weekly_archive",
-              "call the weekly archive"),
+        *_query_job("weather", "roles/bigquery.dataViewer", "data", prefix="state/weather/",
+                    why=("read the homes' locations", "run its location query",
+                         "keep the poller's state")),
+        *_query_job("scoring", "roles/bigquery.dataEditor", "data", prefix="scores/",
+                    why=("read readings, write livability_scores through a staging table",
+                         "run the scoring queries and load jobs", "write the score vectors")),
+        *_query_job("archive", "roles/bigquery.dataViewer", "archive",
+                    why=("read last week's rows", "run the export queries",
+                         "write (and rewrite on a re-run) the weekly export")),
+        # Each scheduler job's account may call its one function (scheduler.py).
+        *(Grant(f"sched-{spec.schedule}", "roles/run.invoker", "function", spec.key,
+                f"call the {spec.title}") for spec in FUNCTIONS if spec.schedule),
         Grant("build", "roles/logging.logWriter", "project", "project",
               "write the build logs"),
         Grant("build", "roles/artifactregistry.writer", "project", "project",

@@ -21,6 +21,8 @@ a destroyed pool stays soft-deleted for 30 days under its id, and CI would lose 
 
 from __future__ import annotations
 
+from typing import Any
+
 from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.artifact_registry_repository_iam_member import (
     ArtifactRegistryRepositoryIamMember,
@@ -31,6 +33,7 @@ from cdktn_provider_google.iam_workload_identity_pool_provider import (
     IamWorkloadIdentityPoolProviderOidc,
 )
 from cdktn_provider_google.project_iam_member import ProjectIamMember
+from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs import Construct
@@ -165,14 +168,11 @@ class GitHubCi(Construct):
             f"workloadIdentityPools/{env.name_prefix}-github/subject/repo:{repo}:"
         )
         for subject, key in subjects(env).items():
-            ServiceAccountIamMember(
-                self,
-                f"wif-{subject.replace(':', '-')}",
-                service_account_id=identities.accounts[key].name,
-                role="roles/iam.workloadIdentityUser",
-                member=f"{principal}{subject}",
+            self._on_account(
+                f"wif-{subject.replace(':', '-')}", identities.accounts[key],
+                "roles/iam.workloadIdentityUser", f"{principal}{subject}",
                 depends_on=[self.provider],
-            )
+            )  # fmt: skip
 
     def _grant_roles(
         self, env: Environment, identities: Identities, storage: Storage, artifacts: Artifacts
@@ -205,13 +205,10 @@ class GitHubCi(Construct):
             member=f"serviceAccount:{plan.email}",
         )
         for key in ACTS_AS:
-            ServiceAccountIamMember(
-                self,
-                f"deploy-acts-as-{key}",
-                service_account_id=identities.accounts[key].name,
-                role="roles/iam.serviceAccountUser",
-                member=f"serviceAccount:{deploy.email}",
-            )
+            self._on_account(
+                f"deploy-acts-as-{key}", identities.accounts[key], "roles/iam.serviceAccountUser",
+                f"serviceAccount:{deploy.email}",
+            )  # fmt: skip
         # The edge image job may push to the edge repository of this project and do nothing
         # else: a compromised build step cannot reach the deployer's roles.
         ArtifactRegistryRepositoryIamMember(
@@ -222,4 +219,12 @@ class GitHubCi(Construct):
             repository=artifacts.edge.name,
             role="roles/artifactregistry.writer",
             member=identities.member("edge-push"),
+        )
+
+    def _on_account(
+        self, id_: str, account: ServiceAccount, role: str, member: str, **more: Any
+    ) -> ServiceAccountIamMember:
+        """`member` gets `role` on `account`: to impersonate it, or to act as it."""
+        return ServiceAccountIamMember(
+            self, id_, service_account_id=account.name, role=role, member=member, **more
         )

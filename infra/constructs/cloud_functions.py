@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cdktn import Annotations, AssetType, ITerraformDependable, TerraformAsset
 from cdktn_provider_google.cloudfunctions2_function import (
@@ -59,6 +60,11 @@ def environment_variables(spec: FunctionSpec, values: Mapping[str, str]) -> dict
         if value:
             out[name] = value
     return out
+
+
+def named(env: Environment, spec: FunctionSpec) -> dict[str, Any]:
+    """The project and name of a function's resource: the function, its scheduler job."""
+    return {"project": env.project, "name": f"{env.name_prefix}-{spec.resource_name}"}
 
 
 def template_values(env: Environment) -> dict[str, str]:
@@ -129,9 +135,7 @@ class Functions(Construct):
             self.functions[spec.key] = Cloudfunctions2Function(
                 self,
                 spec.resource_name,
-                project=env.project,
                 location=env.region,
-                name=f"{env.name_prefix}-{spec.resource_name}",
                 description=f"{spec.title} ({spec.module}::{spec.entry})",
                 build_config=Cloudfunctions2FunctionBuildConfig(
                     runtime=bundles.RUNTIME,
@@ -158,6 +162,7 @@ class Functions(Construct):
                 ),
                 labels=labels(env, spec.resource_name),
                 depends_on=[*inputs.apis, *after],
+                **named(env, spec),
             )
 
     def uri(self, key: str) -> str:

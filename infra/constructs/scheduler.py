@@ -15,7 +15,7 @@ from cdktn_provider_google.cloud_scheduler_job import (
 from constructs import Construct
 
 from infra.config import Environment
-from infra.constructs.cloud_functions import Functions
+from infra.constructs.cloud_functions import Functions, named
 from infra.constructs.identities import Identities
 from infra.entrypoints import FUNCTIONS
 
@@ -43,9 +43,7 @@ class Scheduler(Construct):
             self.jobs[spec.key] = CloudSchedulerJob(
                 self,
                 spec.resource_name,
-                project=env.project,
                 region=env.region,
-                name=f"{env.name_prefix}-{spec.resource_name}",
                 description=f"Runs the {spec.title}.",
                 schedule=getattr(env.schedules, spec.schedule),
                 time_zone=env.schedules.time_zone,
@@ -64,4 +62,5 @@ class Scheduler(Construct):
                         audience=functions.uri(spec.key),
                     ),
                 ),
+                **named(env, spec),
             )
