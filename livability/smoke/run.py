@@ -228,9 +228,13 @@ def _stored_once(warehouse: Warehouse, reading: Mapping[str, Any], options: Opti
     return f"one row in {SENSOR}_dedup; the table holds {copies} (the view hides streamed repeats)"
 
 
-def _dead_letters(warehouse: Warehouse, run_id: str, day: date) -> list[dict[str, Any]]:
+def _dead_letters(
+    warehouse: Warehouse, run_id: str, day: date, table: str = "dead_letter_dedup"
+) -> list[dict[str, Any]]:
+    """The run's dead letters (row id and reason) in `table`: the de-duplicated view, or
+    `dead_letter` itself (what the cleanup must leave empty, streamed repeats included)."""
     sql = (
-        f"SELECT row_id, reason FROM {warehouse.dataset}.dead_letter_dedup "  # noqa: S608
+        f"SELECT row_id, reason FROM {warehouse.dataset}.{table} "  # noqa: S608
         "WHERE day BETWEEN @first AND @last AND STRPOS(payload, @tag) > 0"
     )
     params: dict[str, ParamValue] = {
@@ -320,17 +324,4 @@ def _rows_left(warehouse: Warehouse, run_id: str, day: date) -> int:
         .column(0)[0]
         .as_py()
     )
-    return int(readings) + len(_dead_letters_raw(warehouse, run_id, day))
-
-
-def _dead_letters_raw(warehouse: Warehouse, run_id: str, day: date) -> list[Any]:
-    sql = (
-        f"SELECT row_id FROM {warehouse.dataset}.dead_letter "  # noqa: S608
-        "WHERE day BETWEEN @first AND @last AND STRPOS(payload, @tag) > 0"
-    )
-    params: dict[str, ParamValue] = {
-        "first": day,
-        "last": day + timedelta(days=1),
-        "tag": tag(run_id),
-    }
-    return list(warehouse.query(sql, params).to_pylist())
+    return int(readings) + len(_dead_letters(warehouse, run_id, day, "dead_letter"))
