@@ -32,7 +32,7 @@ import logging
 import random
 from collections import Counter, deque
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from edge.clock import Clock, SystemClock, Timekeeper, WallClockOnly, next_boundary
@@ -94,6 +94,7 @@ class Agent:
         self._by_mac = {s.mac: s for s in config.sensors}
         self._summaries: dict[int, Summary] = {}
         self._last: dict[int, datetime | None] = {}  # newest timestamp per sensor
+        self._last_at: dict[int, float] = {}  # its window's monotonic end, this run
         self._held: deque[Held] = deque(maxlen=HOLD_WINDOWS * len(config.sensors))
         self._counts: Counter[tuple[int, str]] = Counter()
         self._throttle = Throttle(60.0, self.clock.monotonic)
@@ -112,6 +113,16 @@ class Agent:
             counters=self.counters,
         )
         self._stopping = asyncio.Event()
+
+    @property
+    def held(self) -> int:
+        """Readings waiting for a trustworthy time (at most `HOLD_WINDOWS` per sensor)."""
+        return len(self._held)
+
+    @property
+    def windows_open(self) -> int:
+        """Sensors with a summary in the current window (at most one per sensor)."""
+        return len(self._summaries)
 
     # --- passive scan ---
 
@@ -189,7 +200,7 @@ class Agent:
             return []
         stamp = boundary or self._stamp(end)
         readings = self._release_held() + [
-            Reading(sensor, stamp, e.temperature, e.humidity, e.battery, e.agreeing)
+            Reading(sensor, stamp, e.temperature, e.humidity, e.battery, e.agreeing, end)
             for sensor, e in closed
         ]
         return self._commit(readings)
@@ -235,7 +246,9 @@ class Agent:
             )
 
     def _release_held(self) -> list[Reading]:
-        released = [Reading(h.sensor, self._stamp(h.end), *_values(h.estimate)) for h in self._held]
+        released = [
+            Reading(h.sensor, self._stamp(h.end), *_values(h.estimate), h.end) for h in self._held
+        ]
         if released:
             log.info("held readings stamped", extra={"readings": len(released)})
         self._held.clear()
@@ -255,11 +268,12 @@ class Agent:
             if last is not None and reading.timestamp <= last:
                 self._stale(reading, last)
                 continue
-            if last is not None and reading.timestamp - last > timedelta(
-                seconds=1.5 * self._interval
-            ):
-                gaps.append((reading, last))
+            gap = self._gap(reading, last)
+            if gap is not None:
+                gaps.append((reading, gap))
             self._last[reading.sensor.mac] = reading.timestamp
+            if reading.at is not None:
+                self._last_at[reading.sensor.mac] = reading.at
             fresh.append(reading)
         if not fresh:
             self._flush_counts()
@@ -285,6 +299,18 @@ class Agent:
         self.counters.readings += len(fresh)
         self.sender.stored()
         return fresh
+
+    def _gap(self, reading: Reading, last: datetime | None) -> datetime | None:
+        """Where a gap before `reading` begins (UTC), if whole windows are missing: measured
+        on the monotonic clock within a run (a wall-clock step is no gap), else from the
+        newest stored timestamp (the gateway was down)."""
+        most = 1.5 * self._interval
+        last_at = self._last_at.get(reading.sensor.mac)
+        if last_at is not None and reading.at is not None:
+            return self.time.utc(last_at) if reading.at - last_at > most else None
+        if last is not None and (reading.timestamp - last).total_seconds() > most:
+            return last
+        return None
 
     def _stale(self, reading: Reading, last: datetime) -> None:
         self.counters.stale += 1

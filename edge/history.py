@@ -28,11 +28,18 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Boot:
-    """One sensor's boot as followed: its power-on once fixed, its last uptime heard."""
+    """One sensor's boot as followed: its power-on in monotonic time (frame-free), its last
+    uptime heard, and whether its cursor must start over (a new boot) once time is known."""
 
-    boot_at: datetime | None  # None until fixed from a trustworthy time
+    power_on: float  # monotonic
     uptime_s: int
-    at: float  # monotonic
+    at: float  # monotonic, when that uptime was heard
+    fresh: bool
+
+
+# A persisted power-on this close to the one computed now is the same: kept, so a record
+# keeps its timestamp (and row id) across restarts.
+SAME_POWER_ON_S = 5.0
 
 
 class History:
@@ -70,7 +77,7 @@ class History:
             await asyncio.gather(task, return_exceptions=True)
 
     def track(self, mac: int) -> None:
-        """Follow the sensor's boot by its uptime; fix its power-on once time is known."""
+        """Follow the sensor's boot by its uptime (a new boot starts its cursor over)."""
         heard = self.heard.get(mac)
         if heard is None:
             return
@@ -78,22 +85,33 @@ class History:
         if track is None:
             track = self._boots[mac] = self._boot_from_outbox(mac, heard)
         elif not gatt.same_boot(heard.uptime_s, track.uptime_s, heard.at - track.at):
-            track.boot_at = None
+            track.power_on, track.fresh = heard.at - heard.uptime_s, True
         track.uptime_s, track.at = heard.uptime_s, heard.at
-        if track.boot_at is None and self._time.trusted:
-            power_on = self._time.utc(heard.at) - timedelta(seconds=heard.uptime_s)
-            track.boot_at = power_on.replace(microsecond=0)
-            self._outbox.note_history(mac, track.boot_at, None, None)
+        if track.fresh and self._time.trusted:
+            self._outbox.note_history(mac, self._power_on(track.power_on), None, None)
+            track.fresh = False
 
     def _boot_from_outbox(self, mac: int, heard: Heard) -> _Boot:
+        power_on = heard.at - heard.uptime_s
         state = self._outbox.sensor(mac)
         if state is None or state.boot_at is None or state.uptime_s is None:
-            return _Boot(None, heard.uptime_s, heard.at)
+            return _Boot(power_on, heard.uptime_s, heard.at, fresh=True)
         elapsed = None
         if self._time.trusted and state.uptime_at is not None:
             elapsed = (self._time.utc(heard.at) - state.uptime_at).total_seconds()
         same = gatt.same_boot(heard.uptime_s, state.uptime_s, elapsed)
-        return _Boot(state.boot_at if same else None, heard.uptime_s, heard.at)
+        return _Boot(power_on, heard.uptime_s, heard.at, fresh=not same)
+
+    def _power_on(self, monotonic: float) -> datetime:
+        return self._time.utc(monotonic).replace(microsecond=0)
+
+    def _boot_at(self, track: _Boot, known: datetime | None) -> datetime:
+        """The power-on in UTC through the current anchor (so a followed clock step moves
+        it too); the one stored for this boot if it agrees, for stable timestamps."""
+        power_on = self._power_on(track.power_on)
+        if known is not None and abs((known - power_on).total_seconds()) <= SAME_POWER_ON_S:
+            return known
+        return power_on
 
     def start(self, sensor: Sensor, after: datetime, before: datetime) -> None:
         if not self._enabled or sensor.mac in self._backfills:
@@ -104,10 +122,10 @@ class History:
 
     async def _fill(self, sensor: Sensor, after: datetime, before: datetime) -> None:
         heard, track = self.heard.get(sensor.mac), self._boots.get(sensor.mac)
-        if heard is None or track is None or track.boot_at is None:
+        if heard is None or track is None or track.fresh or not self._time.trusted:
             return
-        boot_at = track.boot_at
         state = self._outbox.sensor(sensor.mac)
+        boot_at = self._boot_at(track, state.boot_at if state else None)
         half = timedelta(seconds=self._interval / 2)
         try:
             records, next_record, interval = await gatt.backfill(
@@ -131,18 +149,21 @@ class History:
             )
             return
         rows = [reading_row(sensor, r.timestamp, r.temperature, r.humidity, None) for r in records]
-        if records:
-            newest = records[-1]
-            note = Note(sensor.mac, newest.timestamp, newest.temperature, newest.humidity, None)
-            try:
-                self._outbox.put(TABLE, rows, self._utc_now(), [note])
-            except RowError as err:  # an uptime no real sensor has: times out of the contract
-                log.warning(
-                    "history refused by the contract",
-                    extra={"sensor": sensor.address, "error": str(err)},
-                )
-                return
-        self._outbox.note_history(sensor.mac, boot_at, next_record, interval)
+        newest = records[-1] if records else None
+        note = (
+            Note(sensor.mac, newest.timestamp, newest.temperature, newest.humidity, None)
+            if newest
+            else None
+        )
+        cursor = (sensor.mac, boot_at, next_record, interval)
+        try:  # the records and the cursor that says they were taken: one commit
+            self._outbox.put(TABLE, rows, self._utc_now(), [note] if note else [], history=cursor)
+        except RowError as err:  # an uptime no real sensor has: times out of the contract
+            log.warning(
+                "history refused by the contract",
+                extra={"sensor": sensor.address, "error": str(err)},
+            )
+            return
         self._counters.backfilled += len(rows)
         self._stored()
 

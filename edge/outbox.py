@@ -140,9 +140,11 @@ class Outbox:
         *,
         counts: Mapping[tuple[int, str], int] | None = None,
         floor: datetime | None = None,
+        history: tuple[int, datetime, int | None, int | None] | None = None,
     ) -> int:
-        """Validate and commit `rows`, and `notes`, `counts` (added, by (scope, name)) and the
-        clock's `floor` with them; the number newly stored.
+        """Validate and commit `rows`, and `notes`, `counts` (added, by (scope, name)), the
+        clock's `floor` and a sensor's `history` cursor (`note_history`'s arguments) with
+        them; the number newly stored.
 
         A known row_id is skipped. A row that breaks the contract raises `RowError` before
         anything is stored: the gateway builds its rows, so that is a bug to see, not data
@@ -171,6 +173,8 @@ class Outbox:
             self._count_all(counts or {})
             if floor is not None:
                 self._raise_floor(floor)
+            if history is not None:
+                self._history(*history)
         if evicted:
             log.warning(
                 "outbox full: oldest readings evicted",
@@ -313,12 +317,17 @@ class Outbox:
     ) -> None:
         """The sensor's boot (power-on, UTC) and its history cursor for that boot."""
         with self._transaction():
-            self._ensure(mac)
-            self._db.execute(
-                "UPDATE sensors SET boot_at = ?, history_next = ?, "
-                "interval_s = coalesce(?, interval_s) WHERE mac = ?",
-                (text(boot_at), next_record, interval_s, mac),
-            )
+            self._history(mac, boot_at, next_record, interval_s)
+
+    def _history(
+        self, mac: int, boot_at: datetime, next_record: int | None, interval_s: int | None
+    ) -> None:
+        self._ensure(mac)
+        self._db.execute(
+            "UPDATE sensors SET boot_at = ?, history_next = ?, "
+            "interval_s = coalesce(?, interval_s) WHERE mac = ?",
+            (text(boot_at), next_record, interval_s, mac),
+        )
 
     def sensor(self, mac: int) -> SensorState | None:
         with self._guard():

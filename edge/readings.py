@@ -34,6 +34,7 @@ class Reading:
     humidity: float
     battery: int | None
     samples: int
+    at: float | None = None  # monotonic end of its window
 
     def row(self) -> dict[str, Any]:
         return reading_row(
