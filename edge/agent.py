@@ -35,7 +35,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from edge.clock import Clock, SystemClock, Timekeeper, WallClockOnly, next_boundary
+from edge.clock import TICK, Clock, SystemClock, Timekeeper, WallClockOnly, next_boundary
 from edge.config import Config, Sensor
 from edge.history import History
 from edge.outbox import GATEWAY, Note, Outbox
@@ -415,13 +415,13 @@ class Agent:
                 sender.result()  # the sender failed (the outbox, say): stop with its error
                 return
             now = self.clock.monotonic()
-            if now >= self._end:
+            if now >= self._end - TICK:
                 end, boundary = self._end, self._boundary
                 self._observe()
                 self.close_window(end, boundary)
                 self._plan(now)
                 continue
-            if end_at is not None and now >= end_at:
+            if end_at is not None and now >= end_at - TICK:
                 return
             wake = self._end if end_at is None else min(self._end, end_at)
             with contextlib.suppress(TimeoutError):

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 BUILD_FLOOR = datetime(2024, 1, 1, tzinfo=UTC)
 # The contract's last year (schemas/tables.toml: timestamps up to 2099-12-31), less a day.
 CEILING = datetime(2099, 12, 30, tzinfo=UTC)
+# A moment this close counts as reached: asyncio fires a timer within its clock's resolution,
+# so waiting for less would spin (the window end a few nanoseconds away after float sums).
+TICK = 1e-3
 # NTP slews at most 500 ppm: 0.3 s per 10-minute window. More than this is a step.
 STEP_TOLERANCE = 2.0
 # adjtimex(2): STA_UNSYNC in `status`; systemd also takes maxerror >= 16 s as unsynchronised.

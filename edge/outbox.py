@@ -189,6 +189,9 @@ class Outbox:
                 self._count_all(counts)
 
     def _count_all(self, counts: Mapping[tuple[int, str], int]) -> None:
+        for scope in {scope for (scope, _), amount in counts.items() if amount}:
+            if scope != GATEWAY:  # so `status` lists a sensor counted before any reading
+                self._ensure(scope)
         self._db.executemany(
             "INSERT INTO counts (scope, name, value) VALUES (?, ?, ?) "
             "ON CONFLICT (scope, name) DO UPDATE SET value = value + excluded.value",

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from edge.clock import Clock
+from edge.clock import TICK, Clock
 from edge.config import Gateway
 from edge.outbox import GATEWAY, Outbox, Pending
 from edge.sinks import RETRY_AFTER_MAX, Sink, SinkError
@@ -70,6 +70,7 @@ class Sender:
         # What was stored before this start has waited long enough: due at once.
         self._pending_since: float | None = -math.inf if outbox.depth() else None
         self._limit: int | None = None  # batch size while finding the refused readings
+        self._suspects: set[int] = set()  # seqs of the refused batch not yet acknowledged
         self._refusals: dict[str, int] = {}  # row_id → refusals while sent alone
         self._wake = asyncio.Event()
 
@@ -83,15 +84,16 @@ class Sender:
         self._wake.set()
 
     def due(self, now: float) -> bool:
-        if self.retry_at is not None and now < self.retry_at:
+        if self.retry_at is not None and now < self.retry_at - TICK:
             return False
         depth = self.outbox.depth()
         if depth == 0:
             return False
         if depth >= self._gateway.batch_size or self.flush:
             return True
-        since = self._pending_since if self._pending_since is not None else now
-        return now - since >= self._gateway.send_every
+        if self._pending_since is None:  # stored by someone who did not say: from now
+            self._pending_since = now
+        return now - self._pending_since >= self._gateway.send_every - TICK
 
     def next_due(self) -> float | None:
         """When (monotonic) the next send is due, if anything is stored."""
@@ -99,8 +101,9 @@ class Sender:
             return None
         if self.retry_at is not None:
             return self.retry_at
-        since = self._pending_since if self._pending_since is not None else -math.inf
-        return since + self._gateway.send_every
+        if self._pending_since is None:
+            self._pending_since = self._clock.monotonic()
+        return self._pending_since + self._gateway.send_every
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Drain whenever due, until `stopping`."""
@@ -138,8 +141,9 @@ class Sender:
         self.counters.sends += 1
         for pending in batch:
             self._refusals.pop(pending.row_id, None)
-        if self._limit is not None:  # past the refused readings: grow back
-            self._limit = self._limit * 2 if self._limit * 2 < self._gateway.batch_size else None
+        self._suspects.difference_update(p.seq for p in batch)
+        if not self._suspects:  # past the refused readings: full batches again
+            self._limit = None
         if not self.outbox.depth():
             self._pending_since = None
 
@@ -167,7 +171,8 @@ class Sender:
         reading was set aside (then the rest goes on at once)."""
         self.counters.refused_batches += 1
         self.outbox.count({(GATEWAY, "refused_batches"): 1})
-        if len(batch) > 1:
+        if len(batch) > 1:  # halve it: a binary search for what the sink refuses
+            self._suspects = {p.seq for p in batch}
             self._limit = max(1, len(batch) // 2)
             return False
         (pending,) = batch
@@ -176,6 +181,9 @@ class Sender:
             self._refusals[pending.row_id] = refusals
             return False
         self._refusals.pop(pending.row_id, None)
+        self._suspects.discard(pending.seq)
+        if not self._suspects:
+            self._limit = None
         self.outbox.set_aside(batch, str(err), self._utc_now())
         self.counters.set_aside += 1
         self._failures, self.retry_at = 0, None

@@ -17,7 +17,6 @@ import base64
 import email.utils
 import hashlib
 import json
-import math
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -54,20 +53,32 @@ class SinkError(RuntimeError):
 def retry_after(value: str | None, date: str | None = None) -> float | None:
     """`Retry-After` in seconds, in 0..RETRY_AFTER_MAX; None when absent or unreadable.
 
-    A date is taken relative to the answer's own `Date` (the server's clock), else to ours.
+    A date is taken relative to the answer's own `Date` (the server's clock), else (none,
+    or not one readable date) to ours, which may be wrong: the cap bounds the harm.
     """
     if not value:
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():
         return min(float(text[:12]), RETRY_AFTER_MAX)
+    when = _http_date(text)
+    if when is None:
+        return None
+    server_now = _http_date(date) if date else None
+    wait = when - (server_now if server_now is not None else time.time())
+    return min(max(wait, 0.0), RETRY_AFTER_MAX)
+
+
+def _http_date(text: str) -> float | None:
+    if len(text) > 40 or text.count(",") > 1:  # not one date (two headers joined, say)
+        return None
     try:
-        when = email.utils.parsedate_to_datetime(text[:64])
-        now = email.utils.parsedate_to_datetime(date[:64]).timestamp() if date else time.time()
+        moment = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    wait = when.timestamp() - now
-    return min(max(wait, 0.0), RETRY_AFTER_MAX) if math.isfinite(wait) else None
+    if moment.tzinfo is None:  # "-0000": UTC, by RFC 5322
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 class Sink(Protocol):

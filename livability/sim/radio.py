@@ -56,9 +56,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """Virtual time: `time()` advances only when the loop would otherwise wait.
 
     By default virtual time stands still while an executor job (a sink's send) is in
-    flight. With `threads_take_time`, it goes on to the next timer when a job has not
-    answered within a few real milliseconds: a slow sink then takes virtual time, and the
-    rest of the loop (windows closing) lives through it.
+    flight. With `threads_take_time`, it goes on to the next timer (or by a minute, if
+    there is none) when a job has not answered within a few real milliseconds: a slow sink
+    then takes virtual time, and the rest of the loop (windows closing) lives through it.
     """
 
     def __init__(self, *, threads_take_time: bool = False) -> None:
@@ -69,10 +69,10 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         real_select = selector.select
 
         def select(timeout: float | None = None) -> list[Any]:
-            if self._in_flight and threads_take_time and timeout is not None:
-                ready: list[Any] = real_select(min(timeout, 0.005))
-                if not ready:
-                    self._now += max(0.0, timeout)
+            if self._in_flight and threads_take_time:
+                ready: list[Any] = real_select(0.005 if timeout is None else min(timeout, 0.005))
+                if not ready:  # to the next timer; with none, a minute per wait
+                    self._now += 60.0 if timeout is None else max(0.0, timeout)
                 return ready
             if self._in_flight:  # a thread works in real time: wait for it for real
                 wait = None if timeout is None else min(timeout, 1.0)
