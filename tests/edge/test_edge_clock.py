@@ -1,7 +1,7 @@
 """The gateway against a wrong clock: boot at 1970 then NTP sync, steps back and forward by
 hours, a restart with the clock behind, a clock outside the contract's years.
 
-The simulated radio (`edge.simulated.Radio`: bleak's scanner at the library boundary, real
+The simulated radio (`livability.sim.radio.Radio`: bleak's scanner at the library boundary, real
 advertisement bytes) keeps true time; the gateway reads a `VirtualClock` on the same loop
 whose wall time and kernel flag the test steps, as NTP, `date -s` or a stale RTC would.
 Each simulated reading carries a temperature unique to its true time, so every stored row
@@ -22,7 +22,13 @@ from edge_support import START, RecordingSink, Simulation, gateway, hours
 from edge.agent import HOLD_WINDOWS
 from edge.clock import BUILD_FLOOR
 from edge.config import Config, Sensor
-from edge.simulated import Radio, SimulatedSensor, VirtualClock, VirtualTimeLoop, virtual_clock
+from livability.sim.radio import (
+    Radio,
+    SimulatedSensor,
+    VirtualClock,
+    VirtualTimeLoop,
+    virtual_clock,
+)
 
 WINDOW = 600
 MACS = (0xA4C138000001, 0xA4C138000002)

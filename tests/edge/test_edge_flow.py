@@ -32,8 +32,8 @@ from werkzeug import Request, Response
 from edge.config import Config
 from edge.outbox import Outbox, OutboxError
 from edge.sender import SET_ASIDE_AFTER
-from edge.simulated import VirtualTimeLoop, virtual_clock
 from edge.sinks import RETRY_AFTER_MAX, HttpSink, SinkError, retry_after
+from livability.sim.radio import VirtualTimeLoop, virtual_clock
 from schemas import registry
 from schemas.validation import to_json, validate_row
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from edge.agent import Agent
 from edge.config import Config, Gateway, Sensor
 from edge.outbox import Outbox
-from edge.simulated import Radio, SimulatedSensor, VirtualTimeLoop, virtual_clock
+from livability.sim.radio import Radio, SimulatedSensor, VirtualTimeLoop, virtual_clock
 
 start = datetime(2025, 1, 6, tzinfo=UTC)
 count, folder = int(sys.argv[1]), Path(sys.argv[2])

@@ -30,9 +30,9 @@ from test_edge_transport import (
 )
 
 from edge.config import Config
-from edge.simulated import VirtualTimeLoop, virtual_clock
 from edge.thermobeacon import Advert, decode
 from edge.window import SAMPLES, Contested, Estimate, Summary, Throttle, estimate
+from livability.sim.radio import VirtualTimeLoop, virtual_clock
 
 LIVABILITY = Path(sys.executable).parent / "livability"
 MAC_A = 0x70F70000111A
