@@ -86,9 +86,14 @@ class Agent:
         self._client_class = client_class
         self._rng = rng or random.Random()  # noqa: S311 - sampling and jitter, not secrets
         self.sender = Sender(
-            outbox, sink, config.gateway, clock=self.clock, utc_now=self._utc_now, rng=self._rng
+            outbox,
+            sink,
+            config.gateway,
+            clock=self.clock,
+            utc_now=self._utc_now,
+            rng=self._rng,
+            counters=self.counters,
         )
-        self.sender.counters = self.counters
         self._interval = config.gateway.interval
         self._sensors = {s.address: s for s in config.sensors}
         self._by_mac = {s.mac: s for s in config.sensors}

@@ -56,10 +56,11 @@ class Sender:
         clock: Clock,
         utc_now: Callable[[], datetime],
         rng: random.Random,
+        counters: SendCounters | None = None,
     ) -> None:
         self.outbox = outbox
         self.sink = sink
-        self.counters = SendCounters()
+        self.counters = counters or SendCounters()
         self.retry_at: float | None = None  # monotonic
         self.flush = False  # send all that is stored, due or not (the end of a simulation)
         self._gateway = gateway
