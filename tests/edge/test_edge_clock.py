@@ -20,7 +20,7 @@ import pytest
 from edge_support import START, RecordingSink, Simulation, gateway, hours
 
 from edge.agent import HOLD_WINDOWS
-from edge.clock import BUILD_FLOOR
+from edge.clock import BUILD_FLOOR, SystemClock, TimeCounters, Timekeeper
 from edge.config import Config, Sensor
 from livability.sim.radio import (
     Radio,
@@ -282,3 +282,100 @@ def test_a_fortnight_of_windows_all_close(world: Any) -> None:
     rows = sim.agent.sink.rows
     assert_each_once_and_on_time(rows, duration)
     assert len(rows) == 2 * 14 * 144
+
+
+# --- the trust rule, through the library boundary (time.monotonic, time.time, the flag) ---
+
+
+class Boundary:
+    """What `SystemClock` reads, patched: monotonic and wall seconds, the kernel's flag."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.mono, self.wall, self.flag = 1000.0, START.timestamp(), True
+        monkeypatch.setattr("time.monotonic", lambda: self.mono)
+        monkeypatch.setattr("time.time", lambda: self.wall)
+        monkeypatch.setattr("edge.clock.kernel_synchronised", lambda: self.flag)
+
+    def tick(self, seconds: float, *, step: float = 0.0, flag: bool | None = None) -> None:
+        self.mono += seconds
+        self.wall += seconds + step
+        if flag is not None:
+            self.flag = flag
+
+
+def test_the_trust_rule_on_the_system_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = Boundary(monkeypatch)
+    host.wall, host.flag = EPOCH.timestamp(), False
+    keeper = Timekeeper(SystemClock())
+    assert (keeper.observe(), keeper.trusted) == (False, False)  # 1970, not synchronised
+    host.tick(60, step=START.timestamp() - EPOCH.timestamp() - 60, flag=True)
+    assert (keeper.observe(), keeper.trusted) == (True, True)  # NTP synced: anchored
+    assert keeper.utc(host.mono) == START
+    host.tick(600, step=0.3)  # NTP's slew: followed
+    assert (keeper.observe(), keeper.utc(host.mono)) == (False, START + timedelta(seconds=600.3))
+    host.tick(600, step=-3 * 3600)  # a step while synchronised: kept monotonic time
+    assert keeper.observe() is False
+    assert keeper.utc(host.mono) == START + timedelta(seconds=1200.3)
+    assert keeper.counters == TimeCounters(steps_followed=0, steps_ignored=1)
+    host.tick(600, flag=False)  # the kernel lost sync, then NTP re-synchronised it
+    keeper.observe()
+    host.tick(600, step=3 * 3600 + 7, flag=True)
+    assert keeper.observe() is True
+    assert keeper.utc(host.mono) == START + timedelta(seconds=2400.3 + 7)
+    assert keeper.counters == TimeCounters(steps_followed=1, steps_ignored=1)
+
+
+@pytest.mark.parametrize(
+    ("wall", "flag", "floor", "trusted"),
+    [
+        (START.timestamp(), True, None, True),
+        (START.timestamp(), None, None, True),  # no flag to read: the sanity rule alone
+        (START.timestamp(), False, None, False),
+        (datetime(2000, 1, 1, tzinfo=UTC).timestamp(), True, None, False),  # a default RTC
+        (datetime(2100, 1, 1, tzinfo=UTC).timestamp(), True, None, False),  # past the contract
+        (START.timestamp(), True, START + timedelta(hours=1), False),  # behind its last stamp
+    ],
+)
+def test_what_a_first_reading_of_the_clock_trusts(
+    monkeypatch: pytest.MonkeyPatch,
+    wall: float,
+    flag: bool | None,
+    floor: datetime | None,
+    trusted: bool,
+) -> None:
+    host = Boundary(monkeypatch)
+    host.wall, host.flag = wall, flag  # type: ignore[assignment]
+    keeper = Timekeeper(SystemClock(), floor)
+    keeper.observe()
+    assert keeper.trusted is trusted
+
+
+def test_trust_clock_sane_does_not_read_the_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = Boundary(monkeypatch)
+    host.flag = False
+    keeper = Timekeeper(SystemClock(read_flag=False))
+    keeper.observe()
+    assert keeper.trusted
+
+
+class Broken:
+    """A clock no kernel gives, but a bad driver might: not even a number."""
+
+    def __init__(self, wall: float) -> None:
+        self._wall = wall
+
+    def monotonic(self) -> float:
+        return 5.0
+
+    def wall(self) -> float:
+        return self._wall
+
+    def synchronised(self) -> bool | None:
+        return None
+
+
+@pytest.mark.parametrize("wall", [float("nan"), float("inf"), -1e300, 1e300])
+def test_a_wall_time_that_is_no_time_is_not_trusted_and_raises_nothing(wall: float) -> None:
+    keeper = Timekeeper(Broken(wall))
+    assert keeper.observe() is False
+    assert not keeper.trusted
