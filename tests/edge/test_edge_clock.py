@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_support import START, RecordingSink, Simulation, gateway, hours
 
 from edge.agent import HOLD_WINDOWS
 from edge.clock import BUILD_FLOOR, SystemClock, TimeCounters, Timekeeper
@@ -29,6 +28,7 @@ from livability.sim.radio import (
     VirtualTimeLoop,
     virtual_clock,
 )
+from tests.edge.support import START, RecordingSink, Simulation, gateway, hours
 
 WINDOW = 600
 MACS = (0xA4C138000001, 0xA4C138000002)

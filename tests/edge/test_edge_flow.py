@@ -23,10 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_support import START, RecordingSink, Simulation, gateway, sensor
 from pytest_httpserver import HTTPServer
-from test_edge_decoder import THEENGS_1
-from test_edge_transport import SENSOR_A, Emission, NoClient, at, scanner_replaying, variant
 from werkzeug import Request, Response
 
 from edge.config import Config
@@ -36,6 +33,16 @@ from edge.sinks import RETRY_AFTER_MAX, HttpSink, SinkError, retry_after
 from livability.sim.radio import VirtualTimeLoop, virtual_clock
 from schemas import registry
 from schemas.validation import to_json, validate_row
+from tests.edge.support import START, RecordingSink, Simulation, gateway, sensor
+from tests.edge.test_edge_decoder import THEENGS_1
+from tests.edge.test_edge_transport import (
+    SENSOR_A,
+    Emission,
+    NoClient,
+    at,
+    scanner_replaying,
+    variant,
+)
 
 LIVABILITY = Path(sys.executable).parent / "livability"
 TABLE = "sensor_thermo_beacon"

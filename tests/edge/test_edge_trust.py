@@ -17,9 +17,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from edge_support import RecordingSink, Simulation, gateway, sensor
-from test_edge_decoder import HA_MFR_48, THEENGS_1
-from test_edge_transport import (
+
+from edge.config import Config
+from edge.thermobeacon import Advert, decode
+from edge.window import SAMPLES, Contested, Estimate, Summary, Throttle, estimate
+from livability.sim.radio import VirtualTimeLoop, virtual_clock
+from tests.edge.support import RecordingSink, Simulation, gateway, sensor
+from tests.edge.test_edge_decoder import HA_MFR_48, THEENGS_1
+from tests.edge.test_edge_transport import (
     SENSOR_A,
     STRANGER,
     Emission,
@@ -28,11 +33,6 @@ from test_edge_transport import (
     scanner_replaying,
     variant,
 )
-
-from edge.config import Config
-from edge.thermobeacon import Advert, decode
-from edge.window import SAMPLES, Contested, Estimate, Summary, Throttle, estimate
-from livability.sim.radio import VirtualTimeLoop, virtual_clock
 
 LIVABILITY = Path(sys.executable).parent / "livability"
 MAC_A = 0x70F70000111A
