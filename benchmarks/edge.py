@@ -59,40 +59,6 @@ config = load_config(Path(sys.argv[1]))
 asyncio.run(run_gateway(config, configured_radio(config)))
 """
 
-BUSY_RADIO = """
-import json, sys
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from edge.agent import Agent
-from edge.config import Config, Gateway, Sensor
-from edge.outbox import Outbox
-from livability.sim.radio import Radio, SimulatedSensor, VirtualTimeLoop, virtual_clock
-
-start = datetime(2025, 1, 6, tzinfo=UTC)
-count, folder = int(sys.argv[1]), Path(sys.argv[2])
-
-class Sink:
-    def send(self, table, rows): pass
-    def close(self): pass
-
-later = start + timedelta(minutes=11)
-sensors = [
-    SimulatedSensor(0xA4C138000000 + i, start - timedelta(days=3),
-                    [(start, 20.0 + i % 5, 50.0), (later, 21.0 + i % 5, 52.0)])
-    for i in range(count)
-]
-loop = VirtualTimeLoop()
-clock = virtual_clock(loop, start)
-radio = Radio(sensors, clock, every=1.0)
-configured = tuple(Sensor("thermobeacon", s.mac, i + 1, 51.0, 0.0) for i, s in enumerate(sensors))
-config = Config(Gateway(outbox=folder / "busy.sqlite", backfill=False), configured)
-agent = Agent(config, Outbox(config.gateway.outbox), Sink(), scanner_class=radio.scanner_class(),
-              client_class=radio.client_class(), clock=clock)
-loop.run_until_complete(agent.run(seconds=630))
-print(json.dumps({k: int(v.split()[0]) for k, v in
-      (line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-      if k in ("VmHWM", "VmRSS")} | {"adverts": agent.counters.adverts}))
-"""
 
 
 def status_kb(pid: int) -> dict[str, int]:
@@ -147,7 +113,7 @@ def bench_rss(workdir: Path) -> tuple[dict[str, int], dict[str, int]]:
 
 def bench_busy(workdir: Path) -> dict[str, int]:
     result = subprocess.run(
-        [sys.executable, "-c", BUSY_RADIO, str(SENSORS), str(workdir)],
+        [sys.executable, "-m", "livability.sim.busy_radio", str(SENSORS), str(workdir)],
         check=True,
         capture_output=True,
         text=True,

@@ -166,20 +166,24 @@ class Agent:
 
     def _refuse(self, sensor: Sensor | None, address: str, payload_mac: int) -> None:
         assert sensor is not None
-        self.counters.refused += 1
-        self._counts[sensor.mac, "refused"] += 1
         self._counts[GATEWAY, "refused"] += 1
-        suppressed = self._throttle((sensor.mac, "refused"))
+        self._tally(
+            sensor,
+            "refused",
+            "advert refused: its payload MAC is not its sender's address",
+            sender=address,
+            payload_mac=mac_text(payload_mac),
+        )
+
+    def _tally(self, sensor: Sensor, name: str, message: str, **extra: Any) -> None:
+        """Count `name` for the gateway and the sensor; log at most once a minute per
+        sensor and name, with how many were counted since the last line."""
+        setattr(self.counters, name, getattr(self.counters, name) + 1)
+        self._counts[sensor.mac, name] += 1
+        suppressed = self._throttle((sensor.mac, name))
         if suppressed is not None:
-            log.warning(
-                "advert refused: its payload MAC is not its sender's address",
-                extra={
-                    "sensor": sensor.address,
-                    "sender": address,
-                    "payload_mac": mac_text(payload_mac),
-                    "refused_since_last_log": suppressed,
-                },
-            )
+            extra |= {"sensor": sensor.address, f"{name}_since_last_log": suppressed}
+            log.warning(message, extra=extra)
 
     # --- windows ---
 
@@ -211,19 +215,13 @@ class Agent:
         return self._commit(readings)
 
     def _contested(self, sensor: Sensor, verdict: Contested) -> None:
-        self.counters.contested += 1
-        self._counts[sensor.mac, "contested"] += 1
-        suppressed = self._throttle((sensor.mac, "contested"))
-        if suppressed is not None:
-            log.warning(
-                "window contested: no majority of its adverts agree; no reading",
-                extra={
-                    "sensor": sensor.address,
-                    "largest_group": verdict.largest,
-                    "samples": verdict.sampled,
-                    "contested_since_last_log": suppressed,
-                },
-            )
+        self._tally(
+            sensor,
+            "contested",
+            "window contested: no majority of its adverts agree; no reading",
+            largest_group=verdict.largest,
+            samples=verdict.sampled,
+        )
 
     def _stamp(self, end: float) -> datetime:
         """A monotonic moment's UTC time, to the millisecond (what a row carries)."""
@@ -318,17 +316,13 @@ class Agent:
         return None
 
     def _stale(self, reading: Reading, last: datetime) -> None:
-        self.counters.stale += 1
-        self._counts[reading.sensor.mac, "stale"] += 1
-        if self._throttle((reading.sensor.mac, "stale")) is not None:
-            log.warning(
-                "reading dropped: its timestamp is not after the sensor's last one",
-                extra={
-                    "sensor": reading.sensor.address,
-                    "timestamp": reading.timestamp.isoformat(),
-                    "last": last.isoformat(),
-                },
-            )
+        self._tally(
+            reading.sensor,
+            "stale",
+            "reading dropped: its timestamp is not after the sensor's last one",
+            timestamp=reading.timestamp.isoformat(),
+            last=last.isoformat(),
+        )
 
     def _note(self, reading: Reading) -> Note:
         heard = self.history.heard.get(reading.sensor.mac)

@@ -67,12 +67,19 @@ class Outbox:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise OutboxError(f"{path}: cannot create its folder: {err.strerror}") from None
+            raise OutboxError(
+                f"{path}: cannot create its folder: {err.strerror}; {RECOVERY}"
+            ) from None
         self._db = self._open(durable)
         # One agent writes an outbox: depth and the oldest's time are kept here, not counted
         # on every turn of its loop.
-        self._depth = self._count()
-        self._oldest = self._first_stored()
+        try:
+            self._depth = self._count()
+            self._oldest = self._first_stored()
+            self.status()  # every stored time and count read once: a damaged value stops here
+        except OutboxError:
+            self._db.close()
+            raise
 
     def _open(self, durable: bool) -> sqlite3.Connection:
         try:
@@ -212,12 +219,26 @@ class Outbox:
         return excess
 
     def batch(self, size: int) -> list[Pending]:
-        """The oldest `size` readings, oldest first."""
-        with self._guard():
-            found = self._db.execute(
-                "SELECT seq, row_id, table_id, body FROM outbox ORDER BY seq LIMIT ?", (size,)
-            ).fetchall()
-        return [Pending(seq, rid, table, json.loads(body)) for seq, rid, table, body in found]
+        """The oldest `size` readings, oldest first. A reading whose stored body is no
+        longer a JSON object (damaged on disk) cannot be sent: it is set aside, counted."""
+        while True:
+            with self._guard():
+                found = self._db.execute(
+                    "SELECT seq, row_id, table_id, body FROM outbox ORDER BY seq LIMIT ?",
+                    (size,),
+                ).fetchall()
+            pending, damaged = [], []
+            for seq, row_id, table, body in found:
+                row = _json_object(body)
+                (damaged if row is None else pending).append(Pending(seq, row_id, table, row or {}))
+            if not damaged:
+                return pending
+            self.set_aside(damaged, "damaged in the outbox: its body is not a JSON object")
+            self.count({(GATEWAY, "damaged_in_outbox"): len(damaged)})
+            log.error(
+                "readings damaged in the outbox set aside",
+                extra={"readings": len(damaged), "outbox": str(self.path)},
+            )
 
     def ack(self, sent: Sequence[Pending], now: datetime) -> None:
         """The sink has them: delete them and note the send."""
@@ -228,14 +249,18 @@ class Outbox:
         self._depth = self._count()
         self._oldest = self._first_stored()
 
-    def set_aside(self, refused: Sequence[Pending], reason: str, now: datetime) -> None:
-        """The sink refuses these for good: move them out of the way of the rest, kept."""
+    def set_aside(
+        self, refused: Sequence[Pending], reason: str, now: datetime | None = None
+    ) -> None:
+        """The sink refuses these for good: move them out of the way of the rest, kept.
+        `now` None: the time they were stored (no trustworthy time to hand)."""
         why = bounded(reason)
         with self._transaction():
             self._db.executemany(
                 "INSERT OR IGNORE INTO set_aside (row_id, table_id, body, reason, set_at) "
-                "SELECT row_id, table_id, body, ?, ? FROM outbox WHERE seq = ?",
-                [(why, text(now), p.seq) for p in refused],
+                "SELECT row_id, table_id, body, ?, coalesce(?, stored_at) FROM outbox "
+                "WHERE seq = ?",
+                [(why, text(now) if now else None, p.seq) for p in refused],
             )
             self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(p.seq,) for p in refused])
             self._add("set_aside", len(refused))
@@ -280,7 +305,7 @@ class Outbox:
     def _first_stored(self) -> datetime | None:
         with self._guard():
             found = self._db.execute("SELECT stored_at FROM outbox ORDER BY seq LIMIT 1").fetchone()
-        return moment(found[0]) if found else None
+            return moment(found[0]) if found else None
 
     # --- the clock's floor ---
 
@@ -288,7 +313,7 @@ class Outbox:
         """The newest timestamp this gateway ever stamped: no trustworthy clock is before it."""
         with self._guard():
             found = self._db.execute("SELECT value FROM meta WHERE key = 'time_floor'").fetchone()
-        return moment(found[0]) if found else None
+            return moment(found[0]) if found else None
 
     def _raise_floor(self, floor: datetime) -> None:
         self._db.execute(
@@ -335,8 +360,7 @@ class Outbox:
     def sensor(self, mac: int) -> SensorState | None:
         with self._guard():
             found = self._db.execute(SENSOR_SQL + " WHERE mac = ?", (mac,)).fetchone()
-            counts = self._counts(mac)
-        return sensor_state(found, counts) if found else None
+            return sensor_state(found, self._counts(mac)) if found else None
 
     def status(self) -> Status:
         with self._guard():
@@ -345,17 +369,17 @@ class Outbox:
             states = tuple(sensor_state(s, self._counts(s[0])) for s in sensors)
             (aside,) = self._db.execute("SELECT count(*) FROM set_aside").fetchone()
             gateway = self._counts(GATEWAY)
-        return Status(
-            depth=self._count(),
-            oldest=self._first_stored(),
-            evicted=int(meta.get("evicted", 0)),
-            last_send=moment(meta["last_send"]) if "last_send" in meta else None,
-            sent=int(meta.get("sent", 0)),
-            sensors=states,
-            set_aside=int(aside),
-            time_floor=moment(meta.get("time_floor")),
-            counts=gateway,
-        )
+            return Status(
+                depth=self._count(),
+                oldest=self._first_stored(),
+                evicted=int(meta.get("evicted", 0)),
+                last_send=moment(meta.get("last_send")),
+                sent=int(meta.get("sent", 0)),
+                sensors=states,
+                set_aside=int(aside),
+                time_floor=moment(meta.get("time_floor")),
+                counts=gateway,
+            )
 
     def _counts(self, scope: int) -> dict[str, int]:
         found = self._db.execute(
@@ -371,7 +395,9 @@ class Outbox:
         try:
             yield
         except sqlite3.Error as err:
-            raise OutboxError(f"{self.path}: {err}; {RECOVERY}") from None
+            raise OutboxError(f"{self.path}: {bounded(str(err))}; {RECOVERY}") from None
+        except (ValueError, TypeError) as err:  # a stored time or count that is not one
+            raise OutboxError(f"{self.path}: damaged value ({bounded(str(err))}); {RECOVERY}") from None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -401,3 +427,11 @@ class Outbox:
             "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
             (key, str(amount), amount),
         )
+
+
+def _json_object(body: str) -> dict[str, Any] | None:
+    try:
+        found = json.loads(body)
+    except (ValueError, TypeError):
+        return None
+    return found if isinstance(found, dict) else None

@@ -123,7 +123,13 @@ def text(when: datetime) -> str:
 
 
 def moment(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+    """A stored time; a ValueError when it is not one (a damaged value)."""
+    if not text:
+        return None
+    found = datetime.fromisoformat(text)
+    if found.tzinfo is None:
+        raise ValueError(f"stored time {text!r} has no time zone")
+    return found
 
 
 def sensor_state(found: tuple[Any, ...], counts: Mapping[str, int]) -> SensorState:

@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from edge.config import Config
-from edge.outbox import Outbox, OutboxError
+from edge.outbox import Note, Outbox, OutboxError
 from edge.sender import SET_ASIDE_AFTER
 from edge.sinks import RETRY_AFTER_MAX, HttpSink, SinkError, retry_after
 from livability.sim.radio import VirtualTimeLoop, virtual_clock
@@ -338,13 +338,38 @@ def damaged(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def with_value(sql: str) -> Callable[[Path], None]:
+    """A sound outbox file in which one stored value was damaged (`sql` writes it)."""
+
+    def make(path: Path) -> None:
+        with Outbox(path) as outbox:
+            outbox.put(TABLE, readings(3), START, [Note(0x70F70000111A, START, 20.0, 50.0, 90)])
+            outbox.count({(0, "refused"): 1})
+        db = sqlite3.connect(path)
+        db.execute(sql)
+        db.commit()
+        db.close()
+
+    return make
+
+
 OUTBOXES = {
     "a directory": lambda p: p.mkdir(),
+    "a folder that is a file": lambda p: p.parent.joinpath("file").write_text("x"),
     "random bytes": lambda p: p.write_bytes(bytes(range(256)) * 40),
     "an empty header": lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\x00" * 84),
     "a damaged page": damaged,
     "a truncated file": lambda p: (damaged(p), p.write_bytes(p.read_bytes()[:6000])),
     "another program's database": lambda p: sqlite3.connect(p).execute("CREATE TABLE t (x)"),
+    "a stored time that is no time": with_value("UPDATE sensors SET last_timestamp = 'x\ny'"),
+    "a stored time without a zone": with_value(
+        "UPDATE sensors SET seen_at = '2025-01-06T00:00:00'"
+    ),
+    "a clock floor that is no time": with_value(
+        "INSERT INTO meta VALUES ('time_floor', '2025-13-01T00:00:00+00:00')"
+    ),
+    "a count that is no number": with_value("INSERT INTO meta VALUES ('sent', 'many')"),
+    "a stored time that is a number": with_value("UPDATE outbox SET stored_at = 12"),
 }
 
 
@@ -354,6 +379,8 @@ def test_a_bad_outbox_is_one_line_naming_the_file_and_the_recovery(
 ) -> None:
     path = tmp_path / "outbox.sqlite"
     OUTBOXES[kind](path)
+    if kind == "a folder that is a file":
+        path = tmp_path / "file" / "outbox.sqlite"
     with pytest.raises(OutboxError) as caught:
         Outbox(path).close()
     message = str(caught.value)
@@ -383,6 +410,26 @@ def test_the_cli_on_a_bad_outbox_exits_with_one_line(tmp_path: Path, command: st
         assert result.stderr.count("\n") == 1, result.stderr
         assert "Traceback" not in result.stderr
         assert f"{path}: cannot use: file is not a database" in result.stderr
+
+
+def test_a_reading_damaged_in_the_outbox_is_set_aside_and_the_rest_flows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite"
+    with Outbox(path) as outbox:
+        outbox.put(TABLE, readings(5), START)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE outbox SET body = substr(body, 1, 40) WHERE seq = 2")  # cut short
+    db.execute("UPDATE outbox SET body = '[1, 2]' WHERE seq = 4")  # JSON, not a row
+    db.commit()
+    db.close()
+    with Outbox(path) as outbox:
+        sent = [p.row["data"]["temperature"] for p in outbox.batch(10)]
+        status = outbox.status()
+    reasons = [r[0] for r in sqlite3.connect(path).execute("SELECT reason FROM set_aside")]
+    assert sent == [20.0, 20 + 2 / 16, 20 + 4 / 16]
+    assert (status.depth, status.set_aside, status.counts["damaged_in_outbox"]) == (3, 2, 2)
+    assert reasons == ["damaged in the outbox: its body is not a JSON object"] * 2
 
 
 def test_an_outbox_of_the_first_release_opens_and_gains_its_new_tables(tmp_path: Path) -> None:
