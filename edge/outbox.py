@@ -218,14 +218,17 @@ class Outbox:
         self._oldest = self._first_stored()
         return excess
 
-    def batch(self, size: int) -> list[Pending]:
-        """The oldest `size` readings, oldest first. A reading whose stored body is no
-        longer a JSON object (damaged on disk) cannot be sent: it is set aside, counted."""
+    def batch(self, size: int, skip: Iterable[int] = ()) -> list[Pending]:
+        """The oldest `size` readings, oldest first, but those whose seq is in `skip`. A
+        reading whose stored body is no longer a JSON object (damaged on disk) cannot be
+        sent: it is set aside, counted."""
+        skipped = json.dumps(sorted(skip))
         while True:
             with self._guard():
                 found = self._db.execute(
-                    "SELECT seq, row_id, table_id, body FROM outbox ORDER BY seq LIMIT ?",
-                    (size,),
+                    "SELECT seq, row_id, table_id, body FROM outbox "
+                    "WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?",
+                    (skipped, size),
                 ).fetchall()
             pending, damaged = [], []
             for seq, row_id, table, body in found:

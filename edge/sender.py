@@ -9,9 +9,13 @@ upper half), or as long as the sink's `Retry-After` asks if that is longer (at m
 a long backlog delays only this task.
 
 A batch the sink refuses for good (`SinkError.permanent`: HTTP 400, 413, 422...) is split:
-the next attempts send halves until the refused readings are alone, and a reading refused
-`SET_ASIDE_AFTER` times on its own is moved to the outbox's `set_aside` table (counted,
-shown by `edge status`, put back by `edge requeue`), so the readings behind it flow.
+the next attempts send halves until the refused readings are alone. A reading refused
+`SET_ASIDE_AFTER` times on its own is suspect: the sends go on without it, and once the
+sink takes another batch (so it is the reading, not the sink, that is refused) it is moved
+to the outbox's `set_aside` table (counted, shown by `edge status`, put back by `edge
+requeue`), so the readings behind it flow. A sink that refuses every reading (a broken
+deployment answering 400 to all) sets nothing aside: after `SUSPECTS_MAX` suspects and no
+batch taken, the sink is blamed, the suspects are released, and it is retried as an outage.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ TABLE = "sensor_thermo_beacon"
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 300.0
 SET_ASIDE_AFTER = 3  # refusals of one reading sent alone
+SUSPECTS_MAX = 16  # readings refused alone while the sink took nothing: the sink is at fault
 
 
 @dataclass
@@ -73,6 +78,9 @@ class Sender:
         self._limit: int | None = None  # batch size while finding the refused readings
         self._suspects: set[int] = set()  # seqs of the refused batch not yet acknowledged
         self._refusals: dict[str, int] = {}  # row_id → refusals while sent alone
+        # Refused alone SET_ASIDE_AFTER times: left out of batches, set aside once the sink
+        # takes another batch.
+        self._condemned: dict[int, tuple[Pending, str]] = {}  # seq → (reading, refusal)
         self._wake = asyncio.Event()
 
     def stored(self) -> None:
@@ -87,8 +95,8 @@ class Sender:
     def due(self, now: float) -> bool:
         if self.retry_at is not None and now < self.retry_at - TICK:
             return False
-        depth = self.outbox.depth()
-        if depth == 0:
+        depth = self.outbox.depth() - len(self._condemned)
+        if depth <= 0:  # nothing, or only suspects: they wait for another reading to probe
             return False
         if depth >= self._gateway.batch_size or self.flush:
             return True
@@ -98,7 +106,7 @@ class Sender:
 
     def next_due(self) -> float | None:
         """When (monotonic) the next send is due, if anything is stored."""
-        if not self.outbox.depth():
+        if self.outbox.depth() <= len(self._condemned):
             return None
         if self.retry_at is not None:
             return self.retry_at
@@ -124,8 +132,11 @@ class Sender:
         loop = asyncio.get_running_loop()
         while self.due(self._clock.monotonic()):
             batch = self.outbox.batch(
-                min(self._limit or self._gateway.batch_size, self._gateway.batch_size)
+                min(self._limit or self._gateway.batch_size, self._gateway.batch_size),
+                skip=self._condemned,
             )
+            if not batch:  # the rest changed under us (evicted): look again when woken
+                return sent
             rows = [p.row for p in batch]
             try:
                 await loop.run_in_executor(None, self.sink.send, TABLE, rows)
@@ -145,6 +156,8 @@ class Sender:
         self._suspects.difference_update(p.seq for p in batch)
         if not self._suspects:  # past the refused readings: full batches again
             self._limit = None
+        if self._condemned:  # the sink takes others: those it refused are the problem
+            self._set_aside()
         if not self.outbox.depth():
             self._pending_since = None
 
@@ -185,16 +198,28 @@ class Sender:
         self._suspects.discard(pending.seq)
         if not self._suspects:
             self._limit = None
-        self.outbox.set_aside(batch, str(err), self._utc_now())
-        self.counters.set_aside += 1
-        self._failures, self.retry_at = 0, None
-        if not self.outbox.depth():
-            self._pending_since = None
+        self._condemned[pending.seq] = (pending, str(err))
+        if len(self._condemned) < SUSPECTS_MAX:
+            self.retry_at = None  # go on at once with the others (the backoff keeps growing)
+            return True
         log.error(
-            "the sink refuses a reading for good; set aside (edge requeue puts it back)",
-            extra={"row_id": pending.row_id, "attempts": refusals, "error": str(err)},
+            "the sink refuses every reading it is sent; blaming the sink, setting nothing aside",
+            extra={"refused_alone": len(self._condemned), "error": str(err)},
         )
-        return True
+        self._condemned.clear()
+        return False
+
+    def _set_aside(self) -> None:
+        """The sink took a batch: the readings it refused alone are set aside."""
+        condemned, self._condemned = list(self._condemned.values()), {}
+        for pending, why in condemned:
+            self.outbox.set_aside([pending], why, self._utc_now())
+            log.error(
+                "the sink refuses a reading it takes others beside; set aside "
+                "(edge requeue puts it back)",
+                extra={"row_id": pending.row_id, "attempts": SET_ASIDE_AFTER, "error": why},
+            )
+        self.counters.set_aside += len(condemned)
 
     def backoff(self, failures: int) -> float:
         """Exponential backoff with jitter: the upper half of 1 s · 2^(n-1), at most 5 min."""

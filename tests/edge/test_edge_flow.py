@@ -28,7 +28,7 @@ from werkzeug import Request, Response
 
 from edge.config import Config
 from edge.outbox import Note, Outbox, OutboxError
-from edge.sender import SET_ASIDE_AFTER
+from edge.sender import BACKOFF_MAX, SET_ASIDE_AFTER
 from edge.sinks import RETRY_AFTER_MAX, HttpSink, SinkError, retry_after
 from livability.sim.radio import VirtualTimeLoop, virtual_clock
 from schemas import registry
@@ -283,6 +283,59 @@ def test_a_refused_reading_is_set_aside_and_the_rest_flows(
     assert "answered 400" in aside
     assert "out of range" in aside
     assert requeued == 1
+
+
+@pytest.mark.parametrize(
+    ("poisoned", "waiting"),
+    [
+        ((0,), ()),
+        ((0, 1, 2), ()),
+        # The newest is refused alone with nothing else left to send: it waits in the
+        # outbox until the sink takes another reading beside it.
+        ((13, 14, 29), (29,)),
+    ],
+)
+def test_refused_readings_first_or_side_by_side_are_set_aside_and_the_rest_flows(
+    httpserver: HTTPServer, tmp_path: Path, poisoned: tuple[int, ...], waiting: tuple[int, ...]
+) -> None:
+    bad = {20 + k / 16 for k in poisoned}
+    delivered: list[float] = []
+
+    def handler(request: Request) -> Response:
+        temperatures = [r["data"]["temperature"] for r in rows_of(request)]
+        if bad & set(temperatures):
+            return Response('{"error": "data.temperature: refused"}', status=400)
+        delivered.extend(temperatures)
+        return Response("{}", status=200)
+
+    httpserver.expect_request("/", method="POST").respond_with_handler(handler)
+    sim = drain_against(httpserver, tmp_path, readings(30), hours=2)
+    status = sim.outbox.status()
+    aside = sorted(
+        json.loads(body)["data"]["temperature"]
+        for (body,) in sqlite3.connect(sim.outbox.path).execute("SELECT body FROM set_aside")
+    )
+    sim.close()
+    assert sorted(delivered) == [20 + k / 16 for k in range(30) if k not in poisoned]
+    assert aside == [20 + k / 16 for k in poisoned if k not in waiting]
+    assert (status.depth, status.set_aside) == (len(waiting), len(poisoned) - len(waiting))
+
+
+def test_a_sink_that_refuses_every_reading_sets_nothing_aside(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """A broken deployment answering 400 to everything: the sink is blamed, not the
+    readings; they stay in the outbox and the retries back off to the longest wait."""
+    httpserver.expect_request("/", method="POST").respond_with_response(
+        Response('{"error": "bad request"}', status=400)
+    )
+    sim = drain_against(httpserver, tmp_path, readings(40), hours=6)
+    status = sim.outbox.status()
+    attempts = len(httpserver.log)
+    sim.close()
+    assert (status.depth, status.set_aside) == (40, 0)
+    # Backing off: 6 hours at no more than one try a 5-minute wait allows, after the ramp.
+    assert attempts < 6 * 3600 / BACKOFF_MAX + 200
 
 
 def test_a_sink_that_refuses_the_credentials_sets_nothing_aside(
