@@ -60,7 +60,6 @@ asyncio.run(run_gateway(config, configured_radio(config)))
 """
 
 
-
 def status_kb(pid: int) -> dict[str, int]:
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

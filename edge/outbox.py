@@ -230,7 +230,8 @@ class Outbox:
                     "WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?",
                     (skipped, size),
                 ).fetchall()
-            pending, damaged = [], []
+            pending: list[Pending] = []
+            damaged: list[Pending] = []
             for seq, row_id, table, body in found:
                 row = _json_object(body)
                 (damaged if row is None else pending).append(Pending(seq, row_id, table, row or {}))
@@ -400,7 +401,9 @@ class Outbox:
         except sqlite3.Error as err:
             raise OutboxError(f"{self.path}: {bounded(str(err))}; {RECOVERY}") from None
         except (ValueError, TypeError) as err:  # a stored time or count that is not one
-            raise OutboxError(f"{self.path}: damaged value ({bounded(str(err))}); {RECOVERY}") from None
+            raise OutboxError(
+                f"{self.path}: damaged value ({bounded(str(err))}); {RECOVERY}"
+            ) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

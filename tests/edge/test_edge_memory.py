@@ -3,7 +3,8 @@
 budget. A fresh interpreter runs the agent on the simulated radio (bleak's scanner at the
 library boundary, real advert bytes) on virtual time, with a real SQLite outbox, and reports
 its peak resident memory (VmHWM) from /proc (`livability.sim.busy_radio`). A memory bound,
-not a timing: nothing here depends on how fast the machine is. `make bench` reports the same figure against a baseline.
+not a timing: nothing here depends on how fast the machine is. `make bench` reports the same
+figure against a baseline.
 """
 
 from __future__ import annotations
