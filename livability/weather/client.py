@@ -133,12 +133,12 @@ def _deadline_session(session: requests.Session, left: Callable[[], float]) -> N
     class Plain(HTTPConnection):
         def connect(self) -> None:
             super().connect()
-            self.sock = _DeadlineSocket(self.sock, left)  # type: ignore[assignment]
+            self.sock = _DeadlineSocket(self.sock, left)
 
     class Secure(HTTPSConnection):
         def connect(self) -> None:
             super().connect()  # the TLS handshake: bounded by the connect and read timeouts
-            self.sock = _DeadlineSocket(self.sock, left)  # type: ignore[assignment]
+            self.sock = _DeadlineSocket(self.sock, left)
 
     class PlainPool(HTTPConnectionPool):
         ConnectionCls = Plain
@@ -229,7 +229,7 @@ class OpenWeatherClient:
             wait = self._backoff(attempt, headers.get("Retry-After", ""))
             if attempt == self._max_429_retries:
                 break
-            if wait > self.left():
+            if wait >= self.left():  # a wait to the deadline leaves no time for the call
                 raise RateLimitedError(
                     f"rate limited by OpenWeatherMap (429); its wait of {wait:g} s would pass "
                     f"the tick's deadline: {self._message(data)}"
@@ -302,7 +302,7 @@ class OpenWeatherClient:
         now = self._clock()
         if self._next_call > now:
             wait = self._next_call - now
-            if wait > self.deadline - now:
+            if wait >= self.deadline - now:
                 raise BudgetSpentError(
                     f"not polled: the plan's pace ({wait:g} s to the next call) passes the "
                     "tick's deadline; first next tick"

@@ -49,11 +49,13 @@ def _json(body: Any, status: int = 200, **headers: str) -> Reply:
     return status, {"Content-Type": "application/json", **headers}, json.dumps(body).encode()
 
 
-def _page_quoting(url: str) -> Reply:
-    # An error page whose text puts the quoted URL across the 200th character (the length
-    # a reason keeps of a page) and the 60th (the length of a value shown in a message).
-    text = f"<html><body><h1>502 Bad Gateway</h1><p>{'upstream failed; ' * 9}while fetching {url}"
-    return 502, {"Content-Type": "text/html"}, (text + "</p></body></html>").encode()
+def _page_quoting(url: str, cut: int) -> Reply:
+    # An error page that quotes the request URL with the key across character `cut`: 200 (the
+    # length a reason keeps of a page) or 60 (the length of a value shown in a message).
+    head = "<html><body><h1>502 Bad Gateway</h1><p>while fetching " if cut > 100 else ""
+    pad = max(0, cut - 10 - len(head) - url.index("appid=") - len("appid="))
+    text = f"{head}{'.' * pad}{url}</p></body></html>"
+    return 502, {"Content-Type": "text/html"}, text.encode()
 
 
 # Latitude → behaviour; `key` is the key as the client sent it, `url` the request target.
@@ -75,7 +77,8 @@ BEHAVIOURS: dict[str, Callable[[str, str, int], Reply]] = {
     "long_description": lambda key, url, _: _json(
         luton(weather=[{"id": 803, "main": "Clouds", "description": "grey " * 190 + key}])
     ),
-    "html_url": lambda key, url, _: _page_quoting(url),
+    "html_url": lambda key, url, _: _page_quoting(url, 200),
+    "html_url_60": lambda key, url, _: _page_quoting(url, 60),
     "not_json": lambda key, url, _: (200, {}, f"{'#' * 70}{key}".encode()),
     "no_main": lambda key, url, _: _json({k: v for k, v in LUTON.items() if k != "main"}),
     "main_null": lambda key, url, _: _json(luton(main=None)),
