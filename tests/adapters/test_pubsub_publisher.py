@@ -274,7 +274,7 @@ def test_a_string_beyond_the_contract_s_length_is_refused_before_any_call(
     fake: FakePublisher, publisher: Factory
 ) -> None:
     huge = {**WEATHER, "data": {"description": "x" * 10_000_000}}
-    with pytest.raises(RowError, match="data.description: .* is longer than 200 characters"):
+    with pytest.raises(RowError, match=r"data\.description: .* is longer than 200 characters"):
         publisher().publish("weather_data", [huge])
     assert fake.calls == []
 
