@@ -174,15 +174,7 @@ def poll(
             _not_polled(report, locations[index:], client.scrub(str(err)))
             break
         except (KeyRejectedError, RateLimitedError) as err:
-            reason = client.scrub(str(err))
-            report.results.append(LocationResult(str(location), "failed", reason=reason))
-            if isinstance(err, KeyRejectedError):
-                report.key_rejected = reason
-            log.error(reason, extra={"location": str(location)})  # noqa: TRY400 - no traceback
-            report.results.extend(
-                LocationResult(str(rest), "failed", reason=f"not polled: {reason}")
-                for rest in locations[index + 1 :]
-            )
+            _tick_ended(report, locations[index:], client.scrub(str(err)), err)
             break
         except (LocationError, RowError) as err:
             # Scrubbed once more whole: a value the contract quotes may hold a piece of the key.
@@ -218,6 +210,21 @@ def poll(
         },
     )
     return report
+
+
+def _tick_ended(
+    report: PollReport, locations: Sequence[Location], reason: str, err: LocationError
+) -> None:
+    """A failure that every call would meet (401, a 429 storm): the first location fails,
+    the rest are not polled."""
+    first, rest = locations[0], locations[1:]
+    report.results.append(LocationResult(str(first), "failed", reason=reason))
+    if isinstance(err, KeyRejectedError):
+        report.key_rejected = reason
+    log.error(reason, extra={"location": str(first)})
+    report.results.extend(
+        LocationResult(str(p), "failed", reason=f"not polled: {reason}") for p in rest
+    )
 
 
 def _not_polled(report: PollReport, rest: Sequence[Location], reason: str) -> None:
