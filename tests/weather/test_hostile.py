@@ -11,7 +11,6 @@ it 8 characters or longer, in any case.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,15 @@ import pytest
 
 from livability.adapters.local_bucket import LocalBucket
 from livability.adapters.pubsub import PubSubPublisher
-from livability.logs import configure_logging
 from livability.weather.client import BODY_LIMIT, OpenWeatherClient
 from livability.weather.locations import Location
 from livability.weather.poller import PollReport, poll
-from tests.support.grpc_publisher import FakePublisher, fake_publisher
+from tests.support.grpc_publisher import FakePublisher
+from tests.weather.fixtures import fake, json_logs_with_urls, publisher
 from tests.weather.hostile_owm import HUGE_BYTES, LATITUDES, Hostile, hostile_owm, leaks
 from tests.weather.owm_bodies import KEY, LUTON_DT
 
-TOPIC = "projects/test-proj/topics/meteo_data"
+__all__ = ["fake", "publisher"]  # fixtures, imported for pytest
 ECHOES = [
     "cod",
     "cod_number_message",
@@ -77,19 +76,6 @@ def owm() -> Iterator[Hostile]:
         yield running
 
 
-@pytest.fixture
-def fake() -> Iterator[FakePublisher]:
-    with fake_publisher() as running:
-        yield running
-
-
-@pytest.fixture
-def publisher(fake: FakePublisher) -> Iterator[PubSubPublisher]:
-    pub = PubSubPublisher(TOPIC, emulator=fake.host, batch_max_latency=0.01, deadline=5)
-    yield pub
-    pub.close()
-
-
 def client_of(owm: Hostile, **options: Any) -> OpenWeatherClient:
     return OpenWeatherClient(
         KEY, base_url=owm.url, timeout=(1.0, 0.5), calls_per_minute=60_000, **options
@@ -112,18 +98,13 @@ def test_no_piece_of_the_key_in_any_output_log_line_or_stored_byte(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging(logging.DEBUG, "stderr")
-    urllib3_log = logging.getLogger("urllib3")
-    urllib3_log.setLevel(logging.DEBUG)
-    urllib3_log.addHandler(logging.getLogger("livability").handlers[0])
     bucket = LocalBucket(tmp_path / "bucket")
     client = client_of(owm)
     try:
-        report = poll(client, publisher, bucket, [at(name) for name in ECHOES])
+        with json_logs_with_urls():
+            report = poll(client, publisher, bucket, [at(name) for name in ECHOES])
     finally:
         client.close()
-        urllib3_log.handlers.clear()
-        urllib3_log.setLevel(logging.NOTSET)
     lines = capsys.readouterr().err.splitlines()
     messages = [m.data.decode() for request in fake.accepted for m in request.messages]
     got = outcomes(report)
