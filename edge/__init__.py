@@ -2,12 +2,16 @@
 
 thermobeacon  advertisement and GATT history bytes → typed values (no I/O)
 config        the TOML configuration; the reference's properties import
-agent         passive scan → one reading per sensor and window → outbox → sink
+clock         monotonic windows; wall time only when trustworthy (kernel flag, sanity rule)
+window        a window's bounded summary per sensor; the agreeing-majority estimate
+readings      a reading, its row, the gateway's counters
+agent         passive scan → one reading per sensor and window → outbox
+sender        outbox → sink in its own task: backoff, Retry-After, set aside what is refused
+history       sensor boots by uptime; gaps filled from the sensors' memory
 gatt          history backfill over GATT (bleak + bleak-retry-connector)
-outbox        the durable SQLite (WAL) outbox and the gateway's state
+outbox        the durable SQLite (WAL) outbox and the gateway's state (outbox_model: tables)
 sinks         Pub/Sub (the data plane's publisher) or HTTP to `livability serve`
-simulated     bleak's scanner and client on a simulated radio; a virtual-time event loop
 cli           `python -m edge` and `livability edge`
 messages      hourly batches of rows as Pub/Sub messages (the demo's weather poller)
-See edge/README.md.
+The simulated radio and virtual-time loop live in `livability.sim.radio`. See edge/README.md.
 """

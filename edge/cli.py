@@ -3,6 +3,7 @@
     run --config FILE                  scan, store, send until SIGTERM
                                        (`livability edge run` adds --simulate)
     status --config FILE [--json]      outbox depth, last reading and battery per sensor, ...
+    requeue --config FILE              put readings the sink refused for good back in the outbox
     decode --manufacturer-id N --payload HEX
     import-properties FILE --home-id N [-o OUT]
 
@@ -18,11 +19,12 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from edge import config as edge_config
+from edge.outbox import OutboxError
 from edge.thermobeacon import NotAReading, decode
 
 
@@ -79,6 +81,12 @@ def add_commands(commands: Any, radio: RadioFactory | None = None) -> None:
     status.add_argument("--json", action="store_true", help="print as JSON")
     status.set_defaults(edge=cmd_status)
 
+    requeue = commands.add_parser(
+        "requeue", help="put the readings set aside (refused by the sink) back in the outbox"
+    )
+    requeue.add_argument("--config", type=Path, required=True, help="gateway configuration")
+    requeue.set_defaults(edge=cmd_requeue)
+
     dec = commands.add_parser("decode", help="decode one ThermoBeacon advertisement")
     dec.add_argument(
         "--manufacturer-id", type=manufacturer_id, required=True, help="company id, 16 or 0x10"
@@ -129,14 +137,25 @@ def cmd_import(args: argparse.Namespace) -> tuple[int, str]:
     return 0, f"wrote {args.output}"
 
 
-def status_data(config: edge_config.Config) -> dict[str, Any]:
+def open_outbox(config: edge_config.Config) -> Any:
     from edge.outbox import Outbox
 
     path = config.gateway.outbox
     if not path.exists():
         raise EdgeError(f"{path}: no outbox yet (the gateway has not run with this configuration)")
-    with Outbox(path, config.gateway.outbox_limit) as outbox:
-        status = outbox.status()
+    try:
+        return Outbox(path, config.gateway.outbox_limit)
+    except OutboxError as err:
+        raise EdgeError(str(err)) from None
+
+
+def status_data(config: edge_config.Config) -> dict[str, Any]:
+    path = config.gateway.outbox
+    with open_outbox(config) as outbox:
+        try:
+            status = outbox.status()
+        except OutboxError as err:
+            raise EdgeError(str(err)) from None
     states = {s.mac: s for s in status.sensors}
 
     def when(moment: datetime | None) -> str | None:
@@ -155,6 +174,7 @@ def status_data(config: edge_config.Config) -> dict[str, Any]:
                 "humidity": state.humidity if state else None,
                 "battery": state.battery if state else None,
                 "last_heard": when(state.seen_at) if state else None,
+                "counts": dict(state.counts) if state else {},
             }
         )
     return {
@@ -164,6 +184,9 @@ def status_data(config: edge_config.Config) -> dict[str, Any]:
         "last_successful_send": when(status.last_send),
         "sent": status.sent,
         "evicted": status.evicted,
+        "set_aside": status.set_aside,
+        "newest_stamp": when(status.time_floor),
+        "counts": dict(status.counts),
         "sensors": sensors,
     }
 
@@ -176,8 +199,11 @@ def cmd_status(args: argparse.Namespace) -> tuple[int, str]:
         f"outbox {data['outbox']}: {data['depth']} reading(s) pending"
         + (f" since {data['oldest_pending']}" if data["oldest_pending"] else ""),
         f"last successful send: {data['last_successful_send'] or 'never'}; "
-        f"sent {data['sent']}, evicted {data['evicted']}",
+        f"sent {data['sent']}, evicted {data['evicted']}, set aside {data['set_aside']}"
+        + (" (edge requeue puts them back)" if data["set_aside"] else ""),
     ]
+    if data["counts"]:
+        lines.append("gateway: " + ", ".join(f"{k} {v}" for k, v in data["counts"].items()))
     for s in data["sensors"]:
         lines.append(
             f"  {s['mac']} home {s['home_id']}{' ' + s['room'] if s['room'] else ''}: "
@@ -187,8 +213,18 @@ def cmd_status(args: argparse.Namespace) -> tuple[int, str]:
                 if s["last_reading"]
                 else ""
             )
+            + "".join(f"; {k} {v}" for k, v in s["counts"].items())
         )
     return 0, "\n".join(lines)
+
+
+def cmd_requeue(args: argparse.Namespace) -> tuple[int, str]:
+    with open_outbox(load_config(args.config)) as outbox:
+        try:
+            moved = outbox.requeue(datetime.now(UTC))
+        except OutboxError as err:
+            raise EdgeError(str(err)) from None
+    return 0, f"{moved} reading(s) back in the outbox"
 
 
 def cmd_run(args: argparse.Namespace) -> tuple[int, str]:
@@ -197,7 +233,10 @@ def cmd_run(args: argparse.Namespace) -> tuple[int, str]:
     config = load_config(args.config)
     configure_logging(logging.INFO, "stdout")  # a service's log is its output
     classes = args.radio(config) if getattr(args, "simulate", False) else None
-    asyncio.run(run_gateway(config, classes))
+    try:
+        asyncio.run(run_gateway(config, classes))
+    except OutboxError as err:  # the file went bad under the gateway: one line, exit 1
+        raise EdgeError(str(err)) from None
     return 0, ""
 
 
@@ -208,14 +247,28 @@ async def run_gateway(
 
     `classes`: bleak's scanner and client classes to use instead of the real radio's."""
     from edge.agent import Agent
+    from edge.clock import Clock, SystemClock
     from edge.outbox import Outbox
     from edge.sinks import open_sink
 
     scanner_class, client_class = classes or (None, None)
-    sink = open_sink(config.gateway.sink)
-    outbox = Outbox(config.gateway.outbox, config.gateway.outbox_limit)
+    clock: Clock | None = None
+    if classes is not None:  # a simulated radio lives on this host's clock, synced or not
+        clock = SystemClock(read_flag=False)
     try:
-        agent = Agent(config, outbox, sink, scanner_class=scanner_class, client_class=client_class)
+        outbox = Outbox(config.gateway.outbox, config.gateway.outbox_limit)
+    except OutboxError as err:
+        raise EdgeError(str(err)) from None
+    sink = open_sink(config.gateway.sink)
+    try:
+        agent = Agent(
+            config,
+            outbox,
+            sink,
+            scanner_class=scanner_class,
+            client_class=client_class,
+            clock=clock,
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, agent.stop)

@@ -8,6 +8,8 @@
     batch_size = 100                    # readings per send
     send_every = 3600                   # longest a reading waits for a full batch, seconds
     backfill = true                     # fill gaps from the sensors' history over GATT
+    trust_clock = "synchronised"        # wall time once the kernel says NTP synchronised it;
+                                        # "sane": by the sanity rule alone (an RTC, no NTP)
 
     [[sensors]]
     kind = "thermobeacon"
@@ -46,7 +48,9 @@ _GATEWAY_KEYS = {
     "batch_size",
     "send_every",
     "backfill",
+    "trust_clock",
 }
+TRUST_CLOCK = ("synchronised", "sane")
 _SENSOR_KEYS = {"kind", "mac", "home_id", "location", "room"}
 MAX_HOME_ID = 9007199254740991  # schemas/tables.toml: data.home_id
 
@@ -83,6 +87,7 @@ class Gateway:
     batch_size: int = 100
     send_every: int = 3600
     backfill: bool = True
+    trust_clock: str = "synchronised"
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,11 @@ def _gateway(raw: Any, base: Path) -> Gateway:
     backfill = raw.get("backfill", defaults.backfill)
     if not isinstance(backfill, bool):
         raise ConfigError(f"gateway: backfill: {backfill!r} is not true or false")
+    trust_clock = raw.get("trust_clock", defaults.trust_clock)
+    if trust_clock not in TRUST_CLOCK:
+        raise ConfigError(
+            f"gateway: trust_clock: {trust_clock!r} is not one of {', '.join(TRUST_CLOCK)}"
+        )
     return Gateway(
         interval=_whole("gateway", "interval", raw.get("interval", defaults.interval), 10, 86400),
         sink=sink,
@@ -158,6 +168,7 @@ def _gateway(raw: Any, base: Path) -> Gateway:
             "gateway", "send_every", raw.get("send_every", defaults.send_every), 0, 7 * 86400
         ),
         backfill=backfill,
+        trust_clock=trust_clock,
     )
 
 

@@ -7,17 +7,24 @@ stored records, `07` + offset + count answers up to three records (`thermobeacon
 The records carry no time. The logging interval is not documented either, so it is derived:
 the advertisement carries the sensor's uptime, and records are logged every interval since
 power-on, so `interval ≈ uptime / count`, snapped to whole minutes (WatchFlower measured 10
-minutes). The newest record was logged at `power-on + floor(uptime / interval) * interval`
-and each earlier one an interval before, which holds also once the sensor's memory wraps.
-Power-on (gateway time at the advertisement minus its uptime) is kept per sensor boot, so
-the same record always gets the same timestamp and therefore the same row id; a cursor
-(the next record index of that boot) makes sure no record is taken twice.
+minutes). Record number n (1, 2, ... since power-on) was logged at uptime n * interval; the
+newest is number floor(uptime / interval) and memory index i holds number
+newest - count + 1 + i, which holds also once the memory wraps.
+
+Nothing here reads the wall clock. The sensor's uptime when it answers is its advertised
+uptime plus the monotonic time since the advert; its boot (power-on, UTC) is fixed once per
+boot by the agent from a trustworthy time and passed in, so record n always gets the
+timestamp boot + n * interval (the same row id), and the cursor (the next record number of
+that boot) makes sure no record is taken twice. Whether a sensor is still on the same boot
+is told by its uptime (`same_boot`), never by wall-clock arithmetic: a gateway clock that
+steps cannot make a sensor look rebooted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,8 +44,11 @@ from edge.thermobeacon import (
 log = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT = 10.0  # seconds for a notification after a command
-# A reboot shows as a power-on estimate that moved more than this.
-SAME_BOOT = timedelta(minutes=5)
+# A sensor's uptime may lag the time elapsed by this much (its crystal drifts, an advert
+# is heard late) and still be the same boot; more, and it was powered off in between.
+SAME_BOOT_S = 300
+DRIFT = 1e-3
+UPTIME_SLACK_S = 60  # an uptime this much below the last one heard is a reboot
 
 
 class BackfillError(RuntimeError):
@@ -47,7 +57,7 @@ class BackfillError(RuntimeError):
 
 @dataclass(frozen=True)
 class Record:
-    index: int
+    number: int  # since the sensor's power-on, from 1
     timestamp: datetime
     temperature: float
     humidity: float
@@ -61,10 +71,21 @@ def derive_interval(uptime_s: int, count: int, fallback: int) -> int:
     return snapped if 60 <= snapped <= 3600 else fallback
 
 
-def record_times(boot_at: datetime, uptime_s: int, count: int, interval_s: int) -> list[datetime]:
-    """When records 0..count-1 were logged: the newest at the last whole interval since boot."""
-    newest = boot_at + timedelta(seconds=(uptime_s // interval_s) * interval_s)
-    return [newest - timedelta(seconds=(count - 1 - i) * interval_s) for i in range(count)]
+def record_time(boot_at: datetime, number: int, interval_s: int) -> datetime:
+    """When record `number` of the boot at `boot_at` was logged."""
+    return boot_at + timedelta(seconds=number * interval_s)
+
+
+def same_boot(uptime_s: int, last_uptime_s: int, elapsed_s: float | None) -> bool:
+    """Whether a sensor now advertising `uptime_s` is on the boot that advertised
+    `last_uptime_s` `elapsed_s` seconds ago (None: not known). Its uptime must not go back,
+    nor advance much less than the time elapsed (it was off in between)."""
+    if uptime_s < last_uptime_s - UPTIME_SLACK_S:
+        return False
+    if elapsed_s is not None and elapsed_s > 0:
+        lag = elapsed_s - (uptime_s - last_uptime_s)
+        return lag <= max(SAME_BOOT_S, DRIFT * elapsed_s)
+    return True
 
 
 class Session:
@@ -126,48 +147,50 @@ async def backfill(
     *,
     name: str,
     uptime_s: int,
-    seen_at: datetime,
+    heard_at: float,
+    monotonic: Callable[[], float],
+    boot_at: datetime,
+    next_record: int | None,
     after: datetime,
     before: datetime,
-    known_boot: datetime | None,
-    next_index: int | None,
     fallback_interval: int,
-    clock: Callable[[], datetime],
-) -> tuple[list[Record], datetime, int, int]:
+) -> tuple[list[Record], int, int]:
     """Records logged strictly between `after` and `before` not taken before.
 
-    `uptime_s` is the sensor's uptime in an advertisement received at `seen_at` (gateway
-    time); `clock` gives gateway time now. Returns the records, the boot time used, the
-    next record index and the interval.
+    `uptime_s` is the sensor's uptime in an advertisement heard at `heard_at` (monotonic
+    seconds); `boot_at` its power-on (UTC) as the agent fixed it for this boot;
+    `next_record` the cursor. Returns the records, the next cursor and the interval.
     """
-    boot_at = seen_at - timedelta(seconds=uptime_s)
-    if known_boot is not None and abs(boot_at - known_boot) <= SAME_BOOT:
-        boot_at = known_boot  # same boot: keep the times already used
-    else:
-        next_index = None  # a new boot: its records are new
     client = await connect(client_class, device, name)
     async with Session(client) as session:
         count = await session.count()
         # The uptime when the sensor counted, not when it advertised: it may have logged since.
-        uptime_now = int((clock() - boot_at).total_seconds())
+        uptime_now = uptime_s + int(monotonic() - heard_at)
         interval = derive_interval(uptime_now, count, fallback_interval)
-        times = record_times(boot_at, uptime_now, count, interval)
+        newest = uptime_now // interval
+        oldest = newest - count + 1  # the number at memory index 0
+        low = max(1, oldest, next_record or 1)
         wanted = [
-            i
-            for i, t in enumerate(times)
-            if after < t < before and (next_index is None or i >= next_index)
+            n for n in range(low, newest + 1) if after < record_time(boot_at, n, interval) < before
         ]
         records: list[Record] = []
         if wanted:
-            first, last = wanted[0], wanted[-1]
+            first, last = wanted[0] - oldest, wanted[-1] - oldest
             for offset in range(first, last + 1, PAGE_SIZE):
                 size = min(PAGE_SIZE, last + 1 - offset)
                 page = await session.page(offset, size)
                 records += [
-                    Record(offset + k, times[offset + k], t, h)
+                    Record(
+                        oldest + offset + k,
+                        record_time(boot_at, oldest + offset + k, interval),
+                        t,
+                        h,
+                    )
                     for k, (t, h) in enumerate(page.records)
                 ]
-    taken = records[-1].index + 1 if records else max(next_index or 0, _first_after(times, after))
+    # Records up to `after` need never be taken: the cursor moves past them too.
+    passed = min(newest + 1, math.floor((after - boot_at).total_seconds() / interval) + 1)
+    taken = records[-1].number + 1 if records else max(next_record or 1, passed)
     log.info(
         "history backfilled",
         extra={
@@ -179,9 +202,4 @@ async def backfill(
             "to": before.isoformat(),
         },
     )
-    return records, boot_at, taken, interval
-
-
-def _first_after(times: list[datetime], moment: datetime) -> int:
-    """Index of the first record after `moment` (records up to it need never be taken)."""
-    return next((i for i, t in enumerate(times) if t > moment), len(times))
+    return records, taken, interval

@@ -3,13 +3,21 @@
 A sink's `send(table, rows)` returns only when the sink has acknowledged every row, and
 raises `SinkError` otherwise; the outbox keeps the rows until it returns. Rows carry their
 `row_id`, so sending a batch again after an unknown outcome adds nothing downstream.
+
+A `SinkError` says how to go on: `retry_after` (seconds the sink asked for, HTTP
+`Retry-After` as seconds or a date, taken at most `RETRY_AFTER_MAX`) and `permanent` (the
+sink refuses these rows as they are: HTTP 4xx other than those that blame the moment or the
+set-up, Pub/Sub INVALID_ARGUMENT). 401, 403, 404, 405, 407 blame the configuration (a
+credential, the URL), not the rows, so they are retried like an outage.
 """
 
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
 import json
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,8 +33,52 @@ SOURCE = "//pubsub.googleapis.com/projects/livability-local/topics/sensor_data"
 SUBSCRIPTION = "projects/livability-local/subscriptions/edge-gateway"
 
 
+RETRY_AFTER_MAX = 900.0  # seconds: a longer wish is capped; the outbox keeps the rows
+# 4xx answers that do not blame the rows: a retry may succeed once the moment or set-up passes.
+RETRYABLE_4XX = frozenset({401, 403, 404, 405, 407, 408, 425, 429})
+ANSWER_BYTES = 1024  # of a refusal's body, kept for the log
+
+
 class SinkError(RuntimeError):
     """The sink did not acknowledge; the rows stay in the outbox and are sent again later."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+def retry_after(value: str | None, date: str | None = None) -> float | None:
+    """`Retry-After` in seconds, in 0..RETRY_AFTER_MAX; None when absent or unreadable.
+
+    A date is taken relative to the answer's own `Date` (the server's clock), else (none,
+    or not one readable date) to ours, which may be wrong: the cap bounds the harm.
+    """
+    if not value:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return min(float(text[:12]), RETRY_AFTER_MAX)
+    when = _http_date(text)
+    if when is None:
+        return None
+    server_now = _http_date(date) if date else None
+    wait = when - (server_now if server_now is not None else time.time())
+    return min(max(wait, 0.0), RETRY_AFTER_MAX)
+
+
+def _http_date(text: str) -> float | None:
+    if len(text) > 40 or text.count(",") > 1:  # not one date (two headers joined, say)
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # "-0000": UTC, by RFC 5322
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 class Sink(Protocol):
@@ -90,14 +142,25 @@ class HttpSink:
         headers, body = cloud_event(table, rows, self._versions[table], datetime.now(UTC))
         try:
             response = self._session.post(
-                self.url, data=body, headers=headers, timeout=self._timeout
+                self.url, data=body, headers=headers, timeout=self._timeout, stream=True
             )
+            try:
+                status = response.status_code
+                # At most ANSWER_BYTES of an answer are read: it is not ours to trust. (A
+                # short answer read whole lets the connection go back to the pool.)
+                answer = next(response.iter_content(ANSWER_BYTES), b"")
+            finally:
+                response.close()
         except requests.RequestException as err:
             raise SinkError(f"{self.url}: {type(err).__name__}: {err}") from err
-        if response.status_code // 100 != 2:
+        if status // 100 != 2:
+            text = answer.decode("utf-8", "replace")[:200]
             raise SinkError(
-                f"{self.url} answered {response.status_code} to {len(rows)} {table} rows: "
-                f"{response.text[:200]!r}"
+                f"{self.url} answered {status} to {len(rows)} {table} rows: {text!r}",
+                retry_after=retry_after(
+                    response.headers.get("Retry-After"), response.headers.get("Date")
+                ),
+                permanent=status // 100 == 4 and status not in RETRYABLE_4XX,
             )
 
     def close(self) -> None:
@@ -111,12 +174,12 @@ class PubSubSink:
         self._publisher = publisher
 
     def send(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        from livability.ports import PublishError
+        from livability.ports import InvalidMessageError, PublishError
 
         try:
             self._publisher.publish(table, rows)
         except PublishError as err:
-            raise SinkError(str(err)) from err
+            raise SinkError(str(err), permanent=isinstance(err, InvalidMessageError)) from err
 
     def close(self) -> None:
         self._publisher.close()

@@ -51,6 +51,8 @@ RESERVED_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROO
 CLUSTER_TYPES = ("STRING", "INTEGER", "BOOLEAN", "DATE", "TIMESTAMP", "GEOGRAPHY")
 PARTITION_TYPES = ("DATE", "TIMESTAMP")
 RANGE_TYPES = ("FLOAT", "INTEGER", "DATE", "TIMESTAMP")
+# BigQuery's own bound on a STRING value (10 MiB per row); a length in the manifest is below.
+MAX_STRING_LENGTH = 10 * 1024 * 1024
 # Columns a row id may leave out: the `_dedup` views order a key's copies by them.
 IDENTITY_TYPES = ("STRING", "INTEGER", "FLOAT", "BOOLEAN", "DATE", "TIMESTAMP")
 
@@ -138,6 +140,7 @@ class Table:
     ranges: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     derived: Mapping[str, str] = field(default_factory=dict)
     identity_excludes: tuple[str, ...] = ()
+    lengths: Mapping[str, int] = field(default_factory=dict)  # STRING path → most characters
 
     @cached_property
     def keyed(self) -> bool:
@@ -252,9 +255,11 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         raise SchemaError(f"{path}: {path.stem!r} is not a valid BigQuery table name")
     where = f"{MANIFEST} [{path.stem}]"
     known = {"description", "version", "ingest", "partition", "cluster", "derived", "identity"}
-    unknown = sorted(set(meta) - known - {"ranges"})
+    unknown = sorted(set(meta) - known - {"ranges", "lengths"})
     if unknown:
-        raise SchemaError(f"{where}: unknown key(s) {unknown} (known: {sorted(known)}, ranges)")
+        raise SchemaError(
+            f"{where}: unknown key(s) {unknown} (known: {sorted(known)}, ranges, lengths)"
+        )
     version = meta.get("version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise SchemaError(f"{where}: version {version!r} is not a positive integer")
@@ -268,6 +273,13 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         if leaves[key].type not in RANGE_TYPES:
             raise SchemaError(f"{where}: range on {leaves[key].type} column {key!r}")
         ranges[key] = _range(f"{where} ranges {key!r}", leaves[key].type, bounds)
+    lengths = {}
+    for key, most in meta.get("lengths", {}).items():
+        if key not in leaves or leaves[key].type != "STRING":
+            raise SchemaError(f"{where}: length {key!r} is not a STRING column of the table")
+        if type(most) is not int or not 1 <= most <= MAX_STRING_LENGTH:
+            raise SchemaError(f"{where}: length {key!r} = {most!r} is not 1..{MAX_STRING_LENGTH}")
+        lengths[key] = most
     table = Table(
         name=path.stem,
         fields=fields,
@@ -279,6 +291,7 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         ranges=ranges,
         derived=dict(meta.get("derived", {})),
         identity_excludes=tuple(meta.get("identity", ())),
+        lengths=lengths,
     )
     _check_bigquery_layout(table, where, top, leaves)
     return table

@@ -113,6 +113,7 @@ class _Column:
     bounds: tuple[Any, Any] | None
     kind: str  # "physical" or "plausible", for the range message
     children: tuple[_Column, ...] = ()
+    length: int | None = None  # most characters of a STRING
 
 
 _PLANS: dict[int, tuple[Table, tuple[_Column, ...]]] = {}
@@ -139,6 +140,7 @@ def _plan(table: Table) -> tuple[_Column, ...]:
                     bounds=table.ranges.get(path),
                     kind="physical" if f.type in ("FLOAT", "INTEGER") else "plausible",
                     children=columns(f.fields, f"{path}.") if f.type == "RECORD" else (),
+                    length=table.lengths.get(path),
                 )
             )
         return tuple(out)
@@ -171,6 +173,8 @@ def _record(
         except _FieldError as err:
             problems.append(f"{c.path}: {shown(value)} {err}")
             continue
+        if c.length is not None and len(converted) > c.length:
+            problems.append(f"{c.path}: {shown(value)} is longer than {c.length} characters")
         if c.bounds is not None and not c.bounds[0] <= converted <= c.bounds[1]:
             problems.append(
                 f"{c.path}: {shown(value)} is outside the {c.kind} range {_bounds(c.bounds)}"

@@ -9,15 +9,18 @@ runs unchanged.
 
 `VirtualTimeLoop` is an asyncio event loop whose clock jumps to the next timer whenever
 nothing is ready and no executor job is in flight, so two weeks of a gateway's life take
-seconds; `virtual_clock(loop, start)` is the matching UTC clock for the agent.
+seconds; `virtual_clock(loop, start)` is the matching clock (`edge.clock.Clock`, and called
+it gives UTC as a datetime). It can be stepped and its kernel flag set, as NTP or a stale
+RTC would, to test the gateway against a wrong clock while the radio keeps true time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import heapq
 import selectors
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future as ConcurrentFuture
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -50,9 +53,15 @@ ADVERTS_PER_READING = 3
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """Virtual time: `time()` advances only when the loop would otherwise wait."""
+    """Virtual time: `time()` advances only when the loop would otherwise wait.
 
-    def __init__(self) -> None:
+    By default virtual time stands still while an executor job (a sink's send) is in
+    flight. With `threads_take_time`, it goes on to the next timer (or by a minute, if
+    there is none) when a job has not answered within a few real milliseconds: a slow sink
+    then takes virtual time, and the rest of the loop (windows closing) lives through it.
+    """
+
+    def __init__(self, *, threads_take_time: bool = False) -> None:
         super().__init__(selectors.DefaultSelector())
         self._now = 0.0
         self._in_flight = 0
@@ -60,10 +69,15 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         real_select = selector.select
 
         def select(timeout: float | None = None) -> list[Any]:
+            if self._in_flight and threads_take_time:
+                ready: list[Any] = real_select(0.005 if timeout is None else min(timeout, 0.005))
+                if not ready:  # to the next timer; with none, a minute per wait
+                    self._now += 60.0 if timeout is None else max(0.0, timeout)
+                return ready
             if self._in_flight:  # a thread works in real time: wait for it for real
                 wait = None if timeout is None else min(timeout, 1.0)
                 return real_select(wait)  # type: ignore[no-any-return]
-            ready: list[Any] = real_select(0)
+            ready = real_select(0)
             if ready:
                 return ready
             if timeout is None:  # no timer at all: only another thread can wake the loop
@@ -88,9 +102,42 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._in_flight -= 1
 
 
-def virtual_clock(loop: asyncio.AbstractEventLoop, start: datetime) -> Callable[[], datetime]:
-    """UTC time on `loop`: `start` at loop time 0."""
-    return lambda: start + timedelta(seconds=loop.time())
+class VirtualClock:
+    """`edge.clock.Clock` on a loop's virtual time: monotonic = loop time, wall = `start` at
+    loop time 0 plus every `step`; `synchronised` is the kernel flag to report."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, start: datetime) -> None:
+        self._loop = loop
+        self._start = start.timestamp()
+        self.offset = 0.0  # seconds the wall clock is off true time
+        self.synced: bool | None = True
+
+    def monotonic(self) -> float:
+        return self._loop.time()
+
+    def wall(self) -> float:
+        return self._start + self._loop.time() + self.offset
+
+    def synchronised(self) -> bool | None:
+        return self.synced
+
+    def step(self, seconds: float, *, synced: bool | None = None) -> None:
+        """Step the wall clock (as NTP or `date -s` does), and optionally the flag."""
+        self.offset += seconds
+        if synced is not None:
+            self.synced = synced
+
+    def set_wall(self, moment: datetime, *, synced: bool | None = None) -> None:
+        self.step(moment.timestamp() - self.wall(), synced=synced)
+
+    def __call__(self) -> datetime:
+        """The wall time as UTC (the true time unless stepped)."""
+        return datetime.fromtimestamp(self.wall(), UTC)
+
+
+def virtual_clock(loop: asyncio.AbstractEventLoop, start: datetime) -> VirtualClock:
+    """The clock of `loop`: `start` at loop time 0, synchronised."""
+    return VirtualClock(loop, start)
 
 
 @dataclass
@@ -141,48 +188,78 @@ def _sixteenth(value: float) -> float:
     return round(value * 16) / 16
 
 
-class Radio:
-    """The sensors within reach, and the advertisements they send."""
+def _advert(sensor: SimulatedSensor, moment: datetime, t: float, h: float) -> Advert:
+    return Advert(
+        sensor.model, sensor.mac, t, h, sensor.voltage_mv, 100, sensor.uptime(moment), False
+    )
 
-    def __init__(self, sensors: Sequence[SimulatedSensor], clock: Callable[[], datetime]) -> None:
+
+Event = tuple[datetime, SimulatedSensor, int, bytes]
+
+
+class Radio:
+    """The sensors within reach, and the advertisements they send.
+
+    By default each sensor sends, per reading, ADVERTS_PER_READING reading packets a second
+    apart and one min/max packet, as a ThermoBeacon interleaves them. With `every`, each
+    sensor instead advertises a reading packet every `every` seconds (what it measures
+    then) and a min/max packet every tenth time: the load of a busy radio.
+    """
+
+    def __init__(
+        self,
+        sensors: Sequence[SimulatedSensor],
+        clock: Callable[[], datetime],
+        *,
+        every: float | None = None,
+    ) -> None:
         self.sensors = {s.address: s for s in sensors}
         self.clock = clock
+        self.every = every
         self.connections = 0
 
-    def events(self) -> list[tuple[datetime, SimulatedSensor, int, bytes]]:
-        """Every advertisement in time order: (when, sensor, company id, payload).
+    def events(self, since: datetime | None = None) -> Iterator[Event]:
+        """Every advertisement from `since` in time order: (when, sensor, company id,
+        payload). Generated as they are needed: a month of adverts is not held in memory."""
+        streams = [
+            self._steady(s, since) if self.every else self._readings(s, since)
+            for s in self.sensors.values()
+        ]
+        return heapq.merge(*streams, key=lambda e: (e[0], e[1].mac))
 
-        Per reading: ADVERTS_PER_READING reading packets a second apart and one min/max
-        packet, as a ThermoBeacon interleaves them.
-        """
-        out = []
-        for sensor in self.sensors.values():
-            low = high = None
-            for when, temperature, humidity in sensor.readings:
-                t, h = _sixteenth(temperature), _sixteenth(min(100.0, max(0.0, humidity)))
-                low, high = (
-                    min(low if low is not None else t, t),
-                    max(high if high is not None else t, t),
-                )
-                for k in range(ADVERTS_PER_READING):
-                    moment = when + timedelta(seconds=k)
-                    advert = Advert(
-                        sensor.model,
-                        sensor.mac,
-                        t,
-                        h,
-                        sensor.voltage_mv,
-                        100,
-                        sensor.uptime(moment),
-                        False,
-                    )
-                    out.append((moment, sensor, *encode(advert)))
-                moment = when + timedelta(seconds=ADVERTS_PER_READING)
+    def _readings(self, sensor: SimulatedSensor, since: datetime | None) -> Iterator[Event]:
+        low = high = None
+        for when, temperature, humidity in sensor.readings:
+            t, h = _sixteenth(temperature), _sixteenth(min(100.0, max(0.0, humidity)))
+            low = min(low if low is not None else t, t)
+            high = max(high if high is not None else t, t)
+            if since is not None and when + timedelta(seconds=ADVERTS_PER_READING) < since:
+                continue
+            for k in range(ADVERTS_PER_READING):
+                moment = when + timedelta(seconds=k)
+                yield (moment, sensor, *encode(_advert(sensor, moment, t, h)))
+            moment = when + timedelta(seconds=ADVERTS_PER_READING)
+            up = sensor.uptime(moment)
+            yield (
+                moment,
+                sensor,
+                *encode_minmax(MinMax(sensor.model, sensor.mac, high, up, low, up)),
+            )
+
+    def _steady(self, sensor: SimulatedSensor, since: datetime | None) -> Iterator[Event]:
+        assert self.every is not None
+        moment = since or sensor.readings[0][0]
+        last = sensor.readings[-1][0]
+        sent = 0
+        while moment <= last:
+            t, h = sensor.measured(moment)
+            yield (moment, sensor, *encode(_advert(sensor, moment, t, h)))
+            sent += 1
+            if sent % 10 == 0:
                 up = sensor.uptime(moment)
-                minmax = MinMax(sensor.model, sensor.mac, high, up, low, up)
-                out.append((moment, sensor, *encode_minmax(minmax)))
-        out.sort(key=lambda e: (e[0], e[1].mac))
-        return out
+                minmax = MinMax(sensor.model, sensor.mac, t, up, t, up)
+                yield (moment, sensor, *encode_minmax(minmax))
+            moment += timedelta(seconds=self.every)
 
     def scanner_class(self) -> type[Any]:
         radio = self
@@ -209,7 +286,7 @@ class Radio:
 
             async def _emit(self) -> None:
                 now = radio.clock()
-                for when, sensor, company, payload in radio.events():
+                for when, sensor, company, payload in radio.events(now):
                     if when < now:
                         continue
                     wait = (when - radio.clock()).total_seconds()
@@ -314,15 +391,18 @@ def homes_sensors(
 def simulated_sensors(config: edge_config.Config, now: datetime) -> list[Any]:
     """The configured sensors as simulated homes of every kind, two days around `now`."""
     start = datetime.combine(now.date(), time(), UTC) - timedelta(days=1)
-    homes = []
+    sensors = []
     for index, sensor in enumerate(config.sensors):
         site = Site(f"site-{index}", sensor.latitude, sensor.longitude)
         home = make_home(
             sensor.home_id, ARCHETYPES[index % len(ARCHETYPES)], site, seed=7, mac=sensor.mac
         )
         weather = weather_rows(site, start, 3, seed=7)
-        homes.append((home, sensor_rows(home, weather, start, 3, seed=7)))
-    return homes_sensors(homes, boot_at=start - timedelta(days=2))
+        # One home's rows at a time: only what each sensor advertises is kept, so the
+        # simulator's memory stays small beside the gateway's with many sensors.
+        rows = sensor_rows(home, weather, start, 3, seed=7)
+        sensors += homes_sensors([(home, rows)], boot_at=start - timedelta(days=2))
+    return sensors
 
 
 def configured_radio(config: edge_config.Config) -> tuple[type[Any], type[Any]]:

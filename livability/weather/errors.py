@@ -24,3 +24,8 @@ class KeyRejectedError(LocationError):
 
 class RateLimitedError(LocationError):
     """OpenWeatherMap kept answering 429 through the backoff."""
+
+
+class BudgetSpentError(LocationError):
+    """The tick's deadline leaves no time for this call (or its wait): the rest of the
+    locations are not polled this tick."""

@@ -33,7 +33,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from livability.ports import ObjectNotFoundError
 from livability.weather.client import OpenWeatherClient
-from livability.weather.errors import KeyRejectedError, LocationError, RateLimitedError
+from livability.weather.errors import (
+    BudgetSpentError,
+    KeyRejectedError,
+    LocationError,
+    RateLimitedError,
+)
 from livability.weather.locations import Location, cached_home_locations, home_locations
 from livability.weather.mapping import TABLE, to_row
 from livability.weather.secret import api_key
@@ -151,6 +156,7 @@ def poll(
     table = registry()[TABLE]
     state = SentState.load(bucket)
     deadline = clock() + budget
+    client.start_tick(budget)
     locations = sorted(locations, key=lambda p: state.last.get(str(p), -1))  # stable
     report = PollReport()
     rows: list[dict[str, Any]] = []
@@ -158,27 +164,22 @@ def poll(
     for index, location in enumerate(locations):
         if clock() >= deadline:
             reason = f"not polled: the tick's budget of {budget:g} s is spent; first next tick"
-            report.results.extend(
-                LocationResult(str(rest), "failed", reason=reason) for rest in locations[index:]
-            )
-            log.warning(reason, extra={"not_polled": len(locations) - index})
+            _not_polled(report, locations[index:], reason)
             break
         try:
             body = client.current(location)
             row = to_row(body, location)
             validate_row(table, row)
+        except BudgetSpentError as err:
+            _not_polled(report, locations[index:], client.scrub(str(err)))
+            break
         except (KeyRejectedError, RateLimitedError) as err:
-            report.results.append(LocationResult(str(location), "failed", reason=str(err)))
-            if isinstance(err, KeyRejectedError):
-                report.key_rejected = str(err)
-            log.error(str(err), extra={"location": str(location)})  # noqa: TRY400 - no traceback
-            report.results.extend(
-                LocationResult(str(rest), "failed", reason=f"not polled: {err}")
-                for rest in locations[index + 1 :]
-            )
+            _tick_ended(report, locations[index:], client.scrub(str(err)), err)
             break
         except (LocationError, RowError) as err:
-            reason = str(err) if isinstance(err, LocationError) else f"contract: {err}"
+            # Scrubbed once more whole: a value the contract quotes may hold a piece of the key.
+            text = str(err) if isinstance(err, LocationError) else f"contract: {err}"
+            reason = client.scrub(text)
             report.results.append(LocationResult(str(location), "failed", reason=reason))
             log.warning(
                 "weather location failed", extra={"location": str(location), "reason": reason}
@@ -209,6 +210,26 @@ def poll(
         },
     )
     return report
+
+
+def _tick_ended(
+    report: PollReport, locations: Sequence[Location], reason: str, err: LocationError
+) -> None:
+    """A failure that every call would meet (401, a 429 storm): the first location fails,
+    the rest are not polled."""
+    first, rest = locations[0], locations[1:]
+    report.results.append(LocationResult(str(first), "failed", reason=reason))
+    if isinstance(err, KeyRejectedError):
+        report.key_rejected = reason
+    log.error(reason, extra={"location": str(first)})
+    report.results.extend(
+        LocationResult(str(p), "failed", reason=f"not polled: {reason}") for p in rest
+    )
+
+
+def _not_polled(report: PollReport, rest: Sequence[Location], reason: str) -> None:
+    report.results.extend(LocationResult(str(p), "failed", reason=reason) for p in rest)
+    log.warning(reason, extra={"not_polled": len(rest)})
 
 
 def select_locations(

@@ -17,7 +17,7 @@ from livability.weather.client import FREE_TIER_CALLS_PER_MINUTE, OWM_BASE_URL
 from livability.weather.errors import WeatherConfigError
 from livability.weather.locations import DEFAULT_GRID, Location, read_locations
 
-# Seconds of calls per tick: the function's timeout (60 s) less a read timeout and the publish.
+# The tick's deadline for calls, waits and reads: the function's timeout (60 s) less the publish.
 DEFAULT_BUDGET = 45.0
 
 _BASE_URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?/?$")

@@ -10,6 +10,7 @@ message ordering, which the fake does not model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -251,10 +252,29 @@ def test_an_invalid_row_is_refused_and_nothing_is_published(
 
 
 def test_a_row_too_large_for_any_request_is_an_invalid_message(
-    fake: FakePublisher, publisher: Factory
+    fake: FakePublisher, publisher: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The contract bounds every string taken from outside (weather_data's description: 200
+    # characters), so no row of today's tables gets this large; a table without that bound
+    # still meets the publisher's own size check.
+    contract = registry()
+    unbounded = dataclasses.replace(contract["weather_data"], lengths={})
+    tables = {**contract.tables, "weather_data": unbounded}
+    monkeypatch.setattr(
+        "livability.adapters.pubsub.registry",
+        lambda: dataclasses.replace(contract, tables=tables),
+    )
     huge = {**WEATHER, "data": {"description": "x" * 10_000_000}}  # Pub/Sub's limit: 10 MB
     with pytest.raises(InvalidMessageError, match="would exceed the maximum allowed size"):
+        publisher().publish("weather_data", [huge])
+    assert fake.calls == []
+
+
+def test_a_string_beyond_the_contract_s_length_is_refused_before_any_call(
+    fake: FakePublisher, publisher: Factory
+) -> None:
+    huge = {**WEATHER, "data": {"description": "x" * 10_000_000}}
+    with pytest.raises(RowError, match=r"data\.description: .* is longer than 200 characters"):
         publisher().publish("weather_data", [huge])
     assert fake.calls == []
 

@@ -73,6 +73,10 @@ class Simulation:
     def run(self, until: datetime) -> None:
         self.loop.run_until_complete(self.agent.run(until=until))
 
+    def run_for(self, seconds: float) -> None:
+        """Live `seconds` of monotonic time, whatever the gateway's wall clock says."""
+        self.loop.run_until_complete(self.agent.run(seconds=seconds))
+
     def close(self) -> None:
         self.loop.run_until_complete(self.loop.shutdown_default_executor())
         self.outbox.close()

@@ -306,6 +306,7 @@ def test_cli_status_shows_depth_sends_evictions_and_each_sensor(tmp_path: Path) 
         "humidity": 50.0,
         "battery": 90,
         "last_heard": "2025-01-06T00:00:00+00:00",
+        "counts": {},
     }
     assert status["sensors"][1]["last_reading"] is None
     text = run_cli("status", "--config", str(tmp_path / "gateway.toml"))

@@ -61,7 +61,7 @@ def test_drain_publishes_one_row_per_message_and_keeps_what_failed(
         fake.fail_next(grpc.StatusCode.PERMISSION_DENIED, times=1)
         assert asyncio.run(agent.drain()) == 0
         assert outbox.depth() == 12
-        agent._retry_at = None  # the backoff has passed
+        agent.sender.retry_at = None  # the backoff has passed
         assert asyncio.run(agent.drain()) == 12
         assert outbox.depth() == 0
     finally:

@@ -268,20 +268,28 @@ def test_a_gap_is_filled_from_the_sensor_history_with_derived_times(
     first_index = int((at(17 + 43 / 60) - boot).total_seconds()) // 600 - 1
     assert history[0][1] == (320 + first_index % 64) / 16
     assert state is not None
-    assert (state.interval_s, state.history_next) == (600, first_index + 17)
+    # The cursor is the next record number since the sensor's power-on (index + 1).
+    assert (state.interval_s, state.history_next) == (600, first_index + 1 + 17)
     # Asked in pages of at most three records, after the count.
     assert memory.commands[0] == COUNT_COMMAND
     assert all(c[0] == 7 and 1 <= c[5] <= 3 for c in memory.commands[1:])
 
 
-def test_history_is_never_taken_twice_and_a_reboot_starts_over() -> None:
-    boot = START
-    times = gatt.record_times(boot, uptime_s=6 * 3600 + 59, count=36, interval_s=600)
-    assert times[0] == START + timedelta(minutes=10)
-    assert times[-1] == START + timedelta(hours=6)
+def test_record_times_intervals_and_reboots_follow_the_sensor_uptime() -> None:
+    assert gatt.record_time(START, 1, 600) == START + timedelta(minutes=10)
+    assert gatt.record_time(START, 36, 600) == START + timedelta(hours=6)
     assert gatt.derive_interval(6 * 3600 + 59, 36, fallback=900) == 600
     assert gatt.derive_interval(100, 1, fallback=900) == 900  # too few records to tell
     assert gatt.derive_interval(36 * 86400, 6, fallback=600) == 600  # wrapped memory: implausible
+    # Same boot: the uptime went on as time did (a little drift and a late advert allowed).
+    assert gatt.same_boot(7200, 3600, elapsed_s=3600)
+    assert gatt.same_boot(7200, 3600, elapsed_s=3700)
+    assert gatt.same_boot(7200, 3600, elapsed_s=None)
+    # The gateway's wall clock is not consulted: a wall step cannot make a reboot.
+    assert gatt.same_boot(3600 + 600, 3600, elapsed_s=600)
+    # Rebooted: the uptime went back, or advanced far less than the time elapsed.
+    assert not gatt.same_boot(500, 3600, elapsed_s=600)
+    assert not gatt.same_boot(4000, 3600, elapsed_s=86400)
 
 
 def test_backfill_resumes_from_its_cursor(tmp_path: Path, loop: VirtualTimeLoop) -> None:
@@ -293,45 +301,48 @@ def test_backfill_resumes_from_its_cursor(tmp_path: Path, loop: VirtualTimeLoop)
     async def twice() -> tuple[list[gatt.Record], list[gatt.Record]]:
         await asyncio.sleep(4 * 3600)
         uptime = int((clock() - memory.boot_at).total_seconds())
-        first, boot_at, next_index, interval = await gatt.backfill(
+        first, next_record, interval = await gatt.backfill(
             client,
             device,
             name=SENSOR_A,
             uptime_s=uptime,
-            seen_at=clock(),
+            heard_at=loop.time(),
+            monotonic=loop.time,
+            boot_at=memory.boot_at,
+            next_record=None,
             after=START,
             before=clock() + timedelta(seconds=1),
-            known_boot=None,
-            next_index=None,
             fallback_interval=600,
-            clock=clock,
         )
+        # Heard an hour later: the cursor of that boot goes on from where it was.
         await asyncio.sleep(3600)
         uptime = int((clock() - memory.boot_at).total_seconds())
-        second, _, _, _ = await gatt.backfill(
+        heard = loop.time()
+        await asyncio.sleep(2)  # the connection starts a little after the advert
+        second, _, _ = await gatt.backfill(
             client,
             device,
             name=SENSOR_A,
             uptime_s=uptime,
-            # The advert arrived 2 s later than the first time: the same boot, kept.
-            seen_at=clock() + timedelta(seconds=2),
+            heard_at=heard,
+            monotonic=loop.time,
+            boot_at=memory.boot_at,
+            next_record=next_record,
             after=START,  # an overlapping gap
             before=clock() + timedelta(seconds=1),
-            known_boot=boot_at,
-            next_index=next_index,
             fallback_interval=interval,
-            clock=clock,
         )
         return first, second
 
     first, second = loop.run_until_complete(twice())
     loop.close()
     assert [r.timestamp for r in first] == [START + timedelta(minutes=10 * k) for k in range(1, 25)]
-    assert first[0].temperature == (320 + (6 * 24 + 0) % 64) / 16  # record 144: 1 day + 10 min
+    assert first[0].temperature == (320 + (6 * 24 + 0) % 64) / 16  # record 145: 1 day + 10 min
+    assert first[0].number == 145
     assert [r.timestamp for r in second] == [
         START + timedelta(minutes=10 * k) for k in range(25, 31)
     ]
-    assert {r.index for r in first}.isdisjoint(r.index for r in second)
+    assert {r.number for r in first}.isdisjoint(r.number for r in second)
 
 
 def test_an_unreachable_sensor_leaves_the_gap_and_the_gateway_running(

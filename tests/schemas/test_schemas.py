@@ -708,8 +708,27 @@ def test_unreadable_manifest_is_rejected(schema_copy: Path) -> None:
             'derived = { home_id = "data.mac" }\nderived_by = "hand"',
             "tables.toml [sensor_thermo_beacon]: unknown key(s) ['derived_by'] (known: "
             "['cluster', 'derived', 'description', 'identity', 'ingest', 'partition', "
-            "'version'], ranges)",
+            "'version'], ranges, lengths)",
             id="unknown manifest key",
+        ),
+        pytest.param(
+            '"data.description" = 200',
+            '"data.temperature" = 200',
+            "tables.toml [weather_data]: length 'data.temperature' is not a STRING column of "
+            "the table",
+            id="a length on a FLOAT",
+        ),
+        pytest.param(
+            '"data.description" = 200',
+            '"data.description" = 0',
+            "tables.toml [weather_data]: length 'data.description' = 0 is not 1..10485760",
+            id="a length of nothing",
+        ),
+        pytest.param(
+            '"data.description" = 200',
+            '"data.description" = "200"',
+            "tables.toml [weather_data]: length 'data.description' = '200' is not 1..10485760",
+            id="a length as text",
         ),
         pytest.param(
             'derived = { home_id = "data.home_id" }',

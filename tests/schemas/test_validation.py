@@ -425,6 +425,14 @@ def test_invalid_sensor_row_is_rejected_naming_field_and_value(
             ["data.description: 804 is not a string"],
             id="description a code",
         ),
+        pytest.param(
+            {**json.loads(ARCHIVE_WEATHER_LINE), "data": {"description": "rain " * 40 + "!"}},
+            [
+                'data.description: "rain rain rain rain rain rain rain rain rain rain rain r... '
+                "is longer than 200 characters"
+            ],
+            id="description beyond the contract's length",
+        ),
     ],
 )
 def test_invalid_weather_row_is_rejected_naming_field_and_value(

@@ -1,5 +1,6 @@
-"""Stand-ins the weather tests share: the Secret Manager server (`drongo`, over REST), and an
-OpenWeatherMap client on the local HTTP server with its waits recorded.
+"""Stand-ins the weather tests share: the Secret Manager server (`drongo`, over REST), an
+OpenWeatherMap client on the local HTTP server with its waits recorded, the Pub/Sub publisher
+against its gRPC stand-in, and every log line as JSON with urllib3's DEBUG log of the URLs.
 
 Imported by name by the test modules that use them, not a conftest.py: the `client` fixture
 here would shadow tests/conftest.py's (the event processor) in the function's tests.
@@ -7,6 +8,7 @@ here would shadow tests/conftest.py's (the event processor) in the function's te
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -19,8 +21,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from livability.adapters.local_bucket import LocalBucket
+from livability.adapters.pubsub import PubSubPublisher
+from livability.logs import configure_logging
 from livability.weather.client import OpenWeatherClient
 from livability.weather.locations import Location
+from tests.support.grpc_publisher import FakePublisher, fake_publisher
 from tests.weather.owm_bodies import KEY
 from tools.storage_emulator import answers, free_port
 
@@ -117,3 +122,34 @@ def client(httpserver: HTTPServer, sleeps: Sleeps) -> Iterator[OpenWeatherClient
     )
     yield owm
     owm.close()
+
+
+TOPIC = "projects/test-proj/topics/meteo_data"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePublisher]:
+    with fake_publisher() as running:
+        yield running
+
+
+@pytest.fixture
+def publisher(fake: FakePublisher) -> Iterator[PubSubPublisher]:
+    pub = PubSubPublisher(TOPIC, emulator=fake.host, batch_max_latency=0.01, deadline=5)
+    yield pub
+    pub.close()
+
+
+@contextmanager
+def json_logs_with_urls() -> Iterator[None]:
+    """The platform's JSON log lines on stderr at DEBUG, urllib3's (which print each URL,
+    key included) through the same handler."""
+    configure_logging(logging.DEBUG, "stderr")
+    urllib3_log = logging.getLogger("urllib3")
+    urllib3_log.setLevel(logging.DEBUG)
+    urllib3_log.addHandler(logging.getLogger("livability").handlers[0])
+    try:
+        yield
+    finally:
+        urllib3_log.handlers.clear()
+        urllib3_log.setLevel(logging.NOTSET)

@@ -17,11 +17,18 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from livability.adapters.local_bucket import LocalBucket
-from livability.logs import configure_logging
 from livability.weather.client import OpenWeatherClient
 from livability.weather.locations import Location
 from livability.weather.poller import poll
-from tests.weather.fixtures import LUTON_POINT, PATH, Sleeps, bucket, client, sleeps
+from tests.weather.fixtures import (
+    LUTON_POINT,
+    PATH,
+    Sleeps,
+    bucket,
+    client,
+    json_logs_with_urls,
+    sleeps,
+)
 from tests.weather.owm_bodies import KEY, LUTON, NOT_FOUND, TOO_MANY, UNAUTHORIZED
 
 __all__ = ["bucket", "client", "sleeps"]  # fixtures, imported for pytest
@@ -103,15 +110,8 @@ def test_the_key_is_in_no_json_log_line(
     bucket: LocalBucket,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging(logging.DEBUG, "stderr")
-    urllib3_log = logging.getLogger("urllib3")
-    urllib3_log.setLevel(logging.DEBUG)
-    urllib3_log.addHandler(logging.getLogger("livability").handlers[0])
-    try:
+    with json_logs_with_urls():
         every_failure(httpserver, client, bucket)
-    finally:
-        urllib3_log.handlers.clear()
-        urllib3_log.setLevel(logging.NOTSET)
 
     lines = capsys.readouterr().err.splitlines()
     entries = [json.loads(line) for line in lines]

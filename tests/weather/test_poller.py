@@ -25,8 +25,17 @@ from livability.weather.client import OpenWeatherClient
 from livability.weather.locations import Location
 from livability.weather.poller import SENT_KEY, PollReport, poll
 from schemas import registry
-from tests.support.grpc_publisher import FakePublisher, fake_publisher
-from tests.weather.fixtures import LUTON_POINT, PATH, Sleeps, bucket, client, sleeps
+from tests.support.grpc_publisher import FakePublisher
+from tests.weather.fixtures import (
+    LUTON_POINT,
+    PATH,
+    Sleeps,
+    bucket,
+    client,
+    fake,
+    publisher,
+    sleeps,
+)
 from tests.weather.owm_bodies import (
     KEY,
     LUTON,
@@ -38,7 +47,7 @@ from tests.weather.owm_bodies import (
     luton,
 )
 
-__all__ = ["bucket", "client", "sleeps"]  # fixtures, imported for pytest
+__all__ = ["bucket", "client", "fake", "publisher", "sleeps"]  # fixtures, imported for pytest
 
 TOPIC = "projects/test-proj/topics/meteo_data"
 ZOCCA_POINT = Location(44.34, 10.99)
@@ -51,19 +60,6 @@ def query(location: Location) -> dict[str, str]:
 
 def metric_zocca() -> dict[str, Any]:
     return {**ZOCCA, "main": {**ZOCCA["main"], "temp": 25.33}}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakePublisher]:
-    with fake_publisher() as running:
-        yield running
-
-
-@pytest.fixture
-def publisher(fake: FakePublisher) -> Iterator[PubSubPublisher]:
-    pub = PubSubPublisher(TOPIC, emulator=fake.host, batch_max_latency=0.01, deadline=5)
-    yield pub
-    pub.close()
 
 
 def published(fake: FakePublisher) -> list[tuple[dict[str, Any], dict[str, str]]]:
