@@ -315,4 +315,21 @@ def shared_warehouse(settings: Settings) -> Warehouse:
         return _shared(settings)
 
 
-shared_warehouse.cache_clear = _shared.cache_clear  # type: ignore[attr-defined]
+@cache
+def _shared_bucket(settings: Settings) -> Bucket:
+    return open_bucket(settings)
+
+
+def shared_bucket(settings: Settings) -> Bucket:
+    """The data bucket, one per settings and process (the event processor keeps a dead
+    letter's whole payload there when it is over the table's 1 MB)."""
+    with _SHARED_LOCK:
+        return _shared_bucket(settings)
+
+
+def _clear_shared() -> None:
+    _shared.cache_clear()
+    _shared_bucket.cache_clear()
+
+
+shared_warehouse.cache_clear = _clear_shared  # type: ignore[attr-defined]
