@@ -43,6 +43,17 @@ log = logging.getLogger(
     "functions.event_processor"
 )  # a fixed name: the runtime loads this file by path
 
+# What the servers raise for a body that ends early or arrives malformed in transit: the
+# connection dropped (OSError, and gunicorn's NoMoreData), werkzeug's own short-read check, and
+# gunicorn's chunk errors (a chunked body cut mid-chunk). Answered 400, to be sent again.
+_CUT_OFF: tuple[type[BaseException], ...] = (OSError, ClientDisconnected)
+try:
+    from gunicorn.http.errors import ParseException
+
+    _CUT_OFF += (ParseException,)
+except ImportError:  # served by werkzeug (functions-framework --debug)
+    pass
+
 
 @functions_framework.cloud_event
 def event_processor(cloud_event: CloudEvent) -> None:
@@ -102,7 +113,7 @@ def handle_request() -> flask.Response | None:
         body = read_body(
             request.stream.read,
             request.content_length,
-            cut_off=(OSError, ClientDisconnected),
+            cut_off=_CUT_OFF,
             wait=_bound_socket_wait,
         )
         item = classify(

@@ -118,7 +118,9 @@ def read_body(
             ) from None
         except cut_off as err:
             raise Refusal(
-                400, f"the body was cut off after {len(body):,} bytes ({err})", retry=True
+                400,
+                f"the body was cut off after {len(body):,} bytes ({type(err).__name__})",
+                retry=True,
             ) from None
         if not piece:
             break
