@@ -76,12 +76,16 @@ def run_replay(args: argparse.Namespace, settings: Settings, out: Console, err: 
     if args.all == bool(args.ids):
         args.parser.error("give either --all or one or more dead-letter IDs")
     warehouse = settings.open_warehouse()
+    # A payload over the table's 1 MB was kept whole in the data bucket: read back from there.
+    bucket = settings.open_bucket()
     try:
-        result = replay(warehouse, None if args.all else args.ids, datetime.now(UTC))
+        ids = None if args.all else args.ids
+        result = replay(warehouse, ids, datetime.now(UTC), spill=bucket)
     except UnknownDeadLetterError as error:
         raise CliError(str(error)) from None
     finally:
         warehouse.close()
+        bucket.close()
     out.print(
         f"{len(result.records)} dead letter(s) replayed: {result.loaded} loaded, "
         f"{result.duplicate} duplicate (already stored), {result.rejected} still rejected",
