@@ -524,8 +524,7 @@ def test_request_body_not_utf8_is_400(
     )
     assert (response.status_code, response.get_data(as_text=True)) == (
         400,
-        '{"status":400,"error":"request body: not UTF-8 (byte 0xff at offset 22)",'
-        '"retry":false}\n',
+        '{"status":400,"error":"request body: not UTF-8 (byte 0xff at offset 22)","retry":false}\n',
     )
 
 
