@@ -101,7 +101,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         groups=("functions",),
         # functions-framework serves THREADS requests at once (its default is 4 per CPU): as
         # many as the instance is sized to take (infra/sizing.py).
-        environment=(WAREHOUSE, ("THREADS", "{processor_threads}")),
+        # The data bucket keeps a dead letter's whole payload when it is over the table's 1 MB.
+        environment=(
+            WAREHOUSE,
+            ("LIVABILITY_BUCKET", "gs://{data_bucket}"),
+            ("THREADS", "{processor_threads}"),
+        ),
     ),
     _scheduled(
         "weather",

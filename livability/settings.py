@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote
 
 from livability import config
 from livability.config import env, group
@@ -80,10 +81,17 @@ class WarehouseURL:
 
 def _warehouse_url(text: str, dataset: str) -> WarehouseURL:
     if text.startswith("duckdb://"):
-        rest = text.removeprefix("duckdb://")
-        if not rest or rest.endswith("/") or "\x00" in rest:
-            raise ValueError(f"{text!r} names no file (duckdb:///PATH)")
-        return WarehouseURL("duckdb", _dataset(dataset), path=Path(rest))
+        path = _local_path(text, text.removeprefix("duckdb://"), "duckdb:///PATH")
+        # DuckDB reads these names as no file at all: rows written there vanish with the
+        # process (`:memory:`), or go to a remote service (`md:`, MotherDuck).
+        if path.parts and path.parts[0].lower().startswith((":memory:", "md:", "motherduck:")):
+            raise ValueError(
+                f"{text!r} is not a file: DuckDB keeps it in memory or remotely, and every row "
+                "stored there would be lost (duckdb:///PATH)"
+            )
+        if text.endswith("/") or path.is_dir():
+            raise ValueError(f"{text!r} names a folder, not a DuckDB file (duckdb:///PATH)")
+        return WarehouseURL("duckdb", _dataset(dataset), path=path)
     if text.startswith("bigquery://"):
         parts = text.removeprefix("bigquery://").split("/")
         if len(parts) != 2 or not PROJECT_ID.match(parts[0]):
@@ -95,6 +103,38 @@ def _warehouse_url(text: str, dataset: str) -> WarehouseURL:
             )
         return WarehouseURL("bigquery", parts[1], project=parts[0])
     raise ValueError(f"{text!r} is not duckdb:///PATH or bigquery://PROJECT/DATASET")
+
+
+def _local_path(text: str, rest: str, form: str) -> Path:
+    """The path of a `duckdb://` or `file://` URL: what follows the scheme, %-escapes decoded
+    (as `Path.as_uri()` writes them) and a leading `~` or `~user` expanded. A query string or
+    fragment, a control character or surrounding space is refused: each would otherwise
+    become part of a file name."""
+    if text != text.strip() or rest != rest.strip():
+        raise ValueError(f"{text!r} has white space around it or its path")
+    if "?" in rest or "#" in rest:
+        raise ValueError(
+            f"{text!r} has a query string or fragment; {form} takes a path only "
+            "(write a '?' or '#' in a file name as %3F or %23)"
+        )
+    try:
+        decoded = unquote(rest, errors="strict")
+    except UnicodeDecodeError:
+        raise ValueError(f"{text!r} has a %-escape that is not UTF-8") from None
+    if not decoded.strip("/") or any(ord(c) < 32 or ord(c) == 127 for c in decoded):
+        raise ValueError(f"{text!r} names no path, or a path with a control character ({form})")
+    if len(decoded) > _MAX_PATH:
+        raise ValueError(
+            f"{text[:40]!r}... is a path of {len(decoded)} characters (at most {_MAX_PATH})"
+        )
+    try:
+        return Path(decoded).expanduser()
+    except RuntimeError:  # `~nobody`, or `~` without HOME
+        user = decoded.split("/", 1)[0]
+        raise ValueError(f"{text!r} starts with {user!r}, which names no home folder") from None
+
+
+_MAX_PATH = 4096  # PATH_MAX on Linux
 
 
 @dataclass(frozen=True)
@@ -116,16 +156,30 @@ class BucketURL:
 
 def _bucket_url(text: str) -> BucketURL:
     if text.startswith("file://"):
-        rest = text.removeprefix("file://")
-        if not rest or "\x00" in rest:
-            raise ValueError(f"{text!r} names no folder (file:///PATH)")
-        return BucketURL("file", path=Path(rest))
+        path = _local_path(text, text.removeprefix("file://"), "file:///PATH")
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{text!r} is a file, not a folder (file:///PATH)")
+        return BucketURL("file", path=path)
     if text.startswith("gs://"):
         bucket, _, prefix = text.removeprefix("gs://").partition("/")
-        if not BUCKET_NAME.match(bucket) or "//" in prefix:
-            raise ValueError(f"{text!r} is not gs://BUCKET[/PREFIX]")
+        segments = prefix.strip("/").split("/") if prefix.strip("/") else []
+        if (
+            not BUCKET_NAME.match(bucket)
+            or any(part in ("", ".", "..") for part in segments)
+            or any(c in prefix for c in "?#\\")
+            or not prefix.isprintable()
+        ):
+            raise ValueError(
+                f"{text!r} is not gs://BUCKET[/PREFIX] (a prefix of plain '/'-separated names, "
+                "no '.', '..', '?' or '#')"
+            )
         return BucketURL("gs", bucket=bucket, prefix=prefix.strip("/"))
     raise ValueError(f"{text!r} is not file:///PATH or gs://BUCKET[/PREFIX]")
+
+
+def _home(text: str) -> Path:
+    """LIVABILITY_HOME: a folder path, `~` expanded; no control characters."""
+    return _local_path(text, text, "a folder path")
 
 
 def _dataset(name: str) -> str:
@@ -152,7 +206,7 @@ class Emulators:
 class Settings:
     """Where the platform keeps its data, and how to reach it."""
 
-    home: Path = field(default=DEFAULT_HOME, metadata=env("LIVABILITY_HOME", Path))
+    home: Path = field(default=DEFAULT_HOME, metadata=env("LIVABILITY_HOME", _home))
     # None: the embedded default under `home`. Not a plain variable: `from_env` reads
     # LIVABILITY_WAREHOUSE together with LIVABILITY_DATASET, which a DuckDB URL takes its
     # dataset from (a BigQuery URL names its own).
@@ -315,4 +369,21 @@ def shared_warehouse(settings: Settings) -> Warehouse:
         return _shared(settings)
 
 
-shared_warehouse.cache_clear = _shared.cache_clear  # type: ignore[attr-defined]
+@cache
+def _shared_bucket(settings: Settings) -> Bucket:
+    return open_bucket(settings)
+
+
+def shared_bucket(settings: Settings) -> Bucket:
+    """The data bucket, one per settings and process (the event processor keeps a dead
+    letter's whole payload there when it is over the table's 1 MB)."""
+    with _SHARED_LOCK:
+        return _shared_bucket(settings)
+
+
+def _clear_shared() -> None:
+    _shared.cache_clear()
+    _shared_bucket.cache_clear()
+
+
+shared_warehouse.cache_clear = _clear_shared  # type: ignore[attr-defined]

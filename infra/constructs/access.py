@@ -111,6 +111,8 @@ def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...])
         out += [
             Grant("ingest", "roles/bigquery.dataEditor", "dataset", "dataset",
                   "stream rows and dead letters into the tables"),
+            Grant("ingest", "roles/storage.objectUser", "bucket", "data",
+                  "keep a dead letter's whole payload over 1 MB", prefix="dead-letters/"),
             Grant("push", "roles/run.invoker", "function", "event_processor",
                   "deliver Pub/Sub messages to the event processor"),
             Grant("pubsub-agent", "roles/iam.serviceAccountTokenCreator", "service_account",

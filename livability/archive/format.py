@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from livability.ingest.decoding import PoisonMessageError, decode_json
 from livability.ports import Bucket
 from schemas import Field, Table, registry
 
@@ -231,22 +232,8 @@ def read_lines(source: Source) -> Iterator[Line | Damage]:
 
 
 def _parse(number: int, text: bytes) -> Line:
+    # The event processor's own decoder (issue 16): a line is read by exactly its rules.
     try:
-        decoded = text.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return Line(
-            number,
-            None,
-            text,
-            f"not UTF-8 (byte 0x{text[err.start]:02x} at column {err.start + 1})",
-        )
-    try:
-        return Line(number, json.loads(decoded, parse_constant=_no_constant), text)
-    except RecursionError:
-        return Line(number, None, text, "not JSON (nested deeper than the recursion limit)")
-    except ValueError as err:  # JSONDecodeError, NaN, or an integer of 5,000 digits
-        return Line(number, None, text, f"not JSON ({err})")
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
+        return Line(number, decode_json(text, None, columns=True), text)
+    except PoisonMessageError as err:
+        return Line(number, None, text, str(err))

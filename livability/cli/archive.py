@@ -11,7 +11,6 @@ Writes to LIVABILITY_ARCHIVE (default $LIVABILITY_HOME/archive): a folder, or gs
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from datetime import UTC, date, datetime
@@ -23,7 +22,7 @@ from rich.table import Table as RichTable
 from livability import weeks as platform_weeks
 from livability.archive import ArchiveError, schedule, verify, writer
 from livability.archive.format import archived_tables, archived_weeks
-from livability.cli.common import CliError, parse_date, progress_bar
+from livability.cli.common import CliError, inert, parse_date, print_json, progress_bar, safe
 
 
 def register(commands: Any) -> None:
@@ -80,19 +79,18 @@ def _verify(args: argparse.Namespace, bucket: Any, out: Console) -> int:
         raise CliError(f"{bucket.url}: no archived weeks to verify")
     results = [verify.verify_week(bucket, week) for week in weeks]
     if args.json:
-        out.print_json(
-            json.dumps(
-                [
-                    {
-                        "week": r.week.isoformat(),
-                        "verified": r.ok,
-                        "tables": r.tables,
-                        "problems": r.problems,
-                        "notes": r.notes,
-                    }
-                    for r in results
-                ]
-            )
+        print_json(
+            out,
+            [
+                {
+                    "week": r.week.isoformat(),
+                    "verified": r.ok,
+                    "tables": r.tables,
+                    "problems": r.problems,
+                    "notes": r.notes,
+                }
+                for r in results
+            ],
         )
     else:
         table = RichTable(title=f"Verification of {bucket.url}")
@@ -100,11 +98,12 @@ def _verify(args: argparse.Namespace, bucket: Any, out: Console) -> int:
             table.add_column(column, justify="right" if column == "rows" else "left")
         for r in results:
             rows = ", ".join(f"{t} {n}" for t, n in r.tables.items())
-            table.add_row(r.week.isoformat(), "yes" if r.ok else "NO", rows, "; ".join(r.problems))
+            problems = "; ".join(r.problems)
+            table.add_row(safe(r.week), "yes" if r.ok else "NO", safe(rows), safe(problems))
         out.print(table)
     for r in results:
         for note in r.notes:
-            print(f"livability: note: {note}", file=sys.stderr)
+            print(f"livability: note: {inert(note)}", file=sys.stderr)
     failed = [r for r in results if not r.ok]
     if failed:
         raise CliError(
@@ -145,16 +144,15 @@ def _archive(
     finally:
         warehouse.close()
     if args.json:
-        out.print_json(
-            json.dumps(
-                {
-                    "archive": bucket.url,
-                    "weeks": [
-                        {**asdict(o), "week": o.week.isoformat(), "seconds": round(o.seconds, 3)}
-                        for o in outcomes
-                    ],
-                }
-            )
+        print_json(
+            out,
+            {
+                "archive": bucket.url,
+                "weeks": [
+                    {**asdict(o), "week": o.week.isoformat(), "seconds": round(o.seconds, 3)}
+                    for o in outcomes
+                ],
+            },
         )
     else:
         table = RichTable(title=f"Archive {bucket.url}")
@@ -164,7 +162,7 @@ def _archive(
             rows = ", ".join(f"{t} {n}" for t, n in o.tables.items()) or "-"
             rate = f"{o.rows / o.seconds:,.0f}" if o.action == "archived" and o.seconds else "-"
             verified = "-" if o.action == "empty" else ("yes" if o.verified else "NO")
-            table.add_row(o.week.isoformat(), o.action, rows, verified, rate)
+            table.add_row(*(safe(c) for c in (o.week, o.action, rows, verified, rate)))
         out.print(table)
         if not outcomes:
             out.print("No complete week holds rows: nothing to archive.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from datetime import date
 from typing import Any, NoReturn
@@ -16,6 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from livability.ports import BackendError
 from livability.settings import SettingsError
@@ -70,12 +72,47 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
+# --- Printing stored text (issue 16 #8) -------------------------------------------------------
+# Whatever the CLI prints from stored data (a dead letter's table_id or reason, a file's
+# problem, a location's name, a warehouse row) may hold escape sequences that would drive the
+# operator's terminal: every path shows it through `inert` (text), `safe` (a table cell or a
+# line for rich, with no markup) or `print_json`. tests/cli/test_inert_output.py checks the
+# modules that read stored data use them.
+
+
+def inert(value: object) -> str:
+    """`value` as text that cannot act on a terminal: every control or format character (C0,
+    DEL, C1 such as CSI 0x9b, bidi overrides, zero-width marks, line separators, lone
+    surrogates) is shown as its escape (`\\x1b`, `\\u202e`); printable text is unchanged."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def safe(value: object) -> Text:
+    """`inert(value)` for rich: a Text, so `[brackets]` in it are shown, never markup."""
+    return Text(inert(value))
+
+
+def print_json(console: Console, data: Any) -> None:
+    """`data` as highlighted JSON; every non-ASCII character escaped, so nothing acts."""
+    console.print_json(json.dumps(data, default=str), ensure_ascii=True)
+
+
 def fmt(value: Any, digits: int = 1) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return str(value)
+    return inert(value)
 
 
 def cell(vector: dict[str, Any], column: str, digits: int) -> str:
@@ -83,10 +120,10 @@ def cell(vector: dict[str, Any], column: str, digits: int) -> str:
     if value is None:
         return "-"
     if column == "grade" and vector.get("provisional"):
-        return f"{value}?"
+        return f"{inert(value)}?"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return str(value)
+    return inert(value)
 
 
 def week_in_contract(week: date, weeks: int = 1, option: str = "--week") -> date:

@@ -7,15 +7,13 @@ became of it ('loaded', 'duplicate' or 'rejected' with the new reason).
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
-from rich.text import Text
 
-from livability.cli.common import CliError, parse_date
+from livability.cli.common import CliError, parse_date, print_json, safe
 from livability.ingest.dead_letters import UnknownDeadLetterError, list_dead_letters, replay
 from livability.settings import Settings
 
@@ -48,7 +46,7 @@ def run_list(args: argparse.Namespace, settings: Settings, out: Console, err: Co
     finally:
         warehouse.close()
     if args.json:
-        out.print_json(json.dumps([d.to_json() for d in letters]))
+        print_json(out, [d.to_json() for d in letters])
         return 0
     if not letters:
         err.print("No dead letters" + (f" since {args.since}." if args.since else "."))
@@ -68,8 +66,8 @@ def run_list(args: argparse.Namespace, settings: Settings, out: Console, err: Co
             reason,
             state,
         )
-        # Text, not markup: reasons quote payloads, which may hold [brackets].
-        table.add_row(*(Text(cell) for cell in cells))
+        # Inert text, not markup: reasons quote payloads (escapes, [brackets]).
+        table.add_row(*(safe(cell) for cell in cells))
     out.print(table)
     return 0
 
@@ -78,12 +76,16 @@ def run_replay(args: argparse.Namespace, settings: Settings, out: Console, err: 
     if args.all == bool(args.ids):
         args.parser.error("give either --all or one or more dead-letter IDs")
     warehouse = settings.open_warehouse()
+    # A payload over the table's 1 MB was kept whole in the data bucket: read back from there.
+    bucket = settings.open_bucket()
     try:
-        result = replay(warehouse, None if args.all else args.ids, datetime.now(UTC))
+        ids = None if args.all else args.ids
+        result = replay(warehouse, ids, datetime.now(UTC), spill=bucket)
     except UnknownDeadLetterError as error:
         raise CliError(str(error)) from None
     finally:
         warehouse.close()
+        bucket.close()
     out.print(
         f"{len(result.records)} dead letter(s) replayed: {result.loaded} loaded, "
         f"{result.duplicate} duplicate (already stored), {result.rejected} still rejected",

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from livability.cli.common import bounded, cell, parse_date, progress_bar, week_in_contract
+from livability.cli.common import (
+    bounded,
+    cell,
+    fmt,
+    parse_date,
+    progress_bar,
+    safe,
+    week_in_contract,
+)
 from livability.settings import Settings
 
 if TYPE_CHECKING:
@@ -115,10 +123,10 @@ def scores_table(result: DemoResult) -> RichTable:
             else "-"
         )
         table.add_row(
-            str(home.home_id),
-            home.archetype,
-            home.site.name,
-            delta,
+            fmt(home.home_id),
+            safe(home.archetype),
+            safe(home.site.name),
+            safe(delta),
             f"{cell(v, 'score_low', 1)}-{cell(v, 'score_high', 1)}",
             *(cell(v, column, digits) for column, digits in COLUMNS),
         )

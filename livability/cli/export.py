@@ -7,14 +7,13 @@ one row per row_id (livability/archive/export.py). CSV flattens nested columns t
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from livability.archive import ArchiveError
-from livability.cli.common import CliError, parse_date, progress_bar
+from livability.cli.common import CliError, parse_date, print_json, progress_bar, safe
 
 
 def register(commands: Any) -> None:
@@ -77,7 +76,7 @@ def run(args: argparse.Namespace, settings: Any, out: Console, err: Console) -> 
         "seconds": round(stats.seconds, 3),
     }
     if args.json:
-        out.print_json(json.dumps(summary))
+        print_json(out, summary)
     else:
         rate = stats.rows / stats.seconds if stats.seconds else 0.0
         out.print(
@@ -87,5 +86,5 @@ def run(args: argparse.Namespace, settings: Any, out: Console, err: Console) -> 
             f"{stats.skipped} archived lines refused; {stats.seconds:.2f} s ({rate:,.0f} rows/s)"
         )
         for reason in stats.skipped_reasons:
-            err.print(f"skipped: {reason}")
+            err.print(safe(f"skipped: {reason}"))
     return 0

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from livability import finops, messages
-from livability.cli.common import CliError, bounded
+from livability.cli.common import CliError, bounded, print_json, safe
 from livability.gcp import INGEST_MODES
 from livability.settings import Settings
 from schemas import registry
@@ -243,7 +243,7 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
         raise CliError(str(error)) from None
     result = finops.estimate(scenario, measurements(), book, label="this project")
     if args.json:
-        out.print_json(json.dumps(result.as_json()))
+        print_json(out, result.as_json())
         return 0
     _print_estimate(out, result, scenario, book)
     return 0
@@ -280,13 +280,15 @@ def _print_estimate(
             table.add_column(column, justify="left" if column in ("item", "unit") else "right")
         for line in result.lines:
             if line.service == service:
-                table.add_row(line.item, quantity(line.quantity), line.unit, money(line.cost))
+                table.add_row(
+                    safe(line.item), quantity(line.quantity), safe(line.unit), money(line.cost)
+                )
         out.print(table)
     totals = RichTable(title="Monthly total", title_justify="left")
     totals.add_column("service")
     totals.add_column("cost", justify="right")
     for service, subtotal in result.by_service().items():
-        totals.add_row(service, money(subtotal))
+        totals.add_row(safe(service), money(subtotal))
     totals.add_row("[bold]total[/]", f"[bold]{money(result.total)}[/]")
     out.print(totals)
 
@@ -306,7 +308,7 @@ def _run_reference(args: argparse.Namespace, book: finops.PriceBook, out: Consol
             "total_from_derived_usage": float(finops.cents(derived.total)),
         }
     if args.json:
-        out.print_json(json.dumps(report))
+        print_json(out, report)
         return 0
     out.print(
         f"The reference's estimate (1,000,000 homes, a reading every 10 min, 100 rows per "
@@ -327,8 +329,8 @@ def _run_reference(args: argparse.Namespace, book: finops.PriceBook, out: Consol
             table.add_column(column, justify="left" if column == "item" else "right")
         for c in finops.compare_reference(mode, per_row):
             table.add_row(
-                c.item,
-                f"{quantity(c.stated)} {c.unit.replace('TiB', 'GB').replace('-month', '')}",
+                safe(c.item),
+                safe(f"{quantity(c.stated)} {c.unit.replace('TiB', 'GB').replace('-month', '')}"),
                 quantity(c.derived),
                 f"{c.difference:+.2%}",
                 money(c.stated_cost),

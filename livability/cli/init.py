@@ -7,12 +7,12 @@ Idempotent on every warehouse: a second run changes nothing, an additive change 
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from livability.cli.common import print_json, safe
 from livability.settings import Settings, open_warehouse
 from schemas import registry
 
@@ -32,14 +32,14 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     finally:
         warehouse.close()
     if args.json:
-        out.print_json(
-            json.dumps([{"table": c.name, "action": c.action, "detail": c.detail} for c in changes])
+        print_json(
+            out, [{"table": c.name, "action": c.action, "detail": c.detail} for c in changes]
         )
         return 0
     table = RichTable(title=f"Tables of schemas/ in {settings.warehouse_url}")
     for column in ("table", "action", "detail"):
         table.add_column(column)
     for change in changes:
-        table.add_row(change.name, change.action, change.detail)
+        table.add_row(safe(change.name), safe(change.action), safe(change.detail))
     out.print(table)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from contextlib import ExitStack, closing
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from livability.cli.common import CliError, progress_bar
+from livability.cli.common import CliError, fmt, inert, print_json, progress_bar, safe
 from livability.settings import Settings
 
 if TYPE_CHECKING:
@@ -69,19 +68,19 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
         problems = [
             {"where": p.where, "reason": p.reason, "damage": p.damage} for p in report.problems
         ]
-        out.print_json(json.dumps({"tables": counts, "problems": problems}))
+        print_json(out, {"tables": counts, "problems": problems})
     else:
         table = RichTable(title=f"Loaded {text}")
         for column in ("table", "loaded", "rejected", "duplicates"):
             table.add_column(column, justify="left" if column == "table" else "right")
         for name, c in counts.items():
-            table.add_row(name, *(str(c[k]) for k in ("loaded", "rejected", "duplicates")))
+            table.add_row(safe(name), *(fmt(c[k]) for k in ("loaded", "rejected", "duplicates")))
         out.print(table)
         rows = sum(sum(c.values()) for c in counts.values())
         out.print(f"{rows} rows in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
     for problem in report.problems:
         kind = "damaged" if problem.damage else "skipped"
-        print(f"livability: {kind}: {problem}", file=sys.stderr)
+        print(f"livability: {kind}: {inert(problem)}", file=sys.stderr)
     damaged = [p for p in report.problems if p.damage]
     if damaged:
         raise CliError(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from livability.cli.common import cell, parse_date, week_in_contract
+from livability.cli.common import cell, parse_date, print_json, week_in_contract
 from livability.settings import Settings
 
 # (column, header, digits): what a person reads first, then the physics behind it.
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     if args.json:
         # As published to the bucket and the table: validated, with their row ids.
         scores = registry()["livability_scores"]
-        out.print_json(json.dumps([to_json(validate_row(scores, to_json(v))) for v in vectors]))
+        print_json(out, [to_json(validate_row(scores, to_json(v))) for v in vectors])
         return 0
     if not vectors:
         err.print(f"No readings in the 7 days from {week}: nothing to score.")

@@ -17,8 +17,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
 
-from livability.cli.common import CliError, parse_date
+from livability.cli.common import CliError, parse_date, safe
 from livability.settings import Settings, open_publisher
 from livability.smoke import run as smoke
 from livability.smoke.jobs import HttpJobs, Jobs, SchedulerJobs
@@ -92,8 +93,8 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     )
 
     def show(step: smoke.Step) -> None:
-        mark = "[green]ok[/]" if step.ok else "[red]FAILED[/]"
-        err.print(f"{mark} {step.name} ({step.seconds:.2f} s): {step.detail}", markup=True)
+        mark = Text("ok", "green") if step.ok else Text("FAILED", "red")
+        err.print(mark + safe(f" {step.name} ({step.seconds:.2f} s): {step.detail}"))
 
     try:
         report = smoke.run(target, options, on_step=show)
@@ -105,7 +106,8 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     for column in ("step", "result", "seconds", "detail"):
         table.add_column(column, justify="right" if column == "seconds" else "left")
     for step in report.steps:
-        table.add_row(step.name, "ok" if step.ok else "FAILED", f"{step.seconds:.2f}", step.detail)
+        cells = (step.name, "ok" if step.ok else "FAILED", f"{step.seconds:.2f}", step.detail)
+        table.add_row(*(safe(c) for c in cells))
     out.print(table)
     if not report.ok:
         failed = [s.name for s in report.steps if not s.ok]

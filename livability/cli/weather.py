@@ -15,7 +15,6 @@ example a local test server.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from livability.cli.common import CliError
+from livability.cli.common import CliError, print_json, safe
 from livability.ingest.rows import ingest_rows
 from livability.ports import Publisher, Warehouse
 from livability.settings import Settings, open_publisher
@@ -95,16 +94,20 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
         publisher.close()
     summary = report.to_json()
     if args.json:
-        out.print_json(json.dumps(summary))
+        print_json(out, summary)
     else:
         where = settings.topic or str(settings.warehouse_url)
         table = RichTable(title=f"Weather poll → {where}")
         for column in ("location", "outcome", "observed at", "reason"):
             table.add_column(column)
         for result in report.results:
-            table.add_row(
-                result.location, result.outcome, result.observed_at or "-", result.reason or ""
+            cells = (
+                result.location,
+                result.outcome,
+                result.observed_at or "-",
+                result.reason or "",
             )
+            table.add_row(*(safe(c) for c in cells))
         out.print(table)
         out.print(
             f"{summary['locations']} location(s): {summary['published']} published, "

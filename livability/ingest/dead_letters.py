@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from livability.ingest.messages import PoisonMessageError, decode_rows, message_from_event, route
-from livability.ingest.rows import DEAD_LETTER
+from livability.ingest.decoding import PoisonMessageError, decode_json, decode_rows
+from livability.ingest.messages import (
+    NO_MESSAGE,
+    is_message_reason,
+    message_from_event,
+    route,
+)
+from livability.ingest.rows import DEAD_LETTER, kept_payload, was_cut
 from livability.messages import TABLE_ATTRIBUTE
-from livability.ports import Warehouse, WarehouseError
-from schemas import ROW_ID, Registry, Table, UnknownTableError, registry
+from livability.ports import Bucket, ObjectNotFoundError, Warehouse, WarehouseError
+from schemas import ROW_ID, Registry, Table, registry
 from schemas.validation import RowError, validate_row
 
 EPOCH = date(2000, 1, 1)  # the platform's first plausible day (tables.toml ranges)
@@ -167,6 +173,7 @@ def replay(
     *,
     schemas: Registry | None = None,
     since: date | None = None,
+    spill: Bucket | None = None,
 ) -> ReplayResult:
     """Re-validate dead letters and load what now passes, exactly once.
 
@@ -174,6 +181,7 @@ def replay(
     (`--all`). Each gets a replay record appended; an unknown id raises
     `UnknownDeadLetterError` before anything is written. `schemas` is the contract to
     validate against (default: the one shipped), so a widened rule can be replayed.
+    `spill` is the data bucket, where a payload over 1 MB was kept whole.
     """
     utc_text(received_at)  # refuses a naive time before anything is read or written
     contract = schemas or registry()
@@ -191,7 +199,7 @@ def replay(
         chosen = [by_id[i] for i in dict.fromkeys(ids)]
     result = ReplayResult()
     for letter in chosen:
-        outcome, reason = _replay_one(warehouse, contract, letter)
+        outcome, reason = _replay_one(warehouse, contract, letter, spill)
         result.add(
             _append(
                 warehouse, contract, letter, outcome=outcome, reason=reason, received_at=received_at
@@ -201,10 +209,10 @@ def replay(
 
 
 def _replay_one(
-    warehouse: Warehouse, contract: Registry, letter: DeadLetter
+    warehouse: Warehouse, contract: Registry, letter: DeadLetter, spill: Bucket | None
 ) -> tuple[Outcome, str]:
     try:
-        table, rows = _rows(warehouse, contract, letter)
+        table, rows = _rows(warehouse, contract, letter, spill)
     except PoisonMessageError as err:
         return "rejected", str(err)
     valid: list[dict[str, Any]] = []
@@ -228,12 +236,16 @@ def _replay_one(
     return "duplicate", f"replayed: the row(s) were already stored in {table.name}"
 
 
-def _rows(warehouse: Warehouse, contract: Registry, letter: DeadLetter) -> tuple[Table, list[Any]]:
-    """The table and rows a dead letter's payload holds, as the processor would read them.
+def _rows(
+    warehouse: Warehouse, contract: Registry, letter: DeadLetter, spill: Bucket | None
+) -> tuple[Table, list[Any]]:
+    """The table and rows a dead letter's payload holds, read exactly as the processor did.
 
-    A row dead-lettered on its own is a JSON object with an ingest `target_table`; anything
-    else is a whole message (poison): a Pub/Sub envelope, or a message body with the table it
-    named, and goes through the processor's own unwrapping, routing and decoding.
+    One decoding path (`livability.ingest.decoding`): a duplicate key, NaN, a deep or huge
+    text is refused here as at ingest. A dead letter is a whole message when its reason names
+    a message field (`is_message_reason`, which the processor guarantees for every message it
+    dead-letters); anything else is ONE row, validated as such and never unwrapped: a row that
+    is a list, or a Pub/Sub envelope, stays one (invalid) row, as the processor saw it.
     """
     if letter.reason.startswith(_OTHER_DATASET):
         # The dataset attribute is not stored with the dead letter, so a replay cannot check
@@ -241,41 +253,57 @@ def _rows(warehouse: Warehouse, contract: Registry, letter: DeadLetter) -> tuple
         raise PoisonMessageError(
             f"{letter.reason} (a replay does not write another dataset's data)"
         )
-    body = _json(letter.payload)
-    target = letter.target_table
-    table = contract[target] if target is not None and target in contract else None
-    if table is not None and not table.ingest:
-        table = None
-    if isinstance(body, dict) and "message" in body and not _has_column(table, "message"):
-        message = message_from_event(body)  # the Pub/Sub envelope of a push or CloudEvent
-        attributes, raw = message.attributes, message.data
-    elif isinstance(body, dict) and table is not None:
-        return table, [body]
-    else:
-        attributes, raw = (
-            ({TABLE_ATTRIBUTE: target} if target else {}),
-            _payload_bytes(letter.payload),
-        )
+    raw = _payload_bytes(_whole_payload(letter, spill))
+    if not is_message_reason(letter.reason):
+        table = _ingest_table(contract, letter.target_table)
+        return table, [decode_json(raw, "row")]
+    if letter.reason.startswith(NO_MESSAGE):
+        raise PoisonMessageError(letter.reason)  # the event's data is still no message
+    try:
+        body = decode_json(raw)
+    except PoisonMessageError:
+        body = None  # not even JSON: decode_rows below says why, as the processor did
+    if isinstance(body, dict) and "message" in body:
+        # A whole event: its envelope failed when received and fails again the same way.
+        # If it unwraps, it was never one: it is a message's data and stays that.
+        message_from_event(body)
+    attributes = {TABLE_ATTRIBUTE: letter.target_table} if letter.target_table else {}
     routed = route(attributes, warehouse.dataset)
+    return _ingest_table(contract, routed.name), decode_rows(raw)
+
+
+def _ingest_table(contract: Registry, name: str | None) -> Table:
+    if name is None or name not in contract or not contract[name].ingest:
+        raise PoisonMessageError(f"table_id: {name!r} is not a table that accepts device data")
+    return contract[name]
+
+
+def _whole_payload(letter: DeadLetter, spill: Bucket | None) -> str:
+    """The payload as received: a cut one is read back whole from the data bucket, checked."""
+    if not was_cut(letter.reason):
+        return letter.payload
+    kept = kept_payload(letter.reason)
+    if kept is None or spill is None:
+        raise PoisonMessageError(
+            "payload: only a prefix was stored and the whole is not in a bucket, so the "
+            "message cannot be replayed"
+        )
+    key, digest = kept
     try:
-        table = contract[routed.name]
-    except UnknownTableError as err:
-        raise PoisonMessageError(f"table_id: {err}") from None
+        data = spill.get(key)
+    except ObjectNotFoundError:
+        raise PoisonMessageError(
+            f"payload: the whole payload {key} is no longer in {spill.url}"
+        ) from None
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise PoisonMessageError(
+            f"payload: {key} in {spill.url} is not the payload that was dead-lettered "
+            "(its sha256 differs)"
+        )
     try:
-        return table, decode_rows(raw)
-    except RecursionError:
-        raise PoisonMessageError("message.data: JSON nested too deep") from None
-
-
-def _has_column(table: Table | None, name: str) -> bool:
-    return table is not None and any(f.name == name for f in table.fields)
-
-
-def _json(payload: str) -> Any:
-    try:
-        return json.loads(payload)
-    except (ValueError, RecursionError):  # not JSON, a 5,000-digit number, 100k-deep nesting
-        return None
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PoisonMessageError(f"payload: {key} in {spill.url} is not UTF-8 text") from None
 
 
 def _payload_bytes(payload: str) -> bytes:

@@ -8,15 +8,14 @@ Parsing is total rather than guarded: each step catches the errors its input can
 (`ValueError` for an integer of 5,000 digits, `RecursionError` for JSON nested 100k deep,
 `UnicodeError` for bytes that are not UTF-8 or text with lone surrogates, `TypeError` for a
 value of the wrong type) and names the field and the value in a `PoisonMessageError`.
-Before any of it, `body_problem` says why an HTTP body is no JSON at all: the event
-processor answers such a sender 400 (Pub/Sub never sends one).
+Every byte is decoded by `livability.ingest.decoding`, the one strict decoder that replay
+and load-archive use too; `livability.ingest.delivery` reads the HTTP request before any of it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from livability.ingest.decoding import MAX_ROWS, PoisonMessageError, decode_rows
 from livability.ingest.rows import (
     BASE64_PREFIX,
     IngestResult,
@@ -33,11 +33,12 @@ from livability.ingest.rows import (
     payload_text,
 )
 from livability.messages import TABLE_ATTRIBUTE
-from livability.ports import Warehouse
+from livability.ports import Bucket, Warehouse
 from schemas import Table, registry
 from schemas.validation import shown
 
 log = logging.getLogger(__name__)
+__all__ = ["MAX_ROWS", "PoisonMessageError", "decode_rows"]  # their home is ingest.decoding
 
 # Pub/Sub's own limits (cloud.google.com/pubsub/quotas): a message of at most 10 MB, at most
 # 100 attributes, keys of 256 bytes and values of 1024. Nothing Pub/Sub delivers exceeds them.
@@ -46,15 +47,6 @@ MAX_ATTRIBUTE_KEY = 256
 MAX_ATTRIBUTE_VALUE = 1024
 # Pub/Sub message ids are decimal numbers; CloudEvent ids (`ce-id`) are short printable text.
 _MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,256}")
-# The contract's rows nest 2 levels (row, `data`), a message 3 (its list). Anything far
-# deeper is no row; refusing it early keeps every later encoder away from the recursion limit.
-MAX_JSON_DEPTH = 32
-# Typical messages hold 1-100 rows; a 10 MB message of `{}` would be 3 million dead letters.
-MAX_ROWS = 10_000
-
-
-class PoisonMessageError(ValueError):
-    """A message that no retry can make valid."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +63,18 @@ class Outcome:
     poison: str | None = None  # why the whole message was dead-lettered
 
 
+# Every reason a whole message is dead-lettered with starts with the message field it names
+# (`_reject` makes sure); a row's reason starts with where the row was (`row 3: `, `<file>
+# line 7: `). Replay reads a dead letter back as a message or as one row by this.
+NO_MESSAGE = "CloudEvent data has no "
+MESSAGE_FIELDS = ("message.", "table_id:", "dataset_id:", "attributes.", "message:", NO_MESSAGE)
+
+
+def is_message_reason(reason: str) -> bool:
+    """Whether a dead letter with this reason is a whole message (else it is one row)."""
+    return reason.startswith(MESSAGE_FIELDS)
+
+
 def event_id_text(event_id: object) -> str | None:
     """An event or message id as the platform stores it, or None if it is not one."""
     if isinstance(event_id, str) and _MESSAGE_ID.fullmatch(event_id):
@@ -78,28 +82,11 @@ def event_id_text(event_id: object) -> str | None:
     return None
 
 
-def body_problem(body: bytes) -> str | None:
-    """Why an HTTP request body is not JSON anyone can parse, or None if it is.
-
-    Pub/Sub and Eventarc always send well-formed JSON (the message itself is base64 inside
-    it), so a body with a problem comes from another sender: the caller answers 400.
-    """
-    try:
-        json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        return f"request body: not UTF-8 (byte 0x{body[err.start]:02x} at offset {err.start})"
-    except RecursionError:
-        return "request body: JSON nested deeper than the parser's recursion limit"
-    except ValueError as err:  # JSONDecodeError, or an integer of more than 4,300 digits
-        return f"request body: not JSON this platform reads ({err})"
-    return None
-
-
 def message_from_event(data: Any, event_id: str | None = None) -> PubSubMessage:
     """The Pub/Sub message inside a CloudEvent's data (Eventarc and push share the shape)."""
     message = data.get("message") if isinstance(data, Mapping) else None
     if not isinstance(message, Mapping):
-        raise PoisonMessageError("CloudEvent data has no Pub/Sub 'message' object")
+        raise PoisonMessageError(f"{NO_MESSAGE}Pub/Sub 'message' object")
     raw_id = message.get("messageId", message.get("message_id", event_id))
     message_id = event_id_text(raw_id)
     if raw_id is not None and message_id is None:
@@ -183,87 +170,13 @@ def route(attributes: Mapping[str, str], dataset: str) -> Table:
     return table
 
 
-def _no_constant(name: str) -> Any:
-    raise PoisonMessageError(
-        f"message.data: {name} is not valid JSON (JSON has no NaN or Infinity)"
-    )
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise PoisonMessageError(
-                    f"message.data: key {shown(key)} appears twice in one object (ambiguous JSON)"
-                )
-            seen.add(key)
-    return out
-
-
-def _too_deep(body: Any, limit: int) -> bool:
-    """Whether `body` nests deeper than `limit`; iterative, so itself safe from recursion."""
-    stack: list[tuple[Any, int]] = [(body, 1)]
-    while stack:
-        value, depth = stack.pop()
-        children = value.values() if isinstance(value, dict) else value
-        for child in children:
-            if isinstance(child, (dict, list)):
-                if depth + 1 > limit:
-                    return True
-                stack.append((child, depth + 1))
-    return False
-
-
-def decode_rows(raw: bytes) -> list[Any]:
-    """The message body: one JSON row object or a non-empty JSON array of rows.
-
-    Strict JSON, as BigQuery reads it: UTF-8 only, no NaN or Infinity, no key twice in an
-    object; an integer beyond 4,300 digits or nesting beyond the recursion limit is refused
-    with its reason instead of raising.
-    """
-    if not raw:
-        raise PoisonMessageError("message.data: empty, with no row to store")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise PoisonMessageError(
-            f"message.data: not UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})"
-        ) from None
-    try:
-        body = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as err:
-        raise PoisonMessageError(f"message.data: not JSON ({err})") from None
-    except RecursionError:
-        raise PoisonMessageError(
-            f"message.data: not JSON this platform reads (nested deeper than {MAX_JSON_DEPTH} "
-            "levels)"
-        ) from None
-    except PoisonMessageError:
-        raise
-    except ValueError as err:  # int() of more than sys.get_int_max_str_digits() digits
-        raise PoisonMessageError(f"message.data: not JSON this platform reads ({err})") from None
-    if isinstance(body, (dict, list)) and _too_deep(body, MAX_JSON_DEPTH):
-        raise PoisonMessageError(
-            f"message.data: not JSON this platform reads (nested deeper than {MAX_JSON_DEPTH} "
-            "levels)"
-        )
-    if isinstance(body, dict):
-        return [body]
-    if not isinstance(body, list):
-        raise PoisonMessageError(f"message.data: {shown(body)} is neither a row nor a list")
-    if not body:
-        raise PoisonMessageError("message.data: [] is an empty list, with no row to store")
-    if len(body) > MAX_ROWS:
-        raise PoisonMessageError(
-            f"message.data: {len(body)} rows, more than the {MAX_ROWS} one message may hold"
-        )
-    return body
-
-
 def process_event(
-    data: Any, event_id: object, warehouse: Warehouse, *, received_at: datetime
+    data: Any,
+    event_id: object,
+    warehouse: Warehouse,
+    *,
+    received_at: datetime,
+    spill: Bucket | None = None,
 ) -> Outcome:
     """Handle a CloudEvent's data; what is not even a Pub/Sub message is dead-lettered whole."""
     try:
@@ -276,8 +189,9 @@ def process_event(
             target_table=_target(data),
             message_id=event_id_text(event_id),
             received_at=received_at,
+            spill=spill,
         )
-    return process_message(message, warehouse, received_at=received_at)
+    return process_message(message, warehouse, received_at=received_at, spill=spill)
 
 
 def _target(data: Any) -> str | None:
@@ -316,7 +230,11 @@ def decode_body(table: Table, message: PubSubMessage) -> list[Any]:
 
 
 def process_message(
-    message: PubSubMessage, warehouse: Warehouse, *, received_at: datetime
+    message: PubSubMessage,
+    warehouse: Warehouse,
+    *,
+    received_at: datetime,
+    spill: Bucket | None = None,
 ) -> Outcome:
     """Write a message's valid rows and dead-letter the rest. Raises only if a sink fails."""
     try:
@@ -334,8 +252,11 @@ def process_message(
             target_table=message.attributes.get(TABLE_ATTRIBUTE),
             message_id=message.message_id,
             received_at=received_at,
+            spill=spill,
         )
-    result = ingest_rows(warehouse, table, rows, source=message.message_id, received_at=received_at)
+    result = ingest_rows(
+        warehouse, table, rows, source=message.message_id, received_at=received_at, spill=spill
+    )
     return Outcome(table.name, result)
 
 
@@ -347,7 +268,9 @@ def _reject(
     target_table: str | None,
     message_id: str | None,
     received_at: datetime,
+    spill: Bucket | None,
 ) -> Outcome:
-    rejection = Rejection(str(err), payload, target_table)
-    dead_letter(warehouse, [rejection], source=message_id, received_at=received_at)
-    return Outcome(None, IngestResult(rejected=1), poison=str(err))
+    reason = str(err) if is_message_reason(str(err)) else f"message: {err}"
+    rejection = Rejection(reason, payload, target_table)
+    dead_letter(warehouse, [rejection], source=message_id, received_at=received_at, spill=spill)
+    return Outcome(None, IngestResult(rejected=1), poison=reason)

@@ -12,12 +12,13 @@ import base64
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from livability.ports import InsertResult, Warehouse, WarehouseError
+from livability.ports import Bucket, InsertResult, Warehouse, WarehouseError
 from schemas import ROW_ID, Table, registry
 from schemas.validation import RowError, to_json, validate_row
 
@@ -92,18 +93,50 @@ def storable(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def bounded_payload(payload: str, reason: str) -> tuple[str, str]:
-    """(payload, reason) with an enormous payload cut to a prefix; the reason says so."""
+# Where a payload over MAX_PAYLOAD_BYTES is kept whole, in the data bucket (LIVABILITY_BUCKET):
+# `dead-letters/<day>/<sha256>`, named by its content, so a redelivery writes the same object.
+SPILL_PREFIX = "dead-letters"
+_KEPT = re.compile(
+    r"kept whole at (?P<key>" + SPILL_PREFIX + r"/[0-9]{4}-[0-9]{2}-[0-9]{2}/[0-9a-f]{64}) "
+    r"in the data bucket; sha256 of the whole: (?P<sha256>[0-9a-f]{64})\]"
+)
+_CUT = re.compile(r"\[payload of [0-9]+ bytes cut to its first [0-9]+;")
+
+
+def bounded_payload(
+    payload: str, reason: str, *, spill: Bucket | None = None, day: str = ""
+) -> tuple[str, str]:
+    """(payload, reason) with an enormous payload cut to a prefix; the reason says so.
+
+    With a `spill` bucket the whole payload is kept there first (a `BucketError` raises: a
+    backend failure, retried), and the reason names its key, so replay can read it back.
+    """
     payload = storable(payload, len(payload))
     data = payload.encode("utf-8")
     if len(data) <= MAX_PAYLOAD_BYTES:
         return payload, reason
     prefix = data[:MAX_PAYLOAD_BYTES].decode("utf-8", "ignore")  # no split character
     digest = hashlib.sha256(data).hexdigest()
+    kept = ""
+    if spill is not None:
+        key = f"{SPILL_PREFIX}/{day}/{digest}"
+        spill.put(key, data, "text/plain; charset=utf-8")
+        kept = f"kept whole at {key} in the data bucket; "
     return prefix, (
         f"{reason} [payload of {len(data)} bytes cut to its first "
-        f"{len(prefix.encode('utf-8'))}; sha256 of the whole: {digest}]"
+        f"{len(prefix.encode('utf-8'))}; {kept}sha256 of the whole: {digest}]"
     )
+
+
+def kept_payload(reason: str) -> tuple[str, str] | None:
+    """(bucket key, sha256) of the whole payload a cut dead letter's reason names, if any."""
+    found = _KEPT.search(reason)
+    return (found["key"], found["sha256"]) if found else None
+
+
+def was_cut(reason: str) -> bool:
+    """Whether a dead letter's payload is only a prefix of what was received."""
+    return bool(_CUT.search(reason))
 
 
 def dead_letter(
@@ -112,13 +145,15 @@ def dead_letter(
     *,
     source: str | None,
     received_at: datetime,
+    spill: Bucket | None = None,
 ) -> int:
     """Store rejections in `dead_letter`; returns how many were new.
 
     The row id leaves out when and through which message a payload came (`identity` in
     tables.toml), so a redelivered poison message is stored once. Every value is made
     storable first (valid UTF-8, bounded), so a hostile payload can never make the
-    dead-letter write itself fail.
+    dead-letter write itself fail; a payload over `MAX_PAYLOAD_BYTES` is kept whole in
+    `spill` (the data bucket) when one is given.
     """
     if not rejections:
         return 0
@@ -126,7 +161,12 @@ def dead_letter(
     source = None if source is None else storable(source, MAX_NAME_CHARS)
     rows = []
     for r in rejections:
-        payload, reason = bounded_payload(r.payload, storable(r.reason, MAX_REASON_CHARS))
+        payload, reason = bounded_payload(
+            r.payload,
+            storable(r.reason, MAX_REASON_CHARS),
+            spill=spill,
+            day=received_at.date().isoformat(),
+        )
         target = None if r.target_table is None else storable(r.target_table, MAX_NAME_CHARS)
         rows.append(
             validate_row(
@@ -161,6 +201,7 @@ def ingest_rows(
     first: int = 0,
     batch: bool = False,
     where: Callable[[int], str] | None = None,
+    spill: Bucket | None = None,
 ) -> IngestResult:
     """Validate `rows` for `table`; write the valid ones and dead-letter the rest.
 
@@ -180,7 +221,7 @@ def ingest_rows(
             rejections.append(Rejection(f"{name(index)}: {err}", payload_text(raw), table.name))
     # Dead letters first: if the valid rows then fail to land, the redelivery finds the
     # dead letters already stored under the same ids and adds no copy.
-    dead_letter(warehouse, rejections, source=source, received_at=received_at)
+    dead_letter(warehouse, rejections, source=source, received_at=received_at, spill=spill)
     write = warehouse.load_rows if batch else warehouse.insert_rows
     result: InsertResult = write(table.name, valid, [row[ROW_ID] for row in valid])
     refused = [
@@ -191,7 +232,7 @@ def ingest_rows(
         )
         for f in result.failed
     ]
-    dead_letter(warehouse, refused, source=source, received_at=received_at)
+    dead_letter(warehouse, refused, source=source, received_at=received_at, spill=spill)
     return IngestResult(
         loaded=result.inserted,
         rejected=len(rejections) + len(refused),

@@ -289,3 +289,55 @@ def test_cli_replay_counts_and_usage(
             main(["dead-letter", "replay", *args])
         assert exit_info.value.code == 2
         assert "give either --all or one or more dead-letter IDs" in capsys.readouterr().err
+
+
+# --- a payload over the table's 1 MB, kept whole in the data bucket (issue 16 #6) ---
+
+
+def big_poison(settings: Settings) -> tuple[Warehouse, bytes]:
+    """A 3 MB message refused whole, holding valid rows: the table keeps 1 MB of it."""
+    duck = open_warehouse(settings)
+    rows = [reading(m % 60, humidity=40.0 + m / 1000) for m in range(12_000)]  # > MAX_ROWS
+    data = json.dumps(rows).encode()
+    assert len(data) > 1_000_000
+    process_message(
+        PubSubMessage(data, SENSOR, "m-big"),
+        duck,
+        received_at=RECEIVED,
+        spill=settings.open_bucket(),
+    )
+    return duck, data
+
+
+def test_a_cut_payload_is_replayed_from_the_whole_kept_in_the_bucket(settings: Settings) -> None:
+    duck, data = big_poison(settings)
+    [letter] = list_dead_letters(duck)
+    assert len(letter.payload.encode()) <= 1_000_000
+    key = letter.reason.split("kept whole at ")[1].split(" ")[0]
+    assert settings.open_bucket().get(key) == data  # every row the message held is kept
+    result = replay(duck, None, REPLAYED, spill=settings.open_bucket())
+    # Read whole, the message is refused for what it is; its 1 MB prefix would be "not JSON".
+    assert [(r.outcome, r.reason) for r in result.records] == [
+        ("rejected", "message.data: 12000 rows, more than the 10000 one message may hold")
+    ]
+    duck.close()
+
+
+def test_a_cut_payload_without_its_whole_or_with_another_is_not_replayed(
+    settings: Settings,
+) -> None:
+    duck, _ = big_poison(settings)
+    [letter] = list_dead_letters(duck)
+    key = letter.reason.split("kept whole at ")[1].split(" ")[0]
+    bucket = settings.open_bucket()
+    bucket.put(key, b"[]")  # someone replaced it
+    changed = replay(duck, [letter.row_id], REPLAYED, spill=bucket)
+    nowhere = replay(duck, [letter.row_id], AGAIN)  # no bucket given
+    assert [r.reason for r in (*changed.records, *nowhere.records)] == [
+        f"payload: {key} in {bucket.url} is not the payload that was dead-lettered "
+        "(its sha256 differs)",
+        "payload: only a prefix was stored and the whole is not in a bucket, so the message "
+        "cannot be replayed",
+    ]
+    assert temperatures(duck) == []
+    duck.close()

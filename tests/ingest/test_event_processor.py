@@ -424,19 +424,25 @@ def test_undecodable_bytes_are_kept_as_base64(
     ]
 
 
-def test_enormous_message_is_dead_lettered_as_a_prefix_with_length_and_hash(
+def test_enormous_message_is_dead_lettered_as_a_prefix_and_kept_whole_in_the_bucket(
     client: flask.testing.FlaskClient, settings: Settings
 ) -> None:
+    """Issue 16 changed this: the whole payload is kept in the data bucket (the table keeps a
+    1 MB prefix), so nothing a message held is lost."""
     data = b'{"note": "' + b"x" * 3_000_000 + b'"'  # not JSON: no closing brace
     response = client.post("/", json=push_body(data), headers=binary_headers())
     assert response.status_code == 200
     [dead] = stored(settings, DEAD_SQL)
     assert dead["payload"] == data[:1_000_000].decode()
+    digest = hashlib.sha256(data).hexdigest()
+    [day] = [p.name for p in (settings.home / "bucket" / "dead-letters").iterdir()]
+    key = f"dead-letters/{day}/{digest}"
     assert dead["reason"] == (
         "message.data: not JSON (Expecting ',' delimiter: line 1 column 3000012 (char 3000011)) "
-        f"[payload of {len(data)} bytes cut to its first 1000000; sha256 of the whole: "
-        f"{hashlib.sha256(data).hexdigest()}]"
+        f"[payload of {len(data)} bytes cut to its first 1000000; kept whole at {key} in the "
+        f"data bucket; sha256 of the whole: {digest}]"
     )
+    assert settings.open_bucket().get(key) == data
 
 
 def test_valid_rows_beside_hostile_ones_land(
@@ -484,7 +490,7 @@ def test_negative_zero_and_zero_are_one_row(
         ),
         pytest.param(
             '{"message": ' + "[" * 100_000 + "]" * 100_000 + "}",
-            "request body: JSON nested deeper than the parser's recursion limit",
+            "request body: not JSON this platform reads (nested deeper than 32 levels)",
             id="nested 100k deep",
         ),
     ],
@@ -493,16 +499,17 @@ def test_negative_zero_and_zero_are_one_row(
 def test_request_body_the_framework_cannot_parse_is_400(
     client: flask.testing.FlaskClient, settings: Settings, body: str, problem: str, mode: str
 ) -> None:
-    """Not a message at all (Pub/Sub always sends well-formed JSON): refused, not retried."""
+    """Not a message at all (Pub/Sub always sends well-formed JSON): refused, not retried.
+    Issue 16: every error answer is one JSON line (it was a line of text)."""
     headers = {
         "binary": {**binary_headers(), "Content-Type": "application/json"},
         "structured": {"Content-Type": "application/cloudevents+json"},
         "push": {"Content-Type": "application/json"},
     }[mode]
     response = client.post("/", data=body, headers=headers)
-    assert (response.status_code, response.get_data(as_text=True)) == (
+    assert (response.status_code, json.loads(response.get_data(as_text=True))) == (
         400,
-        f"Bad Request: {problem}\n",
+        {"status": 400, "error": problem, "retry": False},
     )
     assert stored(settings, DEAD_SQL) == []
 
@@ -517,7 +524,7 @@ def test_request_body_not_utf8_is_400(
     )
     assert (response.status_code, response.get_data(as_text=True)) == (
         400,
-        "Bad Request: request body: not UTF-8 (byte 0xff at offset 22)\n",
+        '{"status":400,"error":"request body: not UTF-8 (byte 0xff at offset 22)","retry":false}\n',
     )
 
 
