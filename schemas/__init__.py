@@ -138,6 +138,7 @@ class Table:
     ranges: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     derived: Mapping[str, str] = field(default_factory=dict)
     identity_excludes: tuple[str, ...] = ()
+    values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @cached_property
     def keyed(self) -> bool:
@@ -252,9 +253,11 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         raise SchemaError(f"{path}: {path.stem!r} is not a valid BigQuery table name")
     where = f"{MANIFEST} [{path.stem}]"
     known = {"description", "version", "ingest", "partition", "cluster", "derived", "identity"}
-    unknown = sorted(set(meta) - known - {"ranges"})
+    unknown = sorted(set(meta) - known - {"ranges", "values"})
     if unknown:
-        raise SchemaError(f"{where}: unknown key(s) {unknown} (known: {sorted(known)}, ranges)")
+        raise SchemaError(
+            f"{where}: unknown key(s) {unknown} (known: {sorted(known)}, ranges, values)"
+        )
     version = meta.get("version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise SchemaError(f"{where}: version {version!r} is not a positive integer")
@@ -268,6 +271,15 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         if leaves[key].type not in RANGE_TYPES:
             raise SchemaError(f"{where}: range on {leaves[key].type} column {key!r}")
         ranges[key] = _range(f"{where} ranges {key!r}", leaves[key].type, bounds)
+    values = {}
+    for key, allowed in meta.get("values", {}).items():
+        if key not in leaves or leaves[key].type != "STRING":
+            raise SchemaError(f"{where}: values {key!r} is not a STRING column of the table")
+        if not isinstance(allowed, list) or not allowed or not all(
+            isinstance(v, str) for v in allowed
+        ):
+            raise SchemaError(f"{where}: values {key!r} is not a non-empty list of strings")
+        values[key] = tuple(allowed)
     table = Table(
         name=path.stem,
         fields=fields,
@@ -279,6 +291,7 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         ranges=ranges,
         derived=dict(meta.get("derived", {})),
         identity_excludes=tuple(meta.get("identity", ())),
+        values=values,
     )
     _check_bigquery_layout(table, where, top, leaves)
     return table

@@ -113,6 +113,7 @@ class _Column:
     bounds: tuple[Any, Any] | None
     kind: str  # "physical" or "plausible", for the range message
     children: tuple[_Column, ...] = ()
+    values: tuple[str, ...] = ()  # the allowed values of a STRING column; () for any
 
 
 _PLANS: dict[int, tuple[Table, tuple[_Column, ...]]] = {}
@@ -139,6 +140,7 @@ def _plan(table: Table) -> tuple[_Column, ...]:
                     bounds=table.ranges.get(path),
                     kind="physical" if f.type in ("FLOAT", "INTEGER") else "plausible",
                     children=columns(f.fields, f"{path}.") if f.type == "RECORD" else (),
+                    values=tuple(table.values.get(path, ())),
                 )
             )
         return tuple(out)
@@ -170,6 +172,9 @@ def _record(
             converted = out[c.name] = c.convert(value)
         except _FieldError as err:
             problems.append(f"{c.path}: {shown(value)} {err}")
+            continue
+        if c.values and converted not in c.values:
+            problems.append(f"{c.path}: {shown(value)} is not one of {', '.join(c.values)}")
             continue
         if c.bounds is not None and not c.bounds[0] <= converted <= c.bounds[1]:
             problems.append(
