@@ -31,7 +31,7 @@ SCORES_TABLE = "livability_scores"
 # Added by the job that publishes the vectors, not by the model.
 _ADDED_BY_JOB = ("computed_at", "row_id")
 _SLICE_SENSORS = 25_000
-_UTC_WEEK = ("first_day", "last_day", "start", "end")
+_UTC_WEEK = ("first_day", "last_day", "start", "utc_end")
 
 _POLARS_TYPES: dict[str, pl.DataType] = {
     "STRING": pl.String(),
@@ -67,7 +67,7 @@ def week_params(week_start: date, plan: zones.ZonePlan | None = None) -> dict[st
         "first_day": week_start,
         "last_day": week_start + WEEK - timedelta(days=1),
         "start": start,
-        "end": start + WEEK,
+        "utc_end": start + WEEK,
         "read_first_day": read_start.date(),
         "read_last_day": (read_end - timedelta(microseconds=1)).date(),
         "read_start": read_start,

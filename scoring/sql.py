@@ -105,7 +105,7 @@ def _checked(dataset: str) -> str:
 
 def _utc_week_rows(dataset: str) -> str:
     return f"""FROM {dataset}.sensor_thermo_beacon_dedup
-  WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @start AND timestamp < @end
+  WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @start AND timestamp < @utc_end
     AND data.location IS NOT NULL"""
 
 
