@@ -46,6 +46,8 @@ SUMS = (
     "tm52_weighted",
     "rh_si_sum",
     "n_dry",
+    "damp_moisture",
+    "damp_underheating",
     "excess_n",
     "moisture_excess_sum",
     "moisture_excess_limit_sum",
@@ -177,17 +179,6 @@ def scores(suffix: str, prefix: str = "") -> list[pl.Expr]:
     ]
 
 
-def measured_only() -> list[pl.Expr]:
-    """The nominal hazards over the observed time alone: what flags are judged by."""
-    w = pl.col("w")
-    night = pl.col("w_night")
-    return [
-        pl.when(w > 0).then(100 * (1 - pl.col("s_cold") / w)).alias("cold_measured"),
-        pl.when(w > 0).then(100 * (1 - pl.col("s_damp") / w)).alias("damp_measured"),
-        pl.when(night > 0).then(100 * (1 - pl.col("s_night") / night)).alias("night_measured"),
-    ]
-
-
 def _edge_credit(interval_h: pl.Expr) -> pl.Expr:
     """Time at the week's two edges that readings just outside the week stood for.
 
@@ -239,5 +230,5 @@ def sensor_weeks(daily: pl.LazyFrame, days: pl.LazyFrame) -> pl.LazyFrame:
             (pl.col("sev_damp_wet") > th.WET_ROOM_ALLOWANCE_H).sum().alias("slow_recovery_days"),
             pl.col("tm52_weighted").max().alias("tm52_daily_weighted"),
         )
-        .with_columns(*(e for s in SUFFIXES for e in scores(s)), *measured_only())
+        .with_columns(*(e for s in SUFFIXES for e in scores(s)))
     )

@@ -392,6 +392,8 @@ SELECT
   SUM(IF(NOT wet AND rh_si >= {th.MOULD_CRITERION_RH}, n, 0)) AS mould_hours,
   SUM(IF(NOT wet AND rh_si >= {th.CONDENSATION_RH}, n, 0)) AS condensation_hours,
   SUM(IF(wet AND rh_si >= {th.MOULD_CRITERION_RH}, n, 0)) AS wet_damp_hours,
+  SUM(IF(moisture_excess > moisture_excess_limit, n * sev_damp_dry, 0)) AS damp_moisture,
+  SUM(IF(moisture_excess > moisture_excess_limit, 0, n * sev_damp_dry)) AS damp_underheating,
   SUM(IF(moisture_excess IS NULL, 0, n)) AS excess_n,
   SUM(n * moisture_excess) AS moisture_excess_sum,
   SUM(IF(moisture_excess IS NULL, 0, n * moisture_excess_limit)) AS moisture_excess_limit_sum,

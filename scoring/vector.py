@@ -32,9 +32,16 @@ def homes(sensors: pl.LazyFrame) -> pl.LazyFrame:
         _ratio("rh_si_sum", "n_dry").alias("surface_rh_mean"),
         _ratio("moisture_excess_sum", "excess_n").alias("moisture_excess_mean"),
         _ratio("moisture_excess_limit_sum", "excess_n").alias("moisture_excess_limit"),
-        _ratio("dry_n", "n").alias("dry_share"),
-        _ratio("heat_exceedance_hours", "n_free").alias("tm52_share"),
-        _ratio("night_hours_above_26c", "w_night").alias("hot_night_share"),
+        # Flags weigh measured evidence against the whole period (the week's hours, its
+        # night hours), never against the measured time: a gap can only remove evidence.
+        _ratio("dry_n", "day_hours").alias("dry_share"),
+        _ratio("heat_exceedance_hours", "day_hours").alias("tm52_share"),
+        pl.when(pl.col("bedlike"))
+        .then(_ratio("night_hours_above_26c", "night_hours"))
+        .alias("hot_night_share"),
+        _ratio("mould_hours", "day_hours").alias("mould_share"),
+        _ratio("damp_moisture", "day_hours").alias("damp_moisture_share"),
+        _ratio("damp_underheating", "day_hours").alias("damp_underheating_share"),
     )
     out = with_means.group_by("home_id").agg(
         pl.len().alias("sensors"),
@@ -45,7 +52,7 @@ def homes(sensors: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("coverage").min(),
         pl.col("reading_interval_s").max(),
         pl.col("day_hours").max().alias("week_hours"),
-        *(pl.col(c).min() for c in (*scenario_scores, "cold_measured", "damp_measured")),
+        *(pl.col(c).min() for c in scenario_scores),
         *(pl.col(c).max() for c in WORST_HOURS),
         *(
             pl.col(c).max()
@@ -56,6 +63,9 @@ def homes(sensors: pl.LazyFrame) -> pl.LazyFrame:
                 "dry_share",
                 "tm52_share",
                 "hot_night_share",
+                "mould_share",
+                "damp_moisture_share",
+                "damp_underheating_share",
                 "tm52_daily_weighted",
                 "slow_recovery_days",
             )
@@ -99,8 +109,9 @@ def _band_index(score: pl.Expr) -> pl.Expr:
 
 def _flags() -> pl.Expr:
     """Findings from measured time only, and the caveats of the vector."""
-    damp_concern = pl.col("damp_measured") < th.GRADE_BANDS[1][1]
-    moisture = pl.col("moisture_excess_mean") > pl.col("moisture_excess_limit")
+    # Damp worth a finding: measured severity-hours that alone would take the damp hazard
+    # under B; each cause is named when it holds half of that.
+    cause = (1 - th.GRADE_BANDS[1][1] / 100) / 2
     tm52 = {
         "tm52_exceedance": pl.col("tm52_share") > th.TM52_CRITERION_1_SHARE,
         "tm52_daily_exceedance": pl.col("tm52_daily_weighted") > th.TM52_DAILY_WEIGHTED_MAX,
@@ -113,10 +124,12 @@ def _flags() -> pl.Expr:
         "no_weather": ~pl.col("has_weather"),
         "no_location": pl.col("lon").is_null(),
         "several_sensors": pl.col("sensors") > 1,
-        "mould_criterion": pl.col("surface_rh_mean") >= th.MOULD_CRITERION_RH,
+        # ISO 13788's mean criterion as evidence: measured hours at or above 80 % at the
+        # surface for at least half of the week (the median at 80 %).
+        "mould_criterion": pl.col("mould_share") >= 0.5,
         "condensation": pl.col("condensation_hours") > 0,
-        "damp_from_moisture": damp_concern & moisture.fill_null(value=False),
-        "damp_from_underheating": damp_concern & ~moisture.fill_null(value=True),
+        "damp_from_moisture": pl.col("damp_moisture_share") >= cause,
+        "damp_from_underheating": pl.col("damp_underheating_share") >= cause,
         "slow_moisture_recovery": pl.col("slow_recovery_days") > 0,
         **tm52,
         "tm52_overheating": failed >= 2,
