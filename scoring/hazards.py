@@ -1,13 +1,13 @@
 """Per sensor and per home: observed time, hazards, comfort and coverage (polars, lazily).
 
-Input: the warehouse's per sensor and local day sums (`scoring/sql.py`), weighted by the
-readings of each hour, and each class's local days (`scoring/zones.py`). Here a reading
-becomes time: it stands for the sensor's reading interval, inferred per local day as the
-median spacing of readings within its hours (robust to phase, jitter, drift and dropouts;
-the week's median where a day has none; the span over the readings where no hour holds
-two), at most 60 minutes; a day never counts more than its hours plus one interval. Time
-not observed counts, in every hazard, as the worst (severity 1) and, in comfort, as no
-credit, so removing the readings of whole hours never raises a score.
+Input: the warehouse's per sensor and local day sums over observed hours (`scoring/sql.py`)
+and each class's local days (`scoring/zones.py`). Here readings become time: each stands
+for the sensor's reading interval, inferred per local day as the median spacing of readings
+within its hours (robust to phase, jitter, drift and dropouts; the week's median where a day
+has none; the span over the readings where no hour holds two), at most 60 minutes; a day
+never counts more than its hours plus one interval, and its observed time is shared evenly
+by its observed hours. Time not observed counts, in every hazard, as the worst (severity 1)
+and, in comfort, as no credit, so removing the readings of whole hours never raises a score.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ WORST_HOURS = (
 )
 SUMS = (
     "n",
+    "n_hours",
     *PARTS,
     "n_night",
     "n_wet",
@@ -89,7 +90,7 @@ def _intervals(daily: pl.LazyFrame) -> pl.LazyFrame:
 
 def complete_days(daily: pl.LazyFrame, days: pl.LazyFrame) -> pl.LazyFrame:
     """Every sensor gets all 7 local days with their hours; a day without readings is a day
-    of missing hours. Adds `c`, the hours one reading stands for that day."""
+    of missing hours. Adds `c`, the time one observed hour stands for that day."""
     sensors = _intervals(daily)
     grid = pl.LazyFrame({"d": list(range(th.DAYS_PER_WEEK))}, schema={"d": pl.Int64})
     measured = daily.select("home_id", "mac", "d", "spacings", "first_us", "last_us", *SUMS)
@@ -99,8 +100,10 @@ def complete_days(daily: pl.LazyFrame, days: pl.LazyFrame) -> pl.LazyFrame:
         .fill_null(th.MAX_READING_INTERVAL_S * 1e6)
         / 3.6e9
     )
-    cap = (pl.col("day_hours") + interval) / (pl.col("n") * interval)
-    c = pl.when(pl.col("n") > 0).then(interval * cap.clip(upper_bound=1.0)).otherwise(0.0)
+    # The day's observed time: a reading per interval, never more than the day and one
+    # interval; shared evenly by its observed hours (each hour's values stand for the hour).
+    observed = pl.min_horizontal(pl.col("n") * interval, pl.col("day_hours") + interval)
+    c = pl.when(pl.col("n_hours") > 0).then(observed / pl.col("n_hours")).otherwise(0.0)
     week_interval = (
         pl.col("interval_us")
         .clip(th.MIN_READING_INTERVAL_S * 1e6, th.MAX_READING_INTERVAL_S * 1e6)
@@ -114,8 +117,8 @@ def complete_days(daily: pl.LazyFrame, days: pl.LazyFrame) -> pl.LazyFrame:
         .join(measured, on=["home_id", "mac", "d"], how="left")
         .with_columns(pl.col(c).fill_null(0.0) for c in SUMS)
         .with_columns(pl.col("n").alias("readings"), c.alias("c"))
-        # From here every sum is in hours: a reading stands for `c` hours of its day.
-        .with_columns(pl.col(name) * pl.col("c") for name in SUMS)
+        # From here every sum is in hours: an observed hour stands for `c` hours of its day.
+        .with_columns(pl.col(name) * pl.col("c") for name in SUMS if name != "n")
     )
 
 
@@ -123,7 +126,7 @@ def _filled(frame: pl.LazyFrame, suffix: str) -> list[pl.Expr]:
     """Per day, each quantity in hours: severity-hours (missing time at the worst), night
     severity-hours beyond none, comfort-hours, and the day's observed hours."""
     wet = (pl.col(f"sev_damp_wet{suffix}") - th.WET_ROOM_ALLOWANCE_H).clip(lower_bound=0.0)
-    observed = [pl.col("n").alias("w"), pl.col("n_night").alias("w_night")] if not suffix else []
+    observed = [pl.col("n_hours").alias("w"), pl.col("n_night").alias("w_night")] if not suffix else []
     return [
         *observed,
         pl.col(f"sev_cold{suffix}").alias(f"s_cold{suffix}"),

@@ -14,8 +14,8 @@
    and EN 16798-1's running mean of the local days before.
 5. `hours`: the physics per sensor-hour, nominal and at the sensor's stated accuracy both
    ways (colder and damper, warmer and drier): severities, comfort credit, surface RH.
-6. The final SELECT: per sensor and local day, sums weighted by the hour's readings, and
-   the hours' reading spacings from which `scoring/hazards.py` infers the interval.
+6. The final SELECT: per sensor and local day, sums over its observed hours, the readings,
+   and the hours' reading spacings from which `scoring/hazards.py` infers the interval.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ SCENARIOS: Final = (
     ("_cd", -th.SENSOR_ACCURACY_C, th.SENSOR_ACCURACY_RH),  # colder and damper
     ("_wd", th.SENSOR_ACCURACY_C, -th.SENSOR_ACCURACY_RH),  # warmer and drier
 )
-# Severity-hour sums per scenario, weighted by readings.
+# Severity sums per scenario, one term per observed hour.
 SEVERITIES: Final = ("sev_cold", "sev_heat", "sev_night", "sev_damp_dry", "sev_damp_wet", "credit")
 
 
@@ -354,13 +354,14 @@ hours AS (SELECT *, ROUND(t_in - theta_max) AS tm52_dt{severities} FROM surfaces
 
 
 def _sums(suffix: str) -> str:
-    return "".join(f",\n  SUM(n * {c}{suffix}) AS {c}{suffix}" for c in SEVERITIES)
+    return "".join(f",\n  SUM({c}{suffix}) AS {c}{suffix}" for c in SEVERITIES)
 
 
 def daily_select() -> str:
-    """Per sensor and local day: sums weighted by each hour's readings, and spacings."""
+    """Per sensor and local day: sums over its observed hours (each hour once), the readings
+    and the spacings from which the observed time is inferred."""
     sums = "".join(_sums(suffix) for suffix, _, _ in SCENARIOS)
-    parts = "".join(f",\n  SUM(IF(part = {p}, n, 0)) AS n_part{p}" for p in range(th.PARTS_OF_DAY))
+    parts = "".join(f",\n  SUM(IF(part = {p}, 1, 0)) AS n_part{p}" for p in range(th.PARTS_OF_DAY))
     free = "free_running AND tm52_dt"
     return f"""
 SELECT
@@ -371,33 +372,34 @@ SELECT
   LOGICAL_OR(bedlike) AS bedlike,
   LOGICAL_OR(wet) AS wet,
   SUM(n) AS n,
+  COUNT(*) AS n_hours,
   MIN(first_us) AS first_us,
   MAX(last_us) AS last_us,
   ARRAY_AGG(IF(n > 1, (last_us - first_us) / (n - 1), NULL) IGNORE NULLS) AS spacings{parts},
-  SUM(IF(bedlike AND night, n, 0)) AS n_night,
-  SUM(IF(wet, n, 0)) AS n_wet{sums},
-  SUM(n * t_in) AS t_in_sum,
-  SUM(n * rh_in) AS rh_in_sum,
-  SUM(IF(t_in < {th.COLD_LIMIT_C}, n, 0)) AS hours_below_18c,
-  SUM(n * GREATEST(0, {th.COLD_LIMIT_C} - t_in)) AS cold_degree_hours,
-  SUM(IF(rh_in > 70, n, 0)) AS hours_above_70rh,
-  SUM(IF(t_in > {th.DAY_LIMIT_C}, n, 0)) AS hours_above_32c,
-  SUM(IF(bedlike AND night AND t_in > {th.NIGHT_LIMIT_C}, n, 0)) AS night_hours_above_26c,
-  SUM(IF(free_running, n, 0)) AS n_free,
-  SUM(IF({free} >= 1, n, 0)) AS heat_exceedance_hours,
-  SUM(IF({free} > 0, n * tm52_dt, 0)) AS tm52_weighted,
-  SUM(IF({free} > {th.TM52_UPPER_K}, n, 0)) AS tm52_upper_limit_hours,
-  SUM(IF(wet, 0, n * rh_si)) AS rh_si_sum,
-  SUM(IF(wet, 0, n)) AS n_dry,
-  SUM(IF(NOT wet AND rh_si >= {th.MOULD_CRITERION_RH}, n, 0)) AS mould_hours,
-  SUM(IF(NOT wet AND rh_si >= {th.CONDENSATION_RH}, n, 0)) AS condensation_hours,
-  SUM(IF(wet AND rh_si >= {th.MOULD_CRITERION_RH}, n, 0)) AS wet_damp_hours,
-  SUM(IF(moisture_excess > moisture_excess_limit, n * sev_damp_dry, 0)) AS damp_moisture,
-  SUM(IF(moisture_excess > moisture_excess_limit, 0, n * sev_damp_dry)) AS damp_underheating,
-  SUM(IF(moisture_excess IS NULL, 0, n)) AS excess_n,
-  SUM(n * moisture_excess) AS moisture_excess_sum,
-  SUM(IF(moisture_excess IS NULL, 0, n * moisture_excess_limit)) AS moisture_excess_limit_sum,
-  SUM(IF(rh_in < {th.DRY_AIR_RH}, n, 0)) AS dry_n,
+  SUM(IF(bedlike AND night, 1, 0)) AS n_night,
+  SUM(IF(wet, 1, 0)) AS n_wet{sums},
+  SUM(t_in) AS t_in_sum,
+  SUM(rh_in) AS rh_in_sum,
+  SUM(IF(t_in < {th.COLD_LIMIT_C}, 1, 0)) AS hours_below_18c,
+  SUM(GREATEST(0, {th.COLD_LIMIT_C} - t_in)) AS cold_degree_hours,
+  SUM(IF(rh_in > 70, 1, 0)) AS hours_above_70rh,
+  SUM(IF(t_in > {th.DAY_LIMIT_C}, 1, 0)) AS hours_above_32c,
+  SUM(IF(bedlike AND night AND t_in > {th.NIGHT_LIMIT_C}, 1, 0)) AS night_hours_above_26c,
+  SUM(IF(free_running, 1, 0)) AS n_free,
+  SUM(IF({free} >= 1, 1, 0)) AS heat_exceedance_hours,
+  SUM(IF({free} > 0, tm52_dt, 0)) AS tm52_weighted,
+  SUM(IF({free} > {th.TM52_UPPER_K}, 1, 0)) AS tm52_upper_limit_hours,
+  SUM(IF(wet, 0, rh_si)) AS rh_si_sum,
+  SUM(IF(wet, 0, 1)) AS n_dry,
+  SUM(IF(NOT wet AND rh_si >= {th.MOULD_CRITERION_RH}, 1, 0)) AS mould_hours,
+  SUM(IF(NOT wet AND rh_si >= {th.CONDENSATION_RH}, 1, 0)) AS condensation_hours,
+  SUM(IF(wet AND rh_si >= {th.MOULD_CRITERION_RH}, 1, 0)) AS wet_damp_hours,
+  SUM(IF(moisture_excess > moisture_excess_limit, sev_damp_dry, 0)) AS damp_moisture,
+  SUM(IF(moisture_excess > moisture_excess_limit, 0, sev_damp_dry)) AS damp_underheating,
+  SUM(IF(moisture_excess IS NULL, 0, 1)) AS excess_n,
+  SUM(moisture_excess) AS moisture_excess_sum,
+  SUM(IF(moisture_excess IS NULL, 0, moisture_excess_limit)) AS moisture_excess_limit_sum,
+  SUM(IF(rh_in < {th.DRY_AIR_RH}, 1, 0)) AS dry_n,
   SUM(IF(has_weather, t_out, 0)) AS t_out_sum,
   SUM(IF(has_weather, trm, 0)) AS trm_sum,
   SUM(IF(has_weather, 1, 0)) AS weather_hours

@@ -70,8 +70,8 @@ def homes(sensors: pl.LazyFrame) -> pl.LazyFrame:
                 "slow_recovery_days",
             )
         ),
-        (pl.col("t_in_sum").sum() / pl.col("n").sum()).alias("temperature_mean"),
-        (pl.col("rh_in_sum").sum() / pl.col("n").sum()).alias("humidity_mean"),
+        (pl.col("t_in_sum").sum() / pl.col("n_hours").sum()).alias("temperature_mean"),
+        (pl.col("rh_in_sum").sum() / pl.col("n_hours").sum()).alias("humidity_mean"),
         *(
             pl.when(pl.col("weather_hours").first() > 0)
             .then(pl.col(total).first() / pl.col("weather_hours").first())
