@@ -275,8 +275,10 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
     for key, allowed in meta.get("values", {}).items():
         if key not in leaves or leaves[key].type != "STRING":
             raise SchemaError(f"{where}: values {key!r} is not a STRING column of the table")
-        if not isinstance(allowed, list) or not allowed or not all(
-            isinstance(v, str) for v in allowed
+        if (
+            not isinstance(allowed, list)
+            or not allowed
+            or not all(isinstance(v, str) for v in allowed)
         ):
             raise SchemaError(f"{where}: values {key!r} is not a non-empty list of strings")
         values[key] = tuple(allowed)

@@ -83,7 +83,8 @@ def _intervals(daily: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("bedlike").any(),
         pl.col("wet").any(),
         pl.coalesce(
-            pl.col("spacings").list.explode(keep_nulls=False, empty_as_null=False).median(), pl.when(n > 1).then(span)
+            pl.col("spacings").list.explode(keep_nulls=False, empty_as_null=False).median(),
+            pl.when(n > 1).then(span),
         ).alias("interval_us"),
     )
 
@@ -126,14 +127,17 @@ def _filled(frame: pl.LazyFrame, suffix: str) -> list[pl.Expr]:
     """Per day, each quantity in hours: severity-hours (missing time at the worst), night
     severity-hours beyond none, comfort-hours, and the day's observed hours."""
     wet = (pl.col(f"sev_damp_wet{suffix}") - th.WET_ROOM_ALLOWANCE_H).clip(lower_bound=0.0)
-    observed = [pl.col("n_hours").alias("w"), pl.col("n_night").alias("w_night")] if not suffix else []
+    observed = (
+        [pl.col("n_hours").alias("w"), pl.col("n_night").alias("w_night")] if not suffix else []
+    )
     return [
         *observed,
         pl.col(f"sev_cold{suffix}").alias(f"s_cold{suffix}"),
         pl.col(f"sev_heat{suffix}").alias(f"s_heat{suffix}"),
         pl.col(f"sev_night{suffix}").alias(f"s_night{suffix}"),
-        (pl.col(f"sev_damp_dry{suffix}") + pl.when(pl.col("n_wet") > 0).then(wet).otherwise(0.0))
-        .alias(f"s_damp{suffix}"),
+        (
+            pl.col(f"sev_damp_dry{suffix}") + pl.when(pl.col("n_wet") > 0).then(wet).otherwise(0.0)
+        ).alias(f"s_damp{suffix}"),
         pl.col(f"credit{suffix}").alias(f"s_comfort{suffix}"),
     ]
 
@@ -174,8 +178,11 @@ def scores(suffix: str, prefix: str = "") -> list[pl.Expr]:
         # Edge time earns the observed time's mean credit; unobserved time earns none.
         pl.when(observed > 0)
         .then(
-            100 * col(f"s_comfort{suffix}") / observed
-            * pl.min_horizontal(observed + edge, hours) / hours
+            100
+            * col(f"s_comfort{suffix}")
+            / observed
+            * pl.min_horizontal(observed + edge, hours)
+            / hours
         )
         .otherwise(0.0)
         .alias(f"comfort{suffix}"),
@@ -204,7 +211,9 @@ def sensor_weeks(daily: pl.LazyFrame, days: pl.LazyFrame) -> pl.LazyFrame:
     """One row per sensor: sub-scores per scenario, coverage, sums, and per-day quantities."""
     per_day = complete_days(daily, days)
     per_day = per_day.with_columns(e for s in SUFFIXES for e in _filled(per_day, s))
-    quantities = [f"s_{q}{s}" for s in SUFFIXES for q in ("cold", "heat", "night", "damp", "comfort")]
+    quantities = [
+        f"s_{q}{s}" for s in SUFFIXES for q in ("cold", "heat", "night", "damp", "comfort")
+    ]
     # A part of the day counts as covered within one interval a day: a reading stamped a
     # moment after the part's edge stood for the moment before it.
     interval_h = pl.col("interval_h").first()
@@ -227,8 +236,17 @@ def sensor_weeks(daily: pl.LazyFrame, days: pl.LazyFrame) -> pl.LazyFrame:
             # Per day, in day order, for the bootstrap: the nominal quantities and hours.
             *(
                 pl.col(c).sort_by("d").alias(f"{c}_days")
-                for c in ("s_cold", "s_heat", "s_night", "s_damp", "s_comfort", "w", "w_night",
-                          "day_hours", "night_hours")
+                for c in (
+                    "s_cold",
+                    "s_heat",
+                    "s_night",
+                    "s_damp",
+                    "s_comfort",
+                    "w",
+                    "w_night",
+                    "day_hours",
+                    "night_hours",
+                )
             ),
             (pl.col("sev_damp_wet") > th.WET_ROOM_ALLOWANCE_H).sum().alias("slow_recovery_days"),
             pl.col("tm52_weighted").max().alias("tm52_daily_weighted"),

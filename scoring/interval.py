@@ -79,7 +79,9 @@ def _resampled(block: range, draws: tuple[tuple[int, ...], ...]) -> list[pl.Expr
         def share(total: pl.Expr, period: pl.Expr) -> pl.Expr:
             return pl.when(period > 0).then(100 * (1 - total / period)).otherwise(100.0)
 
-        night = share((sums["night"] - th.NIGHT_ALLOWANCE_SHARE * nights).clip(lower_bound=0.0), nights)
+        night = share(
+            (sums["night"] - th.NIGHT_ALLOWANCE_SHARE * nights).clip(lower_bound=0.0), nights
+        )
         out += [
             share(sums["cold"], hours).alias(f"cold_hazard_b{b}"),
             pl.min_horizontal(
@@ -105,7 +107,10 @@ def interval(sensors: pl.LazyFrame, model_version: str) -> pl.LazyFrame:
             .agg(pl.col(f"{n}_b{b}").min() for b in block for n in names)
             .select(
                 "home_id",
-                *(overall({n: pl.col(f"{n}_b{b}") for n in names}).alias(f"boot_{b}") for b in block),
+                *(
+                    overall({n: pl.col(f"{n}_b{b}") for n in names}).alias(f"boot_{b}")
+                    for b in block
+                ),
             )
         )
         chunks.append(per_home.unpivot(index="home_id", value_name="boot"))

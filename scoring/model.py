@@ -92,7 +92,10 @@ def zone_plan(warehouse: Warehouse, week_start: date) -> zones.ZonePlan:
 
 
 def _tables(plan: zones.ZonePlan) -> dict[str, str]:
-    return {dialects.ZONE_CLASSES: zones.class_rows(plan), dialects.ZONE_CELLS: zones.cell_rows(plan)}
+    return {
+        dialects.ZONE_CLASSES: zones.class_rows(plan),
+        dialects.ZONE_CELLS: zones.cell_rows(plan),
+    }
 
 
 def daily_aggregates(

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -58,7 +59,7 @@ def ramp(x: str, knots: Sequence[tuple[float, float]]) -> str:
     """Piecewise linear through `knots` (x, severity), flat beyond the ends."""
     parts = [
         f"{v1 - v0} * {_clamp(f'(({x}) - {x0}) / {x1 - x0}', 0.0, 1.0)}"
-        for (x0, v0), (x1, v1) in zip(knots, knots[1:], strict=False)
+        for (x0, v0), (x1, v1) in itertools.pairwise(knots)
     ]
     return "(" + " + ".join(parts) + ")"
 

@@ -168,7 +168,9 @@ def _cells(
     return out
 
 
-def plan(week_start: date, locations: Iterable[tuple[str, float, float, Sequence[int]]]) -> ZonePlan:
+def plan(
+    week_start: date, locations: Iterable[tuple[str, float, float, Sequence[int]]]
+) -> ZonePlan:
     """Classes and cells for the week's home locations: (wkt, lon, lat, cell keys by level)."""
     rows = list(locations)
     zones = {wkt: zone_at(lon, lat) for wkt, lon, lat, _ in rows}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 import sqlglot
@@ -90,7 +89,8 @@ def _literal(node: ast.expr) -> str | None:
         return node.value
     if isinstance(node, ast.JoinedStr):
         return "".join(
-            v.value if isinstance(v, ast.Constant) else "x" for v in node.values  # type: ignore[misc]
+            v.value if isinstance(v, ast.Constant) else "x"
+            for v in node.values  # type: ignore[misc]
         )
     return None
 

@@ -21,7 +21,9 @@ from scoring_weeks import one, score
 from test_scoring_hand_built import HAZARD_FLAGS
 
 FAST = settings(
-    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.large_base_example],
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.large_base_example],
 )
 SCORES = ("score", "cold_hazard", "heat_hazard", "damp_hazard", "comfort")
 BANDS = (92.0, 81.0, 69.0, 55.0, 39.0, 21.0)
@@ -71,9 +73,10 @@ def test_the_grade_does_not_depend_on_sampling(
     rng.shuffle(shuffled)
     other = vector(tmp_path, shuffled)
     same_grade(base, other)
-    assert other["reading_interval_s"] == round(every, 2) or abs(
-        other["reading_interval_s"] - every
-    ) <= 2.5
+    assert (
+        other["reading_interval_s"] == round(every, 2)
+        or abs(other["reading_interval_s"] - every) <= 2.5
+    )
 
 
 @FAST
@@ -109,7 +112,9 @@ def test_colder_is_never_better_in_winter(tmp_path: Path, t: list[float], drop: 
 
 @FAST
 @given(profile(20.0, 30.0), st.floats(0.2, 3.0))
-def test_hotter_bedroom_nights_are_never_better(tmp_path: Path, t: list[float], rise: float) -> None:
+def test_hotter_bedroom_nights_are_never_better(
+    tmp_path: Path, t: list[float], rise: float
+) -> None:
     def nights(shift: float) -> Any:
         hot = lambda m: m.hour >= 22 or m.hour < 7  # noqa: E731
         return lambda m: (t[m.hour] + (shift if hot(m) else 0.0), 45.0)
@@ -122,7 +127,9 @@ def test_hotter_bedroom_nights_are_never_better(tmp_path: Path, t: list[float], 
 
 @FAST
 @given(profile(16.0, 22.0), profile(40.0, 85.0), st.floats(1.0, 10.0))
-def test_wetter_is_never_better(tmp_path: Path, t: list[float], rh: list[float], more: float) -> None:
+def test_wetter_is_never_better(
+    tmp_path: Path, t: list[float], rh: list[float], more: float
+) -> None:
     dry = vector(tmp_path, local_readings(climate(t, rh)))
     wet = vector(tmp_path, local_readings(lambda m: (t[m.hour], min(100.0, rh[m.hour] + more))))
     assert wet["damp_hazard"] <= dry["damp_hazard"]

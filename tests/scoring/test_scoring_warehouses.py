@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import functions_framework
-import polars as pl
 import polars.testing
 import pytest
 
@@ -114,8 +113,10 @@ def test_the_sql_gives_the_same_vectors_on_bigquery_and_duckdb(
         )
         + local_readings(
             lambda t: (21.0, 90.0 if t.hour in (7, 21) else 55.0),
-            zone="Asia/Tokyo", room="bathroom", mac=32,
-        )  # fmt: skip
+            zone="Asia/Tokyo",
+            room="bathroom",
+            mac=32,
+        )
     ]
     for row in tokyo:
         row["data"]["home_id"] = 3
