@@ -1,6 +1,10 @@
-"""Model 2 in the warehouse vs a plain DuckDB `GROUP BY home_id` scan of the same rows.
+"""Model 3 in the warehouse vs model 2 (the named baseline) on the same rows in the same run.
 
 SUITE: scoring — 1k, 10k and 100k simulated homes x 1 week at one reading per 5 minutes.
+
+The baseline is model 2 as main last held it: `benchmarks/model2_baseline.py` loads its
+`scoring/` modules from commit `MODEL_2_COMMIT` with `git show`. Model 3 must not be slower
+than model 2 by more than 20 %: the table's "3 / 2" column. A plain scan is also timed.
 
 The rows are generated inside DuckDB with SQL (no Python rows) into a DuckDB file in a temp
 folder, with the contract's columns and `_dedup` views (no primary-key index: building one
@@ -50,6 +54,7 @@ SELECT
   }} AS data,
   h + 1 AS home_id,
   CAST(NULL AS BIGINT) AS battery,
+  ['bedroom', 'living', 'kitchen', 'bathroom', 'other', NULL][h % 6 + 1] AS room,
   CAST(NULL AS VARCHAR) AS row_id
 FROM range({homes}) AS r(h), range({readings}) AS s(i),
   LATERAL (SELECT TIMESTAMP '{week}' + to_microseconds(i * 300000000 + h % 60 * 1000000) AS ts);
@@ -73,9 +78,10 @@ SCAN = """
 SELECT data.home_id AS home_id, count(*) AS n, avg(data.temperature) AS t,
        avg(data.humidity) AS rh
 FROM sensor_data.sensor_thermo_beacon_dedup
-WHERE day BETWEEN $first_day AND $last_day AND "timestamp" >= $start AND "timestamp" < $end
+WHERE day BETWEEN $first_day AND $last_day AND "timestamp" >= $start AND "timestamp" < $utc_end
 GROUP BY data.home_id
 """
+SCAN_PARAMS = ("first_day", "last_day", "start", "utc_end")
 
 
 class _Warehouse:
@@ -110,20 +116,27 @@ def _case(path: str, kind: str) -> None:
     """Runs in a subprocess: one case, prints JSON."""
     import duckdb
 
-    from scoring.model import daily_aggregates, vectors, week_params
+    from benchmarks import model2_baseline
+    from scoring import model
 
     con = duckdb.connect(path, read_only=True)
     con.execute(f"SET threads = {THREADS}; SET memory_limit = '{MEMORY_LIMIT}'")
     began = time.perf_counter()
     in_warehouse = 0.0
     if kind == "scan":
-        params = {k: v for k, v in week_params(WEEK).items() if not k.startswith("weather")}
+        params = {k: v for k, v in model.week_params(WEEK).items() if k in SCAN_PARAMS}
         rows = _Warehouse(con).query(SCAN, params).num_rows
-    else:
-        # score_week, in its two steps: the warehouse's SQL, then polars per home.
-        daily = daily_aggregates(_Warehouse(con), WEEK)
+    elif kind == "model3":
+        # score_week, in its two steps: the warehouse's SQL (with the zone plan's query),
+        # then polars per home.
+        daily, plan = model.daily_aggregates(_Warehouse(con), WEEK)
         in_warehouse = time.perf_counter() - began
-        rows = vectors(daily.lazy(), WEEK).height
+        rows = model.vectors(daily.lazy(), WEEK, plan).height
+    else:
+        baseline = model2_baseline.load()
+        frame = baseline.daily_aggregates(_Warehouse(con), WEEK)
+        in_warehouse = time.perf_counter() - began
+        rows = baseline.vectors(frame.lazy(), WEEK).height
     seconds = time.perf_counter() - began
     print(
         json.dumps(
@@ -148,19 +161,19 @@ def _repeats(homes: int) -> int:
     return int(os.environ.get("LIVABILITY_BENCH_REPEAT", default))
 
 
-def _best_of(path: Path, repeats: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Scan and model alternately, `repeats` times each (the machine is shared): the fastest
-    run of each, and the highest peak memory of any run."""
-    runs: dict[str, list[dict[str, Any]]] = {"scan": [], "model": []}
+def _best_of(path: Path, repeats: int) -> dict[str, dict[str, Any]]:
+    """Scan, model 2 and model 3 in turn, `repeats` times each (the machine is shared): the
+    fastest run of each, and the highest peak memory of any run."""
+    runs: dict[str, list[dict[str, Any]]] = {"scan": [], "model2": [], "model3": []}
     for _ in range(repeats):
         for kind, results in runs.items():
             results.append(_run(path, kind))
-    best = []
-    for results in runs.values():
+    best = {}
+    for kind, results in runs.items():
         fastest = dict(min(results, key=lambda r: float(r["seconds"])))
         fastest["peak_mb"] = max(float(r["peak_mb"]) for r in results)
-        best.append(fastest)
-    return best[0], best[1]
+        best[kind] = fastest
+    return best
 
 
 def _generate(path: Path, homes: int) -> float:
@@ -195,16 +208,16 @@ def main() -> None:
         int(n) for n in os.environ.get("LIVABILITY_BENCH_HOMES", "1000,10000,100000").split(",")
     ]
     console = Console(width=120)
-    table = Table(title="Model 2 on DuckDB (2 threads) vs a plain GROUP BY home_id scan")
+    table = Table(title="Model 3 vs model 2 (baseline, same rows, same run) on DuckDB, 2 threads")
     columns = (
         "homes",
         "readings",
-        "model s",
-        "of which SQL s",
+        "model 3 s (SQL)",
+        "model 2 s (SQL)",
+        "3 / 2",
         "scan s",
-        "ratio",
-        "model peak MB",
-        "scan MB",
+        "model 3 MB",
+        "model 2 MB",
     )
     for column in columns:
         table.add_column(column, justify="right")
@@ -213,16 +226,17 @@ def main() -> None:
             path = Path(folder) / f"homes-{homes}.duckdb"
             console.print(f"generating {homes:,} homes x {READINGS_PER_WEEK} readings ...")
             _generate(path, homes)
-            scan, model = _best_of(path, _repeats(homes))
+            best = _best_of(path, _repeats(homes))
+            new, old, scan = best["model3"], best["model2"], best["scan"]
             table.add_row(
                 f"{homes:,}",
                 f"{homes * READINGS_PER_WEEK:,}",
-                f"{model['seconds']:.2f}",
-                f"{model['sql_s']:.2f}",
+                f"{new['seconds']:.2f} ({new['sql_s']:.2f})",
+                f"{old['seconds']:.2f} ({old['sql_s']:.2f})",
+                f"{new['seconds'] / old['seconds']:.2f}x",
                 f"{scan['seconds']:.2f}",
-                f"{model['seconds'] / scan['seconds']:.2f}x",
-                f"{model['peak_mb']:,.0f}",
-                f"{scan['peak_mb']:,.0f}",
+                f"{new['peak_mb']:,.0f}",
+                f"{old['peak_mb']:,.0f}",
             )
             path.unlink()
     console.print(table)

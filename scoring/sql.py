@@ -56,12 +56,20 @@ def _clamp(value: str, low: float, high: float) -> str:
 
 
 def ramp(x: str, knots: Sequence[tuple[float, float]]) -> str:
-    """Piecewise linear through `knots` (x, severity), flat beyond the ends."""
-    parts = [
-        f"{v1 - v0} * {_clamp(f'(({x}) - {x0}) / {x1 - x0}', 0.0, 1.0)}"
-        for (x0, v0), (x1, v1) in itertools.pairwise(knots)
-    ]
-    return "(" + " + ".join(parts) + ")"
+    """Piecewise linear through `knots` (x, severity from 0 up to 1), flat beyond the ends.
+
+    The severities rise ever more slowly (a concave ramp), so the ramp is the least of its
+    segments' lines, clamped to [0, 1]: one LEAST and one GREATEST per hour, not one clamp
+    per segment."""
+    lines = []
+    for (x0, v0), (x1, v1) in itertools.pairwise(knots):
+        slope = (v1 - v0) / (x1 - x0)
+        lines.append(f"{v0} + {slope} * (({x}) - {x0})")
+    slopes = [abs((v1 - v0) / (x1 - x0)) for (x0, v0), (x1, v1) in itertools.pairwise(knots)]
+    if slopes != sorted(slopes, reverse=True) or knots[0][1] != 0 or knots[-1][1] != 1:
+        raise ValueError(f"knots {knots} are not a concave ramp from 0 to 1")
+    least = lines[0] if len(lines) == 1 else f"LEAST({', '.join(lines)})"
+    return f"GREATEST(0, LEAST(1, {least}))"
 
 
 def _vapour_density(t: str, rh: str) -> str:
