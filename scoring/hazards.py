@@ -40,13 +40,13 @@ SUMS = (
     "n_night",
     "n_wet",
     *(f"{c}{s}" for s in SUFFIXES for c in sql.SEVERITIES),
+    "sev_damp_wet",
     "t_in_sum",
     "rh_in_sum",
     *WORST_HOURS,
     "n_free",
     "tm52_weighted",
     "rh_si_sum",
-    "n_dry",
     "damp_moisture",
     "damp_underheating",
     "excess_n",
@@ -126,7 +126,13 @@ def complete_days(daily: pl.LazyFrame, days: pl.LazyFrame) -> pl.LazyFrame:
 def _filled(frame: pl.LazyFrame, suffix: str) -> list[pl.Expr]:
     """Per day, each quantity in hours: severity-hours (missing time at the worst), night
     severity-hours beyond none, comfort-hours, and the day's observed hours."""
-    wet = (pl.col(f"sev_damp_wet{suffix}") - th.WET_ROOM_ALLOWANCE_H).clip(lower_bound=0.0)
+    # The wet rooms' share of the damp severity: measured for the nominal readings, by the
+    # wet rooms' share of the day's hours for the shifted ones (exact where a day's room
+    # type does not change).
+    damp = pl.col(f"sev_damp{suffix}")
+    share = pl.when(pl.col("n_hours") > 0).then(pl.col("n_wet") / pl.col("n_hours")).otherwise(0.0)
+    wet = pl.col("sev_damp_wet") if not suffix else damp * share
+    allowed = (wet - th.WET_ROOM_ALLOWANCE_H).clip(lower_bound=0.0)
     observed = (
         [pl.col("n_hours").alias("w"), pl.col("n_night").alias("w_night")] if not suffix else []
     )
@@ -135,9 +141,7 @@ def _filled(frame: pl.LazyFrame, suffix: str) -> list[pl.Expr]:
         pl.col(f"sev_cold{suffix}").alias(f"s_cold{suffix}"),
         pl.col(f"sev_heat{suffix}").alias(f"s_heat{suffix}"),
         pl.col(f"sev_night{suffix}").alias(f"s_night{suffix}"),
-        (
-            pl.col(f"sev_damp_dry{suffix}") + pl.when(pl.col("n_wet") > 0).then(wet).otherwise(0.0)
-        ).alias(f"s_damp{suffix}"),
+        (damp - wet + allowed).alias(f"s_damp{suffix}"),
         pl.col(f"credit{suffix}").alias(f"s_comfort{suffix}"),
     ]
 

@@ -17,7 +17,7 @@ import polars as pl
 from scoring import thresholds as th
 
 _CHUNK = 50
-QUANTITIES = ("cold", "heat", "damp", "comfort", "night", "hours", "night_hours")
+QUANTITIES = ("cold", "heat", "damp", "comfort", "night")
 
 
 @cache
@@ -40,10 +40,15 @@ def overall(scores: dict[str, pl.Expr]) -> pl.Expr:
 
 
 def _per_day(sensors: pl.LazyFrame) -> pl.LazyFrame:
-    """Per sensor and day, each quantity with the day's missing time already at the worst."""
+    """Per sensor and day, each quantity as a share of the day (of its nights for the night
+    part), missing time at the worst. A resample averages the drawn days' shares: exact for
+    days of equal length, within 4 % for the 23- and 25-hour days of a clock change."""
 
     def day(name: str, d: int) -> pl.Expr:
         return pl.col(f"{name}_days").list.get(d)
+
+    def share(total: pl.Expr, period: pl.Expr) -> pl.Expr:
+        return pl.when(period > 0).then(total / period).otherwise(0.0)
 
     out = []
     for d in range(th.DAYS_PER_WEEK):
@@ -52,17 +57,14 @@ def _per_day(sensors: pl.LazyFrame) -> pl.LazyFrame:
         scale = pl.when(observed > hours).then(hours / observed).otherwise(1.0)
         night_scale = pl.when(night_observed > nights).then(nights / night_observed).otherwise(1.0)
         missing = (hours - observed).clip(lower_bound=0.0)
+        night_missing = (nights - night_observed).clip(lower_bound=0.0)
         out += [
             *(
-                (day(f"s_{q}", d) * scale + missing).alias(f"{q}_{d}")
+                share(day(f"s_{q}", d) * scale + missing, hours).alias(f"{q}_{d}")
                 for q in ("cold", "heat", "damp")
             ),
-            (day("s_comfort", d) * scale).alias(f"comfort_{d}"),
-            (
-                day("s_night", d) * night_scale + (nights - night_observed).clip(lower_bound=0.0)
-            ).alias(f"night_{d}"),
-            hours.alias(f"hours_{d}"),
-            nights.alias(f"night_hours_{d}"),
+            share(day("s_comfort", d) * scale, hours).alias(f"comfort_{d}"),
+            share(day("s_night", d) * night_scale + night_missing, nights).alias(f"night_{d}"),
         ]
     return sensors.select("home_id", "bedlike", *out)
 
@@ -70,25 +72,19 @@ def _per_day(sensors: pl.LazyFrame) -> pl.LazyFrame:
 def _resampled(block: range, draws: tuple[tuple[int, ...], ...]) -> list[pl.Expr]:
     out = []
     for b in block:
-        sums = {
+        mean = {
             q: pl.sum_horizontal(c * pl.col(f"{q}_{d}") for d, c in enumerate(draws[b]) if c)
+            / th.DAYS_PER_WEEK
             for q in QUANTITIES
         }
-        hours, nights = sums["hours"], sums["night_hours"]
-
-        def share(total: pl.Expr, period: pl.Expr) -> pl.Expr:
-            return pl.when(period > 0).then(100 * (1 - total / period)).otherwise(100.0)
-
-        night = share(
-            (sums["night"] - th.NIGHT_ALLOWANCE_SHARE * nights).clip(lower_bound=0.0), nights
-        )
+        night = 100 * (1 - (mean["night"] - th.NIGHT_ALLOWANCE_SHARE).clip(lower_bound=0.0))
         out += [
-            share(sums["cold"], hours).alias(f"cold_hazard_b{b}"),
+            (100 * (1 - mean["cold"])).alias(f"cold_hazard_b{b}"),
             pl.min_horizontal(
-                share(sums["heat"], hours), pl.when(pl.col("bedlike")).then(night).otherwise(100.0)
+                100 * (1 - mean["heat"]), pl.when(pl.col("bedlike")).then(night).otherwise(100.0)
             ).alias(f"heat_hazard_b{b}"),
-            share(sums["damp"], hours).alias(f"damp_hazard_b{b}"),
-            (100 * sums["comfort"] / hours).alias(f"comfort_b{b}"),
+            (100 * (1 - mean["damp"])).alias(f"damp_hazard_b{b}"),
+            (100 * mean["comfort"]).alias(f"comfort_b{b}"),
         ]
     return out
 

@@ -43,7 +43,7 @@ SCENARIOS: Final = (
     ("_wd", th.SENSOR_ACCURACY_C, -th.SENSOR_ACCURACY_RH),  # warmer and drier
 )
 # Severity sums per scenario, one term per observed hour.
-SEVERITIES: Final = ("sev_cold", "sev_heat", "sev_night", "sev_damp_dry", "sev_damp_wet", "credit")
+SEVERITIES: Final = ("sev_cold", "sev_heat", "sev_night", "sev_damp", "credit")
 
 
 def _psat(t: str) -> str:
@@ -158,8 +158,7 @@ def _severities(suffix: str) -> str:
     {ramp(t, th.COLD_KNOTS)} AS sev_cold{suffix},
     {heat} AS sev_heat{suffix},
     IF(bedlike AND night, {ramp(t, th.NIGHT_KNOTS)}, 0) AS sev_night{suffix},
-    IF(wet, 0, {damp}) AS sev_damp_dry{suffix},
-    IF(wet, {damp}, 0) AS sev_damp_wet{suffix},
+    {damp} AS sev_damp{suffix},
     LEAST({temp_credit}, {rh_credit}) AS credit{suffix}"""
 
 
@@ -387,6 +386,7 @@ SELECT
   ARRAY_AGG(IF(n > 1, (last_us - first_us) / (n - 1), NULL) IGNORE NULLS) AS spacings{parts},
   SUM(IF(bedlike AND night, 1, 0)) AS n_night,
   SUM(IF(wet, 1, 0)) AS n_wet{sums},
+  SUM(IF(wet, sev_damp, 0)) AS sev_damp_wet,
   SUM(t_in) AS t_in_sum,
   SUM(rh_in) AS rh_in_sum,
   SUM(IF(t_in < {th.COLD_LIMIT_C}, 1, 0)) AS hours_below_18c,
@@ -399,12 +399,11 @@ SELECT
   SUM(IF({free} > 0, tm52_dt, 0)) AS tm52_weighted,
   SUM(IF({free} > {th.TM52_UPPER_K}, 1, 0)) AS tm52_upper_limit_hours,
   SUM(IF(wet, 0, rh_si)) AS rh_si_sum,
-  SUM(IF(wet, 0, 1)) AS n_dry,
   SUM(IF(NOT wet AND rh_si >= {th.MOULD_CRITERION_RH}, 1, 0)) AS mould_hours,
   SUM(IF(NOT wet AND rh_si >= {th.CONDENSATION_RH}, 1, 0)) AS condensation_hours,
   SUM(IF(wet AND rh_si >= {th.MOULD_CRITERION_RH}, 1, 0)) AS wet_damp_hours,
-  SUM(IF(moisture_excess > moisture_excess_limit, sev_damp_dry, 0)) AS damp_moisture,
-  SUM(IF(moisture_excess > moisture_excess_limit, 0, sev_damp_dry)) AS damp_underheating,
+  SUM(IF(NOT wet AND moisture_excess > moisture_excess_limit, sev_damp, 0)) AS damp_moisture,
+  SUM(IF(wet OR moisture_excess > moisture_excess_limit, 0, sev_damp)) AS damp_underheating,
   SUM(IF(moisture_excess IS NULL, 0, 1)) AS excess_n,
   SUM(moisture_excess) AS moisture_excess_sum,
   SUM(IF(moisture_excess IS NULL, 0, moisture_excess_limit)) AS moisture_excess_limit_sum,

@@ -29,7 +29,7 @@ def homes(sensors: pl.LazyFrame) -> pl.LazyFrame:
     """Per home: the worst sensor's hazards and comfort; sums and findings."""
     scenario_scores = [f"{name}{s}" for s in SUFFIXES for name in SUBSCORES]
     with_means = sensors.with_columns(
-        _ratio("rh_si_sum", "n_dry").alias("surface_rh_mean"),
+        (pl.col("rh_si_sum") / (pl.col("n_hours") - pl.col("n_wet"))).alias("surface_rh_mean"),
         _ratio("moisture_excess_sum", "excess_n").alias("moisture_excess_mean"),
         _ratio("moisture_excess_limit_sum", "excess_n").alias("moisture_excess_limit"),
         # Flags weigh measured evidence against the whole period (the week's hours, its
