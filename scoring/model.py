@@ -103,7 +103,11 @@ def daily_aggregates(
 ) -> tuple[pl.DataFrame, zones.ZonePlan]:
     """Per sensor and local day of the week: the warehouse's sums, and the zone plan."""
     plan = plan or zone_plan(warehouse, week_start)
-    query = dialects.fill(sql.render(sql.dialect_of(warehouse), warehouse.dataset), _tables(plan))
+    one_class = len(plan.classes) == 1
+    query = dialects.fill(
+        sql.render(sql.dialect_of(warehouse), warehouse.dataset, one_class=one_class),
+        _tables(plan),
+    )
     frame = pl.from_arrow(warehouse.query(query, week_params(week_start, plan)))
     assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
     return frame, plan
@@ -113,7 +117,13 @@ def hourly_series(warehouse: Warehouse, week_start: date, home_id: int) -> pl.Da
     """One home's sensor-hours with the limits they were judged against (for the chart)."""
     plan = zone_plan(warehouse, week_start)
     query = dialects.fill(
-        sql.render(sql.dialect_of(warehouse), warehouse.dataset, "hourly", one_home=True),
+        sql.render(
+            sql.dialect_of(warehouse),
+            warehouse.dataset,
+            "hourly",
+            one_home=True,
+            one_class=len(plan.classes) == 1,
+        ),
         _tables(plan),
     )
     params = {**week_params(week_start, plan), "home_id": home_id}

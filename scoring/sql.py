@@ -290,8 +290,10 @@ outdoor AS (
 ),"""  # noqa: S608 - a checked dataset name and constants
 
 
-def hourly_ctes(dataset: str, *, one_home: bool = False) -> str:
-    """The CTEs down to `hours`, GoogleSQL; `one_home` adds `data.home_id = @home_id`."""
+def hourly_ctes(dataset: str, *, one_home: bool = False, one_class: bool = False) -> str:
+    """The CTEs down to `hours`, GoogleSQL; `one_home` adds `data.home_id = @home_id`;
+    `one_class`: every home of the week is in one time-zone class (the usual deployment), so
+    the readings need no join with their homes to find their local hour."""
     dataset = _checked(dataset)
     home_filter = "AND data.home_id = @home_id" if one_home else ""
     upper_trm = _clamp("trm_or_cold", *th.UPPER_LIMIT_TRM_RANGE)
@@ -305,6 +307,12 @@ def hourly_ctes(dataset: str, *, one_home: bool = False) -> str:
     excess_limit = _clamp(
         f"({th.MOISTURE_EXCESS_ZERO_AT_C} - t_out) / {th.MOISTURE_EXCESS_ZERO_AT_C}", 0, 1
     )
+    zone_join = (
+        "CROSS JOIN zone_classes AS z"
+        if one_class
+        else "LEFT JOIN homes0 AS h ON h.home_id = r.data.home_id\n"
+        "  JOIN zone_classes AS z ON z.cls = COALESCE(h.cls, 0)"
+    )
     return f"""
 WITH{_zone_ctes(dataset, home_filter)}
 readings AS (
@@ -313,8 +321,7 @@ readings AS (
     UNIX_MICROS(r.timestamp) AS us,
     r.data.temperature AS temperature, r.data.humidity AS humidity
   FROM {dataset}.sensor_thermo_beacon_dedup AS r
-  LEFT JOIN homes0 AS h ON h.home_id = r.data.home_id
-  JOIN zone_classes AS z ON z.cls = COALESCE(h.cls, 0)
+  {zone_join}
   WHERE r.day BETWEEN @read_first_day AND @read_last_day
     AND r.timestamp >= @read_start AND r.timestamp < @read_end
     AND UNIX_MICROS(r.timestamp) >= z.start_us AND UNIX_MICROS(r.timestamp) < z.end_us
@@ -428,10 +435,18 @@ ORDER BY mac, hour
 
 
 @cache
-def render(dialect: str, dataset: str, select: str = "daily", *, one_home: bool = False) -> str:
+def render(
+    dialect: str,
+    dataset: str,
+    select: str = "daily",
+    *,
+    one_home: bool = False,
+    one_class: bool = False,
+) -> str:
     """The main query for `dialect` (its zone tables still placeholders: `dialects.fill`)."""
     final = {"daily": daily_select, "hourly": hourly_select}[select]()
-    return dialects.transpile(hourly_ctes(dataset, one_home=one_home) + final, dialect)
+    ctes = hourly_ctes(dataset, one_home=one_home, one_class=one_class)
+    return dialects.transpile(ctes + final, dialect)
 
 
 dialect_of = dialects.dialect_of

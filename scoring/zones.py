@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scoring import thresholds as th
 
-DEFAULT_ZONE = "UTC"  # a home without a location: no local time is known (flag no_location)
+DEFAULT_ZONE = "UTC"  # the zone's lookup found none, or the week has no located home
 CELL_LEVELS = 5  # cells of 10^-level degrees, level 0..4
 # Hours of the week before the scored one that the outdoor series needs (running means).
 HOURS_BEFORE = 7 * 24
@@ -175,11 +175,15 @@ def plan(
     rows = list(locations)
     zones = {wkt: zone_at(lon, lat) for wkt, lon, lat, _ in rows}
     by_schedule: dict[tuple[int, tuple[tuple[int, int], ...]], list[str]] = defaultdict(list)
-    for name in sorted({*zones.values(), DEFAULT_ZONE}):
+    for name in sorted(set(zones.values()) or {DEFAULT_ZONE}):
         by_schedule[_schedule(name, week_start)].append(name)
-    # Class 0 is UTC's (homes without a location); the rest in the order of their schedule.
-    utc_key = _schedule(DEFAULT_ZONE, week_start)
-    keys = [utc_key, *sorted(k for k in by_schedule if k != utc_key)]
+    # Class 0, which homes without a location take too, is the class of most of the week's
+    # locations (UTC when there is none): one class, and the SQL's cheaper form, for a
+    # deployment in one time zone.
+    located: dict[tuple[int, tuple[tuple[int, int], ...]], int] = defaultdict(int)
+    for zone in zones.values():
+        located[_schedule(zone, week_start)] += 1
+    keys = sorted(by_schedule, key=lambda k: (-located[k], k))
     classes = tuple(_make_class(i, by_schedule[k], week_start) for i, k in enumerate(keys))
     class_of_zone = {name: i for i, k in enumerate(keys) for name in by_schedule[k]}
     class_of = {wkt: class_of_zone[zone] for wkt, zone in zones.items()}
