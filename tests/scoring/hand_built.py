@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from scoring_weeks import LUTON, Reading
+from tests.scoring.weeks import LUTON, Reading
 
 WINTER = date(2025, 1, 6)  # a Monday
 SUMMER = date(2025, 7, 14)

@@ -16,7 +16,6 @@ from datetime import date
 
 import pytest
 import sqlglot
-from project_paths import ROOT
 from sqlglot import exp
 from sqlglot.dialects.bigquery import BigQuery
 from sqlglot.tokens import TokenType
@@ -25,6 +24,7 @@ from livability.adapters.bigquery_sql import dedup_view_sql
 from schemas import registry
 from scoring import dialects, job, sql, zones
 from scoring.model import _tables
+from tests.support.paths import ROOT
 
 RESERVED = frozenset(word.upper() for word in BigQuery.Generator.RESERVED_KEYWORDS)
 PACKAGES = ("livability", "functions", "scoring", "schemas")

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hand_built import PLACES, Case, cases
-from scoring_weeks import one, score
+
+from tests.scoring.hand_built import PLACES, Case, cases
+from tests.scoring.weeks import one, score
 
 CASES = {case.name: case for case in cases()}
 HAZARD_FLAGS = (

@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hand_built import PLACES, local_readings, outdoor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scoring_weeks import one, score
-from test_scoring_hand_built import HAZARD_FLAGS
+
+from tests.scoring.hand_built import PLACES, local_readings, outdoor
+from tests.scoring.test_scoring_hand_built import HAZARD_FLAGS
+from tests.scoring.weeks import one, score
 
 FAST = settings(
     max_examples=5,

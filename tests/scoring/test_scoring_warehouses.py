@@ -28,6 +28,8 @@ from schemas import ROW_ID, registry
 from schemas.validation import validate_row
 from scoring import job, sql
 from scoring.model import hourly_series, score_week
+from tests.scoring import hand_built
+from tests.scoring.hand_built import local_readings
 from tests.scoring.weeks import WEEK, moment, sensor_row, steady, weather
 from tests.support.paths import ROOT
 from tests.support.warehouses import (
@@ -37,8 +39,6 @@ from tests.support.warehouses import (
     new_dataset,
     only_tables,
 )
-from tests.scoring import hand_built
-from tests.scoring.hand_built import local_readings
 
 __all__ = ["bigquery_endpoint"]  # the stand-in, started once per session
 TABLES = ("sensor_thermo_beacon", "weather_data", "livability_scores")
