@@ -162,6 +162,25 @@ def _severities(suffix: str) -> str:
     LEAST({temp_credit}, {rh_credit}) AS credit{suffix}"""
 
 
+def _local_minute(k: str, z: str = "z") -> str:
+    """Minutes of local time from the local week's first midnight to the start of hour `k`
+    of the UTC grid (`k` hours after it), the class `z`'s clock changes included."""
+    return (
+        f"60 * {k} + IF({k} >= {z}.t1, {z}.s1, 0) - IF({z}.t1 <= 0, {z}.s1, 0)"
+        f" + IF({k} >= {z}.t2, {z}.s2, 0) - IF({z}.t2 <= 0, {z}.s2, 0)"
+    )
+
+
+# SQLGlot drops the parentheses of DIV's and MOD's first argument for DuckDB unless doubled:
+# every compound argument below is wrapped twice.
+def _local_day(m: str) -> str:
+    return f"DIV((({m}) + 20160), 1440) - 14"
+
+
+def _local_hour(m: str) -> str:
+    return f"DIV(MOD((({m}) + 20160), 1440), 60)"
+
+
 def _zone_ctes(dataset: str, home_filter: str) -> str:
     joins = "".join(
         f"\n  LEFT JOIN zone_cells AS c{level} ON c{level}.level = {level}"
@@ -185,13 +204,9 @@ homes0 AS (
   LEFT JOIN home_points AS p ON p.wkt = l.wkt{joins}
 ),
 class_local AS (
-  SELECT cls, k, DIV((m + 20160), 1440) - 14 AS d, DIV(MOD((m + 20160), 1440), 60) AS local_hour
+  SELECT cls, k, {_local_day("m")} AS d, {_local_hour("m")} AS local_hour
   FROM (
-    -- SQLGlot drops the parentheses of DIV's and MOD's first argument for DuckDB unless
-    -- doubled: every compound argument below is wrapped twice.
-    SELECT z.cls, k,
-      60 * k + IF(k >= z.t1, z.s1, 0) - IF(z.t1 <= 0, z.s1, 0)
-        + IF(k >= z.t2, z.s2, 0) - IF(z.t2 <= 0, z.s2, 0) AS m
+    SELECT z.cls, k, {_local_minute("k")} AS m
     FROM zone_classes AS z
     CROSS JOIN UNNEST(GENERATE_ARRAY(-{HOURS_BEFORE}, {GRID_LAST_HOUR})) AS k
     WHERE k < z.hours
@@ -333,13 +348,21 @@ sensor_hours AS (
     AVG(humidity) AS rh_in, MIN(us) AS first_us, MAX(us) AS last_us, MIN(room) AS room
   FROM readings
   GROUP BY home_id, mac, cls, k
+),
+-- Each sensor-hour's local day and hour by arithmetic on its class's row, not a join with
+-- `class_local`: a join with that small derived table makes DuckDB misjudge the sizes and
+-- build its hash table on the sensor-hours, so that everything after it ran on one thread.
+local_hours AS (
+  SELECT s.*, {_local_minute("s.k")} AS m
+  FROM sensor_hours AS s
+  JOIN zone_classes AS z ON z.cls = s.cls
 ),{_weather_ctes(dataset)}
 located_hours AS (
   SELECT
-    s.home_id, s.mac, s.cls, s.k, c.d, c.local_hour, s.n, s.first_us, s.last_us,
+    s.home_id, s.mac, s.cls, s.k, s.d, s.local_hour, s.n, s.first_us, s.last_us,
     s.t_in, s.rh_in, s.room, h.lon, h.lat, h.weather_wkt IS NOT NULL AS has_weather,
-    c.local_hour >= {th.NIGHT_START_HOUR} OR c.local_hour < {th.NIGHT_END_HOUR} AS night,
-    DIV(c.local_hour, {24 // th.PARTS_OF_DAY}) AS part,
+    s.local_hour >= {th.NIGHT_START_HOUR} OR s.local_hour < {th.NIGHT_END_HOUR} AS night,
+    DIV(s.local_hour, {24 // th.PARTS_OF_DAY}) AS part,
     s.room IS NULL OR s.room = 'bedroom' AS bedlike,
     COALESCE(s.room IN ({wet}), FALSE) AS wet,
     COALESCE(o.t_out, {th.NO_WEATHER_OUTDOOR_C}) AS t_out,
@@ -347,8 +370,9 @@ located_hours AS (
     o.v_out, o.trm,
     COALESCE(o.trm >= {th.FREE_RUNNING_TRM_C}, FALSE) AS free_running,
     COALESCE(o.trm, {th.UPPER_LIMIT_TRM_RANGE[0]}) AS trm_or_cold
-  FROM sensor_hours AS s
-  JOIN class_local AS c ON c.cls = s.cls AND c.k = s.k
+  FROM (
+    SELECT *, {_local_day("m")} AS d, {_local_hour("m")} AS local_hour FROM local_hours
+  ) AS s
   LEFT JOIN homes AS h ON h.home_id = s.home_id
   LEFT JOIN outdoor AS o ON o.wkt = h.weather_wkt AND o.cls = s.cls AND o.k = s.k
 ),

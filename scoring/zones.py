@@ -87,6 +87,7 @@ class ZoneClass:
         return out
 
 
+@cache  # once per zone and week, not per location: a week has many homes, few zones
 def _schedule(name: str, week_start: date) -> tuple[int, tuple[tuple[int, int], ...]]:
     """Offset (minutes) 8 days before the week, and every change up to a day after it."""
     zone = ZoneInfo(name)
