@@ -102,6 +102,7 @@ def reading_row(
             "location": sensor.wkt,
         },
         "battery": battery,
+        "room": sensor.room,  # the configured room type (edge/config.py), NULL if none
     }
 
 
