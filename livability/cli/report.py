@@ -146,7 +146,7 @@ def render(rows: list[dict[str, Any]], vector: dict[str, Any], target: Path) -> 
         label="comfort, EN 16798-1 cat. II",
     )
     temp.plot(days, [r["theta_max"] for r in first], color="tab:red", lw=1, ls="--",
-              label="θmax (TM52)")  # fmt: skip
+              label="θmax (TM52, free-running days)")  # fmt: skip
     temp.axhline(18, color="tab:blue", lw=1, ls="--", label="18 °C (WHO)")
     temp.axhline(16, color="tab:blue", lw=1, ls=":", label="16 °C")
     temp.axhline(26, color="tab:purple", lw=1, ls=":", label="26 °C, bedroom nights (TM59)")
