@@ -12,11 +12,13 @@ over 200M keys is a load cost, not a scoring one). Each case runs in its own sub
 DuckDB at 2 threads and a 3 GB memory limit; wall time and peak memory (VmHWM) are read
 there. The baseline, measured in the same run on the same file: `SELECT home_id, count(*),
 avg(temperature), avg(humidity) ... GROUP BY home_id` over the same week's rows.
-`LIVABILITY_BENCH_HOMES=1000,10000` picks the sizes (default: all three). The machine is
-shared, so scan and model run alternately three times up to 10k homes and the fastest of each
-is reported (`LIVABILITY_BENCH_REPEAT=N` to change; 100k runs once); "of which SQL" is the
-warehouse query's part of the model's time, the rest is polars. Also prints the bytes a
-BigQuery run would scan per week for 1M homes.
+`LIVABILITY_BENCH_HOMES=1000,10000` picks the sizes (default: all three). Every home is in
+Great Britain (one time-zone class, as a deployment in one country); `LIVABILITY_BENCH_ZONES=2`
+puts a quarter of them in France (two classes: the readings join their homes' classes).
+The machine is shared, so scan and model run alternately three times up to 10k homes and the
+fastest of each is reported (`LIVABILITY_BENCH_REPEAT=N` to change; 100k runs once); "of which
+SQL" is the warehouse query's part of the model's time, the rest is polars. Also prints the
+bytes a BigQuery run would scan per week for 1M homes.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ SELECT
   {{'mac': h + 100000, 'home_id': h + 1,
     'temperature': round(14 + (h % 11) + 2.5 * sin(i / 288.0 * 6.2832) + (i % 7) * 0.05, 2),
     'humidity': round(40 + (h % 37) + 8 * cos(i / 288.0 * 6.2832), 2),
-    'location': 'POINT(' || (-3 + (h % {sites}) * 0.07) || ' ' || (50 + (h % {sites}) * 0.05) || ')'
+    'location': 'POINT(' || (-3 + (h % {sites}) * 0.07 + {abroad_home} * 5) || ' '
+      || (50 + (h % {sites}) * 0.05 - {abroad_home} * 3) || ')'
   }} AS data,
   h + 1 AS home_id,
   CAST(NULL AS BIGINT) AS battery,
@@ -65,7 +68,8 @@ SELECT
     'pressure': 1013.0, 'wind_direction': 0.0, 'wind_speed': 3.0,
     'sunrise': CAST(NULL AS TIMESTAMP), 'sunset': CAST(NULL AS TIMESTAMP), 'clouds': 50.0,
     'description': 'clouds',
-    'location': 'POINT(' || (-3 + w * 0.07) || ' ' || (50 + w * 0.05) || ')'}} AS data,
+    'location': 'POINT(' || (-3 + w * 0.07 + {abroad_site} * 5) || ' '
+      || (50 + w * 0.05 - {abroad_site} * 3) || ')'}} AS data,
   CAST(NULL AS VARCHAR) AS row_id, CAST(NULL AS TIMESTAMP) AS observed_at
 FROM range({sites}) AS r(w), range(2 * 7 * 144) AS s(i),
   LATERAL (SELECT TIMESTAMP '{week}' - INTERVAL 7 DAY + to_microseconds(i * 600000000) AS ts);
@@ -176,14 +180,24 @@ def _best_of(path: Path, repeats: int) -> dict[str, dict[str, Any]]:
     return best
 
 
-def _generate(path: Path, homes: int) -> float:
+def _generate(path: Path, homes: int, zones: int = 1) -> float:
+    """With `zones` 2, every 4th site (and its homes) moves 5 degrees east and 3 south, into
+    France: Europe/Paris, a second time-zone class; with 1, every home is in Great Britain."""
     import duckdb
 
     began = time.perf_counter()
     con = duckdb.connect(str(path))
     con.execute(f"SET threads = {THREADS}; SET memory_limit = '{MEMORY_LIMIT}'")
+    abroad = zones == 2
     con.execute(
-        GENERATE.format(homes=homes, readings=READINGS_PER_WEEK, sites=SITES, week=WEEK.isoformat())
+        GENERATE.format(
+            homes=homes,
+            readings=READINGS_PER_WEEK,
+            sites=SITES,
+            week=WEEK.isoformat(),
+            abroad_home=f"CAST(h % {SITES} % 4 = 0 AS INT)" if abroad else "0",
+            abroad_site="CAST(w % 4 = 0 AS INT)" if abroad else "0",
+        )
     )
     con.close()
     return time.perf_counter() - began
@@ -207,8 +221,14 @@ def main() -> None:
     sizes = [
         int(n) for n in os.environ.get("LIVABILITY_BENCH_HOMES", "1000,10000,100000").split(",")
     ]
+    zones = int(os.environ.get("LIVABILITY_BENCH_ZONES", "1"))
+    if zones not in (1, 2):
+        raise SystemExit(f"LIVABILITY_BENCH_ZONES={zones}: 1 or 2")
     console = Console(width=120)
-    table = Table(title="Model 3 vs model 2 (baseline, same rows, same run) on DuckDB, 2 threads")
+    table = Table(
+        title="Model 3 vs model 2 (baseline, same rows, same run) on DuckDB, 2 threads, "
+        f"{zones} time-zone class(es)"
+    )
     columns = (
         "homes",
         "readings",
@@ -225,7 +245,7 @@ def main() -> None:
         for homes in sizes:
             path = Path(folder) / f"homes-{homes}.duckdb"
             console.print(f"generating {homes:,} homes x {READINGS_PER_WEEK} readings ...")
-            _generate(path, homes)
+            _generate(path, homes, zones)
             best = _best_of(path, _repeats(homes))
             new, old, scan = best["model3"], best["model2"], best["scan"]
             table.add_row(
