@@ -20,8 +20,8 @@ from sqlglot import exp
 from sqlglot.dialects.bigquery import BigQuery
 from sqlglot.tokens import TokenType
 
-from livability.adapters.bigquery_sql import dedup_view_sql
 from schemas import registry
+from schemas.views import dedup_view_sql
 from scoring import dialects, job, sql, zones
 from scoring.model import _tables
 from tests.support.paths import ROOT
@@ -75,8 +75,12 @@ def _rendered() -> dict[str, str]:
     out = {"locations": sql.locations_query("sensor_data", "bigquery")}
     for select in ("daily", "hourly"):
         for one_home in (False, True):
-            text = sql.render("bigquery", "sensor_data", select, one_home=one_home)
-            out[f"scoring {select} one_home={one_home}"] = dialects.fill(text, _tables(plan))
+            for one_class in (False, True):
+                text = sql.render(
+                    "bigquery", "sensor_data", select, one_home=one_home, one_class=one_class
+                )
+                name = f"scoring {select} one_home={one_home} one_class={one_class}"
+                out[name] = dialects.fill(text, _tables(plan))
     out["re-score delete"] = job.SUPERSEDED_SQL.format(dataset="sensor_data")
     out["re-score count"] = job.COUNT_SQL.format(dataset="sensor_data")
     for table in registry():
