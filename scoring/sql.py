@@ -20,18 +20,24 @@
 
 from __future__ import annotations
 
-import itertools
-import re
-from collections.abc import Sequence
 from functools import cache
 from typing import Final
 
 from scoring import dialects
 from scoring import thresholds as th
+from scoring.sql_parts import (
+    cell,
+    checked,
+    clamp,
+    haversine_km,
+    points,
+    psat,
+    ramp,
+    utc_week_rows,
+    vapour_density,
+)
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MICROS_PER_HOUR: Final = 3_600_000_000
-DEGREES_TO_RADIANS: Final = 0.017453292519943295
 HOURS_BEFORE: Final = 168  # the week before, for the running means
 GRID_LAST_HOUR: Final = 175  # a local week has at most 169 hours (169.5 at Lord Howe)
 CELL_LEVELS: Final = 5
@@ -46,86 +52,14 @@ SCENARIOS: Final = (
 SEVERITIES: Final = ("sev_cold", "sev_heat", "sev_night", "sev_damp", "credit")
 
 
-def _psat(t: str) -> str:
-    """Saturation vapour pressure over water, hPa (Magnus, WMO-No. 8)."""
-    return f"({th.MAGNUS_HPA} * EXP({th.MAGNUS_B} * ({t}) / ({th.MAGNUS_C} + ({t}))))"
-
-
-def _clamp(value: str, low: float, high: float) -> str:
-    return f"LEAST({high}, GREATEST({low}, {value}))"
-
-
-def ramp(x: str, knots: Sequence[tuple[float, float]]) -> str:
-    """Piecewise linear through `knots` (x, severity from 0 up to 1), flat beyond the ends.
-
-    The severities rise ever more slowly (a concave ramp), so the ramp is the least of its
-    segments' lines, clamped to [0, 1]: one LEAST and one GREATEST per hour, not one clamp
-    per segment."""
-    lines = []
-    for (x0, v0), (x1, v1) in itertools.pairwise(knots):
-        slope = (v1 - v0) / (x1 - x0)
-        lines.append(f"{v0} + {slope} * (({x}) - {x0})")
-    slopes = [abs((v1 - v0) / (x1 - x0)) for (x0, v0), (x1, v1) in itertools.pairwise(knots)]
-    if slopes != sorted(slopes, reverse=True) or knots[0][1] != 0 or knots[-1][1] != 1:
-        raise ValueError(f"knots {knots} are not a concave ramp from 0 to 1")
-    least = lines[0] if len(lines) == 1 else f"LEAST({', '.join(lines)})"
-    return f"GREATEST(0, LEAST(1, {least}))"
-
-
-def _vapour_density(t: str, rh: str) -> str:
-    """Water vapour density, g/m3, from temperature (C) and RH (%)."""
-    return f"({th.VAPOUR_DENSITY_FACTOR} * ({rh}) / 100 * {_psat(t)} / ({th.KELVIN} + ({t})))"
-
-
-def _haversine_km(lon1: str, lat1: str, lon2: str, lat2: str) -> str:
-    r = DEGREES_TO_RADIANS
-    a = (
-        f"POW(SIN(({lat2} - {lat1}) * {r / 2}), 2) + COS({lat1} * {r}) * COS({lat2} * {r}) "
-        f"* POW(SIN(({lon2} - {lon1}) * {r / 2}), 2)"
-    )
-    return f"(2 * {th.EARTH_RADIUS_KM} * ASIN(SQRT(LEAST(1, {a}))))"
-
-
-def _points(source: str) -> str:
-    """Distinct WKT `wkt` of `source` with lon, lat; NULL when not a valid point."""
-    valid = "lon0 BETWEEN -180 AND 180 AND lat0 BETWEEN -90 AND 90"
-    return f"""
-  SELECT wkt, IF({valid}, lon0, NULL) AS lon, IF({valid}, lat0, NULL) AS lat
-  FROM (
-    SELECT wkt, ST_X(ST_GEOGFROMTEXT(wkt)) AS lon0, ST_Y(ST_GEOGFROMTEXT(wkt)) AS lat0
-    FROM (SELECT DISTINCT wkt FROM {source} WHERE wkt IS NOT NULL)
-  )"""  # noqa: S608 - names are constants of this module
-
-
-def cell(level: int, lon: str = "lon", lat: str = "lat") -> str:
-    """The integer key of the 10^-level degree cell holding (lon, lat)."""
-    scale = 10**level
-    return (
-        f"CAST(FLOOR(({lat} + 90) * {scale}) AS INT64) * {360 * scale + 1} "
-        f"+ CAST(FLOOR(({lon} + 180) * {scale}) AS INT64)"
-    )
-
-
-def _checked(dataset: str) -> str:
-    if not _IDENTIFIER.match(dataset):
-        raise ValueError(f"dataset {dataset!r} is not a valid dataset name")
-    return dataset
-
-
-def _utc_week_rows(dataset: str) -> str:
-    return f"""FROM {dataset}.sensor_thermo_beacon_dedup
-  WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @start AND timestamp < @utc_end
-    AND data.location IS NOT NULL"""
-
-
 @cache
 def locations_query(dataset: str, dialect: str) -> str:
     """The week's distinct home locations with their cell keys (for `zones.plan`)."""
-    source = _checked(dataset)
+    source = checked(dataset)
     cells = ", ".join(f"{cell(level)} AS cell{level}" for level in range(CELL_LEVELS))
     text = f"""
-WITH located AS (SELECT DISTINCT ST_ASTEXT(data.location) AS wkt {_utc_week_rows(source)}),
-points AS ({_points("located")})
+WITH located AS (SELECT DISTINCT ST_ASTEXT(data.location) AS wkt {utc_week_rows(source)}),
+points AS ({points("located")})
 SELECT wkt, lon, lat, {cells} FROM points WHERE lat IS NOT NULL ORDER BY wkt"""  # noqa: S608
     return dialects.transpile(text, dialect)
 
@@ -133,11 +67,11 @@ SELECT wkt, lon, lat, {cells} FROM points WHERE lat IS NOT NULL ORDER BY wkt""" 
 def _scenario(suffix: str, dt: float, drh: float) -> str:
     """Readings shifted by (dt, drh): temperature, RH, vapour pressure, surface temperature."""
     t = f"(t_in + {dt})"
-    rh = _clamp(f"rh_in + {drh}", 0.0, 100.0)
+    rh = clamp(f"rh_in + {drh}", 0.0, 100.0)
     return f""",
     {t} AS t{suffix},
     {rh} AS rh{suffix},
-    {rh} / 100 * {_psat(t)} AS pv{suffix},
+    {rh} / 100 * {psat(t)} AS pv{suffix},
     t_damped + {th.DEFAULT_FRSI} * ({t} - t_damped) AS tsi{suffix}"""
 
 
@@ -193,10 +127,10 @@ zone_classes AS (SELECT * FROM {dialects.ZONE_CLASSES}),
 zone_cells AS (SELECT * FROM {dialects.ZONE_CELLS}),
 located AS (
   SELECT data.home_id AS home_id, ST_ASTEXT(MIN_BY(data.location, timestamp)) AS wkt
-  {_utc_week_rows(dataset)} {home_filter}
+  {utc_week_rows(dataset)} {home_filter}
   GROUP BY data.home_id
 ),
-home_points AS ({_points("located")}
+home_points AS ({points("located")}
 ),
 homes0 AS (
   SELECT l.home_id, l.wkt, p.lon, p.lat, COALESCE({classes}, 0) AS cls
@@ -223,13 +157,13 @@ def _weather_ctes(dataset: str) -> str:
     return f"""
 weather AS (
   SELECT ST_ASTEXT(data.location) AS wkt, UNIX_MICROS(timestamp) AS us,
-    data.temperature AS t_out, {_vapour_density("data.temperature", "data.humidity")} AS v_out
+    data.temperature AS t_out, {vapour_density("data.temperature", "data.humidity")} AS v_out
   FROM {dataset}.weather_data_dedup
   WHERE day BETWEEN @weather_first_day AND @read_last_day
     AND timestamp >= @weather_start AND timestamp < @read_end
     AND data.location IS NOT NULL AND data.temperature IS NOT NULL
 ),
-weather_points AS ({_points("weather")}
+weather_points AS ({points("weather")}
 ),
 nearest AS (
   SELECT h.wkt AS home_wkt, w.wkt AS weather_wkt
@@ -237,10 +171,10 @@ nearest AS (
   CROSS JOIN weather_points AS w
   WHERE h.lat IS NOT NULL AND w.lat IS NOT NULL
     AND ABS(h.lat - w.lat) <= {th.NEAREST_WEATHER_MAX_KM / 100}
-    AND {_haversine_km("h.lon", "h.lat", "w.lon", "w.lat")} <= {th.NEAREST_WEATHER_MAX_KM}
+    AND {haversine_km("h.lon", "h.lat", "w.lon", "w.lat")} <= {th.NEAREST_WEATHER_MAX_KM}
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY h.wkt
-    ORDER BY {_haversine_km("h.lon", "h.lat", "w.lon", "w.lat")}, w.lon, w.lat
+    ORDER BY {haversine_km("h.lon", "h.lat", "w.lon", "w.lat")}, w.lon, w.lat
   ) = 1
 ),
 homes AS (
@@ -309,17 +243,17 @@ def hourly_ctes(dataset: str, *, one_home: bool = False, one_class: bool = False
     """The CTEs down to `hours`, GoogleSQL; `one_home` adds `data.home_id = @home_id`;
     `one_class`: every home of the week is in one time-zone class (the usual deployment), so
     the readings need no join with their homes to find their local hour."""
-    dataset = _checked(dataset)
+    dataset = checked(dataset)
     home_filter = "AND data.home_id = @home_id" if one_home else ""
-    upper_trm = _clamp("trm_or_cold", *th.UPPER_LIMIT_TRM_RANGE)
-    lower_trm = _clamp("trm_or_cold", *th.LOWER_LIMIT_TRM_RANGE)
+    upper_trm = clamp("trm_or_cold", *th.UPPER_LIMIT_TRM_RANGE)
+    lower_trm = clamp("trm_or_cold", *th.LOWER_LIMIT_TRM_RANGE)
     inputs = "".join(_scenario(*s) for s in SCENARIOS)
     surfaces = "".join(
-        f",\n    LEAST(100, 100 * pv{s} / {_psat(f'tsi{s}')}) AS rh_si{s}" for s, _, _ in SCENARIOS
+        f",\n    LEAST(100, 100 * pv{s} / {psat(f'tsi{s}')}) AS rh_si{s}" for s, _, _ in SCENARIOS
     )
     severities = "".join(_severities(suffix) for suffix, _, _ in SCENARIOS)
     wet = ", ".join(f"'{room}'" for room in th.WET_ROOMS)
-    excess_limit = _clamp(
+    excess_limit = clamp(
         f"({th.MOISTURE_EXCESS_ZERO_AT_C} - t_out) / {th.MOISTURE_EXCESS_ZERO_AT_C}", 0, 1
     )
     zone_join = (
@@ -383,7 +317,7 @@ limits AS (
       AS comfort_low,
     {th.ADAPTIVE_SLOPE} * {upper_trm} + {th.COMFORT_INTERCEPT_C} + {th.CAT_II_ABOVE_K}
       AS comfort_high,
-    {_vapour_density("t_in", "rh_in")} - v_out AS moisture_excess,
+    {vapour_density("t_in", "rh_in")} - v_out AS moisture_excess,
     {th.MOISTURE_EXCESS_AT_0C} * {excess_limit} AS moisture_excess_limit
   FROM located_hours
 ),
