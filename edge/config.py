@@ -16,7 +16,7 @@
     mac = "A4:C1:38:0A:1B:2C"
     home_id = 42
     location = [51.87833, -0.41472]     # latitude, longitude
-    room = "bedroom"                    # optional
+    room = "bedroom"                    # optional: bedroom, living, kitchen, bathroom or other
 
 A mistake is a `ConfigError` naming the sensor and the key: `sensors[2] (A4:C1:38:0A:1B:2C):
 home_id: 'x' is not a whole number from 1`.
@@ -199,10 +199,28 @@ def _sensor(index: int, raw: Any) -> Sensor:
     if home_id > MAX_HOME_ID:
         raise ConfigError(f"{where}: home_id: {home_id!r} is above {MAX_HOME_ID}")
     latitude, longitude = _location(where, raw.get("location"))
-    room = raw.get("room")
-    if room is not None and (not isinstance(room, str) or not room.strip()):
-        raise ConfigError(f"{where}: room: {room!r} is not a name")
+    room = _room(where, raw.get("room"))
     return Sensor(kind, int(mac_text.replace(":", ""), 16), home_id, latitude, longitude, room)
+
+
+def room_types() -> tuple[str, ...]:
+    """The room types the contract accepts (schemas/tables.toml), which the score tells apart
+    (bedrooms at night, wet rooms)."""
+    from schemas import registry
+
+    return tuple(registry()["sensor_thermo_beacon"].values["room"])
+
+
+def _room(where: str, value: Any) -> str | None:
+    """The configured room as the row's room type; None (not configured) is sent as NULL,
+    which the score treats conservatively (docs/scoring.md)."""
+    if value is None:
+        return None
+    types = room_types()
+    room = value.strip().lower() if isinstance(value, str) else value
+    if room not in types:
+        raise ConfigError(f"{where}: room: {value!r} is not one of {', '.join(types)}")
+    return str(room)
 
 
 def _location(where: str, value: Any, key: str = "location") -> tuple[float, float]:

@@ -62,6 +62,7 @@ def reading_row(
             "location": sensor.wkt,
         },
         "battery": battery,
+        "room": sensor.room,  # the configured room type (edge/config.py), NULL if none
     }
 
 

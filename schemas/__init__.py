@@ -141,6 +141,7 @@ class Table:
     derived: Mapping[str, str] = field(default_factory=dict)
     identity_excludes: tuple[str, ...] = ()
     lengths: Mapping[str, int] = field(default_factory=dict)  # STRING path → most characters
+    values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @cached_property
     def keyed(self) -> bool:
@@ -255,10 +256,10 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         raise SchemaError(f"{path}: {path.stem!r} is not a valid BigQuery table name")
     where = f"{MANIFEST} [{path.stem}]"
     known = {"description", "version", "ingest", "partition", "cluster", "derived", "identity"}
-    unknown = sorted(set(meta) - known - {"ranges", "lengths"})
+    unknown = sorted(set(meta) - known - {"ranges", "lengths", "values"})
     if unknown:
         raise SchemaError(
-            f"{where}: unknown key(s) {unknown} (known: {sorted(known)}, ranges, lengths)"
+            f"{where}: unknown key(s) {unknown} (known: {sorted(known)}, ranges, lengths, values)"
         )
     version = meta.get("version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -280,6 +281,17 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         if type(most) is not int or not 1 <= most <= MAX_STRING_LENGTH:
             raise SchemaError(f"{where}: length {key!r} = {most!r} is not 1..{MAX_STRING_LENGTH}")
         lengths[key] = most
+    values = {}
+    for key, allowed in meta.get("values", {}).items():
+        if key not in leaves or leaves[key].type != "STRING":
+            raise SchemaError(f"{where}: values {key!r} is not a STRING column of the table")
+        if (
+            not isinstance(allowed, list)
+            or not allowed
+            or not all(isinstance(v, str) for v in allowed)
+        ):
+            raise SchemaError(f"{where}: values {key!r} is not a non-empty list of strings")
+        values[key] = tuple(allowed)
     table = Table(
         name=path.stem,
         fields=fields,
@@ -292,6 +304,7 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         derived=dict(meta.get("derived", {})),
         identity_excludes=tuple(meta.get("identity", ())),
         lengths=lengths,
+        values=values,
     )
     _check_bigquery_layout(table, where, top, leaves)
     return table

@@ -114,6 +114,7 @@ class _Column:
     kind: str  # "physical" or "plausible", for the range message
     children: tuple[_Column, ...] = ()
     length: int | None = None  # most characters of a STRING
+    values: tuple[str, ...] = ()  # the allowed values of a STRING column; () for any
 
 
 _PLANS: dict[int, tuple[Table, tuple[_Column, ...]]] = {}
@@ -141,6 +142,7 @@ def _plan(table: Table) -> tuple[_Column, ...]:
                     kind="physical" if f.type in ("FLOAT", "INTEGER") else "plausible",
                     children=columns(f.fields, f"{path}.") if f.type == "RECORD" else (),
                     length=table.lengths.get(path),
+                    values=tuple(table.values.get(path, ())),
                 )
             )
         return tuple(out)
@@ -175,6 +177,9 @@ def _record(
             continue
         if c.length is not None and len(converted) > c.length:
             problems.append(f"{c.path}: {shown(value)} is longer than {c.length} characters")
+        if c.values and converted not in c.values:
+            problems.append(f"{c.path}: {shown(value)} is not one of {', '.join(c.values)}")
+            continue
         if c.bounds is not None and not c.bounds[0] <= converted <= c.bounds[1]:
             problems.append(
                 f"{c.path}: {shown(value)} is outside the {c.kind} range {_bounds(c.bounds)}"

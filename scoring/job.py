@@ -41,14 +41,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Older vectors of the same home, week and model version than one stored since. BigQuery
-# needs the partition filter on both sides (require_partition_filter).
+# needs the partition filter on both sides (require_partition_filter). The aliases are not
+# `old`/`new`: NEW is a reserved keyword of GoogleSQL (tests/scoring/test_reserved_words.py).
 SUPERSEDED_SQL = """
-DELETE FROM {dataset}.livability_scores AS old
-WHERE old.week_start = @week AND old.model_version = @model_version
+DELETE FROM {dataset}.livability_scores AS stale
+WHERE stale.week_start = @week AND stale.model_version = @model_version
   AND EXISTS (
-    SELECT 1 FROM {dataset}.livability_scores AS new
-    WHERE new.week_start = @week AND new.model_version = @model_version
-      AND new.home_id = old.home_id AND new.computed_at > old.computed_at
+    SELECT 1 FROM {dataset}.livability_scores AS latest
+    WHERE latest.week_start = @week AND latest.model_version = @model_version
+      AND latest.home_id = stale.home_id AND latest.computed_at > stale.computed_at
   )
 """
 
@@ -68,11 +69,14 @@ def compute(warehouse: Warehouse, week_start: date, computed_at: datetime) -> pl
     return score_week(warehouse, week_start).with_columns(computed_at=stamp).select(columns)
 
 
+COUNT_SQL = """
+SELECT COUNT(*) AS n FROM {dataset}.livability_scores
+WHERE week_start = @week AND model_version = @model_version
+"""
+
+
 def _count(warehouse: Warehouse, week_start: date) -> int:
-    sql = (
-        f"SELECT COUNT(*) AS n FROM {warehouse.dataset}.livability_scores "  # noqa: S608
-        "WHERE week_start = @week AND model_version = @model_version"
-    )
+    sql = COUNT_SQL.format(dataset=warehouse.dataset)
     table = warehouse.query(sql, {"week": week_start, "model_version": MODEL_VERSION})
     return int(table.column("n")[0].as_py())
 

@@ -1,49 +1,46 @@
-"""Model 2's per-reading and per-hour work, as one SQL definition for every warehouse.
+"""Model 3's per-reading and per-hour work, as one GoogleSQL definition for every warehouse.
 
-The query is written once, in the warehouse port's language (GoogleSQL, as `Warehouse.query`
-specifies: BigQuery's standard SQL with `@name` parameters), and SQLGlot transpiles it for the
-embedded DuckDB. Three spatial functions have no DuckDB counterpart without the spatial
-extension, which cannot be installed here; `_for_duckdb` rewrites them for the WKT text DuckDB
-stores (`ST_ASTEXT` and `ST_GEOGFROMTEXT` are the identity there, `ST_X`/`ST_Y` read the
-numbers out of `POINT(lon lat)`). GREATEST and LEAST keep DuckDB's cheaper form there (see
-`_duckdb_node`).
-
-What the query does, in order (each a CTE below):
-1. `readings`: the week's rows from the de-duplicated view, only the columns the model needs;
-   `day BETWEEN` prunes partitions, the `timestamp` bounds make the week exact.
-2. `sensor_hours`: one row per sensor and hour: mean temperature and RH, the share of the
-   hour's six 10-minute slots that hold a reading, and the earliest located reading's place.
-   This is the only pass over the readings.
-3. Locations are parsed once per distinct location (`home_points`, `weather_points`), and each
-   home is matched to its nearest weather point within 50 km.
-4. `outdoor`: per weather point and hour of the week, the outdoor temperature and vapour
-   density (gaps filled from the day's, then the week's mean) and the running-mean outdoor
-   temperature of EN 16798-1 from the 7 days before each day.
-5. `hours`: the physics per sensor-hour, for the nominal readings and for the sensor's stated
-   accuracy both ways (colder and damper, warmer and drier): each hazard's severity in [0, 1],
-   the comfort credit, surface RH.
-6. The final SELECT: per sensor and day, coverage-weighted sums. Polars
-   (`scoring/model.py`) turns those into hazards, the interval and the grade.
+`scoring/dialects.py` transpiles it (DuckDB) and puts in the week's time-zone tables
+(`scoring/zones.py`). What the main query does, in order (each a CTE below):
+1. `located`: each home's earliest located reading of the UTC week, parsed once per
+   distinct location; its time-zone class from the cells of `zone_cells`.
+2. `readings`: the rows of each home's own local week (the `_dedup` view, only the columns
+   the model needs; `day BETWEEN` prunes partitions), with their local hour index `k`.
+3. `sensor_hours`: one row per sensor and local hour: the readings' count, mean
+   temperature and RH, first and last instant, room type. The only pass over the readings.
+4. The nearest weather point within 50 km; per weather point and time-zone class and hour:
+   outdoor temperature and vapour density (gaps filled from the day's, then the week's
+   mean), their exponentially weighted running mean (the surface's outdoor temperature)
+   and EN 16798-1's running mean of the local days before.
+5. `hours`: the physics per sensor-hour, nominal and at the sensor's stated accuracy both
+   ways (colder and damper, warmer and drier): severities, comfort credit, surface RH.
+6. The final SELECT: per sensor and local day, sums over its observed hours, the readings,
+   and the hours' reading spacings from which `scoring/hazards.py` infers the interval.
 """
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Final
 
-import sqlglot
-from sqlglot import exp
-
-from schemas import geo
+from scoring import dialects
 from scoring import thresholds as th
+from scoring.sql_parts import (
+    cell,
+    checked,
+    clamp,
+    haversine_km,
+    points,
+    psat,
+    ramp,
+    utc_week_rows,
+    vapour_density,
+)
 
-DIALECTS: Final = ("bigquery", "duckdb")
-# A WKT point as BigQuery's ST_ASTEXT and the contract write it: POINT(lon lat).
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MICROS_PER_HOUR: Final = 3_600_000_000
-MICROS_PER_SLOT: Final = MICROS_PER_HOUR // th.SLOTS_PER_HOUR
-DEGREES_TO_RADIANS: Final = 0.017453292519943295
+HOURS_BEFORE: Final = 168  # the week before, for the running means
+GRID_LAST_HOUR: Final = 175  # a local week has at most 169 hours (169.5 at Lord Howe)
+CELL_LEVELS: Final = 5
 
 # (name, temperature shift, RH shift): the nominal readings and the sensor's accuracy.
 SCENARIOS: Final = (
@@ -51,157 +48,122 @@ SCENARIOS: Final = (
     ("_cd", -th.SENSOR_ACCURACY_C, th.SENSOR_ACCURACY_RH),  # colder and damper
     ("_wd", th.SENSOR_ACCURACY_C, -th.SENSOR_ACCURACY_RH),  # warmer and drier
 )
+# Severity sums per scenario, one term per observed hour.
+SEVERITIES: Final = ("sev_cold", "sev_heat", "sev_night", "sev_damp", "credit")
 
 
-def _psat(t: str) -> str:
-    """Saturation vapour pressure over water, hPa (Magnus, WMO-No. 8)."""
-    return f"({th.MAGNUS_HPA} * EXP({th.MAGNUS_B} * ({t}) / ({th.MAGNUS_C} + ({t}))))"
+@cache
+def locations_query(dataset: str, dialect: str) -> str:
+    """The week's distinct home locations with their cell keys (for `zones.plan`)."""
+    source = checked(dataset)
+    cells = ", ".join(f"{cell(level)} AS cell{level}" for level in range(CELL_LEVELS))
+    text = f"""
+WITH located AS (SELECT DISTINCT ST_ASTEXT(data.location) AS wkt {utc_week_rows(source)}),
+points AS ({points("located")})
+SELECT wkt, lon, lat, {cells} FROM points WHERE lat IS NOT NULL ORDER BY wkt"""  # noqa: S608
+    return dialects.transpile(text, dialect)
 
 
-def _clamp(value: str, low: float, high: float) -> str:
-    return f"LEAST({high}, GREATEST({low}, {value}))"
-
-
-def _severity(excess: str, scale: float) -> str:
-    """1 - exp(-excess/scale): 0 at the limit, approaching 1; never more than a whole hour."""
-    return f"(1 - EXP(-GREATEST(0, {excess}) / {scale}))"
-
-
-def _scenario_inputs(suffix: str, dt: float, drh: float) -> str:
-    """Readings shifted by (dt, drh), their vapour pressure and the surface temperature."""
+def _scenario(suffix: str, dt: float, drh: float) -> str:
+    """Readings shifted by (dt, drh): temperature, RH, vapour pressure, surface temperature."""
     t = f"(t_in + {dt})"
-    rh = _clamp(f"rh_in + {drh}", 0.0, 100.0)
+    rh = clamp(f"rh_in + {drh}", 0.0, 100.0)
     return f""",
     {t} AS t{suffix},
     {rh} AS rh{suffix},
-    {rh} / 100 * {_psat(t)} AS pv{suffix},
-    t_out + {th.DEFAULT_FRSI} * ({t} - t_out) AS tsi{suffix}"""
+    {rh} / 100 * {psat(t)} AS pv{suffix},
+    t_damped + {th.DEFAULT_FRSI} * ({t} - t_damped) AS tsi{suffix}"""
 
 
-def _scenario_surface(suffix: str) -> str:
-    return f""",
-    LEAST(100, 100 * pv{suffix} / {_psat(f"tsi{suffix}")}) AS rh_si{suffix}"""
-
-
-def _scenario_columns(suffix: str) -> str:
-    """Severities and comfort credit of one sensor-hour in one scenario."""
-    t, rh = f"t{suffix}", f"rh{suffix}"
-    cold = f"GREATEST(0, {th.COLD_LIMIT_C} - {t}) + GREATEST(0, {th.COLD_SEVERE_C} - {t})"
-    heat = f"GREATEST({t} - theta_max, IF(night, {t} - {th.NIGHT_LIMIT_C}, 0))"
+def _severities(suffix: str) -> str:
+    """Severities in [0, 1] and the comfort credit of one sensor-hour in one scenario."""
+    t, rh, rh_si = f"t{suffix}", f"rh{suffix}", f"rh_si{suffix}"
+    tm52 = ramp(f"{t} - theta_max", ((0.0, 0.0), (th.TM52_UPPER_K, 1.0)))
+    heat = f"GREATEST({ramp(t, th.DAY_KNOTS)}, IF(free_running, {tm52}, 0))"
+    damp = ramp(rh_si, ((th.MOULD_CRITERION_RH, 0.0), (th.CONDENSATION_RH, 1.0)))
     below = f"GREATEST(0, comfort_low - {t})"
     above = f"GREATEST(0, {t} - comfort_high)"
     temp_credit = f"GREATEST(0, 1 - ({below} + {above}) / {th.CAT_III_MARGIN_K})"
     rh_credit = (
-        f"GREATEST(0, 1 - GREATEST(0, {rh} - {th.RH_COMFORT_HIGH}) / {th.RH_COMFORT_MARGIN})"
+        f"IF(wet, 1, GREATEST(0, 1 - GREATEST(0, {rh} - {th.RH_COMFORT_HIGH})"
+        f" / {th.RH_COMFORT_MARGIN}))"
     )
     return f""",
-    {_severity(cold, th.COLD_SCALE_K)} AS sev_cold{suffix},
-    {_severity(heat, th.HEAT_SCALE_K)} AS sev_heat{suffix},
-    {_severity(f"rh_si{suffix} - {th.DAMP_ONSET_RH}", th.DAMP_SCALE_RH)} AS sev_damp{suffix},
+    {ramp(t, th.COLD_KNOTS)} AS sev_cold{suffix},
+    {heat} AS sev_heat{suffix},
+    IF(bedlike AND night, {ramp(t, th.NIGHT_KNOTS)}, 0) AS sev_night{suffix},
+    {damp} AS sev_damp{suffix},
     LEAST({temp_credit}, {rh_credit}) AS credit{suffix}"""
 
 
-def _scenario_sums(suffix: str) -> str:
-    return "".join(
-        f",\n  SUM(covered * {column}{suffix}) AS {column}{suffix}"
-        for column in ("sev_cold", "sev_heat", "sev_damp", "credit")
+def _local_minute(k: str, z: str = "z") -> str:
+    """Minutes of local time from the local week's first midnight to the start of hour `k`
+    of the UTC grid (`k` hours after it), the class `z`'s clock changes included."""
+    return (
+        f"60 * {k} + IF({k} >= {z}.t1, {z}.s1, 0) - IF({z}.t1 <= 0, {z}.s1, 0)"
+        f" + IF({k} >= {z}.t2, {z}.s2, 0) - IF({z}.t2 <= 0, {z}.s2, 0)"
     )
 
 
-def _running_mean_weight() -> str:
-    cases = " ".join(
+# SQLGlot drops the parentheses of DIV's and MOD's first argument for DuckDB unless doubled:
+# every compound argument below is wrapped twice.
+def _local_day(m: str) -> str:
+    return f"DIV((({m}) + 20160), 1440) - 14"
+
+
+def _local_hour(m: str) -> str:
+    return f"DIV(MOD((({m}) + 20160), 1440), 60)"
+
+
+def _zone_ctes(dataset: str, home_filter: str) -> str:
+    joins = "".join(
+        f"\n  LEFT JOIN zone_cells AS c{level} ON c{level}.level = {level}"
+        f" AND c{level}.cell = {cell(level, 'p.lon', 'p.lat')}"
+        for level in range(CELL_LEVELS)
+    )
+    classes = ", ".join(f"c{level}.cls" for level in reversed(range(CELL_LEVELS)))
+    return f"""
+zone_classes AS (SELECT * FROM {dialects.ZONE_CLASSES}),
+zone_cells AS (SELECT * FROM {dialects.ZONE_CELLS}),
+located AS (
+  SELECT data.home_id AS home_id, ST_ASTEXT(MIN_BY(data.location, timestamp)) AS wkt
+  {utc_week_rows(dataset)} {home_filter}
+  GROUP BY data.home_id
+),
+home_points AS ({points("located")}
+),
+homes0 AS (
+  SELECT l.home_id, l.wkt, p.lon, p.lat, COALESCE({classes}, 0) AS cls
+  FROM located AS l
+  LEFT JOIN home_points AS p ON p.wkt = l.wkt{joins}
+),
+class_local AS (
+  SELECT cls, k, {_local_day("m")} AS d, {_local_hour("m")} AS local_hour
+  FROM (
+    SELECT z.cls, k, {_local_minute("k")} AS m
+    FROM zone_classes AS z
+    CROSS JOIN UNNEST(GENERATE_ARRAY(-{HOURS_BEFORE}, {GRID_LAST_HOUR})) AS k
+    WHERE k < z.hours
+  )
+),"""  # noqa: S608 - a checked dataset name and constants
+
+
+def _weather_ctes(dataset: str) -> str:
+    tau = th.SURFACE_TIME_CONSTANT_H
+    window = "PARTITION BY wkt, cls ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    weights = " ".join(
         f"WHEN {lag} THEN {weight}" for lag, weight in enumerate(th.RUNNING_MEAN_WEIGHTS, start=1)
     )
-    return f"CASE d.d - wd.dix {cases} END"
-
-
-def _vapour_density(t: str, rh: str) -> str:
-    """Water vapour density, g/m3, from temperature (C) and RH (%)."""
-    return f"({th.VAPOUR_DENSITY_FACTOR} * ({rh}) / 100 * {_psat(t)} / ({th.KELVIN} + ({t})))"
-
-
-def _haversine_km(lon1: str, lat1: str, lon2: str, lat2: str) -> str:
-    r = DEGREES_TO_RADIANS
-    a = (
-        f"POW(SIN(({lat2} - {lat1}) * {r / 2}), 2) + COS({lat1} * {r}) * COS({lat2} * {r}) "
-        f"* POW(SIN(({lon2} - {lon1}) * {r / 2}), 2)"
-    )
-    return f"(2 * {th.EARTH_RADIUS_KM} * ASIN(SQRT(LEAST(1, {a}))))"
-
-
-def _points(source: str) -> str:
-    """Distinct WKT `wkt` of `source` with lon, lat; NULL when not a valid point."""
-    valid = "lon0 BETWEEN -180 AND 180 AND lat0 BETWEEN -90 AND 90"
     return f"""
-  SELECT wkt, IF({valid}, lon0, NULL) AS lon, IF({valid}, lat0, NULL) AS lat
-  FROM (
-    SELECT wkt, ST_X(ST_GEOGFROMTEXT(wkt)) AS lon0, ST_Y(ST_GEOGFROMTEXT(wkt)) AS lat0
-    FROM (SELECT DISTINCT wkt FROM {source} WHERE wkt IS NOT NULL)
-  )"""  # noqa: S608 - names are constants of this module
-
-
-def hourly_ctes(dataset: str, *, one_home: bool = False) -> str:
-    """The CTEs down to `hours`, GoogleSQL; `one_home` adds `data.home_id = @home_id`."""
-    if not _IDENTIFIER.match(dataset):
-        raise ValueError(f"dataset {dataset!r} is not a valid dataset name")
-    home_filter = "AND data.home_id = @home_id" if one_home else ""
-    upper_trm = _clamp("trm_or_cold", *th.UPPER_LIMIT_TRM_RANGE)
-    lower_trm = _clamp("trm_or_cold", *th.LOWER_LIMIT_TRM_RANGE)
-    offset = f"MOD(hour + CAST(ROUND(COALESCE(lon, 0) / 15) AS INT64) + {24 * 7}, 24)"
-    inputs = "".join(_scenario_inputs(*s) for s in SCENARIOS)
-    surfaces = "".join(_scenario_surface(suffix) for suffix, _, _ in SCENARIOS)
-    scenarios = "".join(_scenario_columns(suffix) for suffix, _, _ in SCENARIOS)
-    v_in = _vapour_density("t_in", "rh_in")
-    return f"""
-WITH readings AS (
-  SELECT
-    data.home_id AS home_id,
-    data.mac AS mac,
-    DIV((UNIX_MICROS(timestamp) - UNIX_MICROS(@start)), {MICROS_PER_HOUR}) AS hour,
-    DIV(MOD((UNIX_MICROS(timestamp) - UNIX_MICROS(@start)), {MICROS_PER_HOUR}),
-        {MICROS_PER_SLOT}) AS slot,
-    timestamp,
-    data.temperature AS temperature,
-    data.humidity AS humidity,
-    data.location AS location
-  FROM {dataset}.sensor_thermo_beacon_dedup
-  WHERE day BETWEEN @first_day AND @last_day
-    AND timestamp >= @start AND timestamp < @end
-    AND data.temperature IS NOT NULL AND data.humidity IS NOT NULL
-    {home_filter}
-),
-sensor_hours AS (
-  SELECT
-    home_id, mac, hour,
-    COUNT(*) AS readings,
-    AVG(temperature) AS t_in,
-    AVG(humidity) AS rh_in,
-    BIT_COUNT(BIT_OR(1 << slot)) / {th.SLOTS_PER_HOUR} AS covered,
-    MIN_BY(location, IF(location IS NULL, NULL, timestamp)) AS location,
-    MIN(IF(location IS NULL, NULL, timestamp)) AS located_at
-  FROM readings
-  GROUP BY home_id, mac, hour
-),
-home_locations AS (
-  SELECT home_id, ST_ASTEXT(MIN_BY(location, located_at)) AS wkt
-  FROM sensor_hours
-  GROUP BY home_id
-),
-home_points AS ({_points("home_locations")}
-),
 weather AS (
-  SELECT
-    ST_ASTEXT(data.location) AS wkt,
-    DATE_DIFF(day, @first_day, DAY) AS dix,
-    DIV((UNIX_MICROS(timestamp) - UNIX_MICROS(@start)), {MICROS_PER_HOUR}) AS hour,
-    data.temperature AS t_out,
-    {_vapour_density("data.temperature", "data.humidity")} AS v_out
+  SELECT ST_ASTEXT(data.location) AS wkt, UNIX_MICROS(timestamp) AS us,
+    data.temperature AS t_out, {vapour_density("data.temperature", "data.humidity")} AS v_out
   FROM {dataset}.weather_data_dedup
-  WHERE day BETWEEN @weather_first_day AND @last_day
-    AND timestamp >= @weather_start AND timestamp < @end
+  WHERE day BETWEEN @weather_first_day AND @read_last_day
+    AND timestamp >= @weather_start AND timestamp < @read_end
     AND data.location IS NOT NULL AND data.temperature IS NOT NULL
 ),
-weather_points AS ({_points("weather")}
+weather_points AS ({points("weather")}
 ),
 nearest AS (
   SELECT h.wkt AS home_wkt, w.wkt AS weather_wkt
@@ -209,141 +171,213 @@ nearest AS (
   CROSS JOIN weather_points AS w
   WHERE h.lat IS NOT NULL AND w.lat IS NOT NULL
     AND ABS(h.lat - w.lat) <= {th.NEAREST_WEATHER_MAX_KM / 100}
-    AND {_haversine_km("h.lon", "h.lat", "w.lon", "w.lat")} <= {th.NEAREST_WEATHER_MAX_KM}
+    AND {haversine_km("h.lon", "h.lat", "w.lon", "w.lat")} <= {th.NEAREST_WEATHER_MAX_KM}
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY h.wkt
-    ORDER BY {_haversine_km("h.lon", "h.lat", "w.lon", "w.lat")}, w.lon, w.lat
+    ORDER BY {haversine_km("h.lon", "h.lat", "w.lon", "w.lat")}, w.lon, w.lat
   ) = 1
 ),
 homes AS (
-  SELECT l.home_id, p.lon, p.lat, n.weather_wkt
-  FROM home_locations AS l
-  LEFT JOIN home_points AS p ON p.wkt = l.wkt
-  LEFT JOIN nearest AS n ON n.home_wkt = l.wkt
+  SELECT h.home_id, h.lon, h.lat, h.cls, n.weather_wkt
+  FROM homes0 AS h
+  LEFT JOIN nearest AS n ON n.home_wkt = h.wkt
 ),
-used_points AS (
-  SELECT DISTINCT weather_wkt AS wkt FROM homes WHERE weather_wkt IS NOT NULL
+pairs AS (SELECT DISTINCT weather_wkt AS wkt, cls FROM homes WHERE weather_wkt IS NOT NULL),
+weather_hours AS (
+  SELECT p.wkt, p.cls,
+    DIV((w.us - z.start_us + {HOURS_BEFORE * MICROS_PER_HOUR}), {MICROS_PER_HOUR})
+      - {HOURS_BEFORE} AS k,
+    AVG(w.t_out) AS t_out, AVG(w.v_out) AS v_out
+  FROM weather AS w
+  JOIN pairs AS p ON p.wkt = w.wkt
+  JOIN zone_classes AS z ON z.cls = p.cls
+  WHERE w.us >= z.start_us - {HOURS_BEFORE * MICROS_PER_HOUR} AND w.us < z.end_us
+  GROUP BY p.wkt, p.cls, k
 ),
 weather_days AS (
-  SELECT wkt, dix, AVG(t_out) AS t_day, AVG(v_out) AS v_day
-  FROM weather
-  GROUP BY wkt, dix
+  SELECT w.wkt, w.cls, c.d, AVG(w.t_out) AS t_day, AVG(w.v_out) AS v_day
+  FROM weather_hours AS w JOIN class_local AS c ON c.cls = w.cls AND c.k = w.k
+  GROUP BY w.wkt, w.cls, c.d
 ),
 weather_week AS (
-  SELECT wkt, AVG(t_out) AS t_week, AVG(v_out) AS v_week
-  FROM weather
-  WHERE hour >= 0
-  GROUP BY wkt
-),
-weather_hours AS (
-  SELECT wkt, hour, AVG(t_out) AS t_out, AVG(v_out) AS v_out
-  FROM weather
-  WHERE hour >= 0
-  GROUP BY wkt, hour
-),
-week_days AS (
-  SELECT d FROM UNNEST(GENERATE_ARRAY(0, {th.DAYS_PER_WEEK - 1})) AS d
+  SELECT wkt, cls, AVG(t_out) AS t_week, AVG(v_out) AS v_week
+  FROM weather_hours WHERE k >= 0 GROUP BY wkt, cls
 ),
 running_means AS (
-  SELECT
-    p.wkt, d.d,
-    SUM({_running_mean_weight()} * wd.t_day) / SUM({_running_mean_weight()}) AS trm
-  FROM used_points AS p
-  CROSS JOIN week_days AS d
-  JOIN weather_days AS wd ON wd.wkt = p.wkt AND wd.dix BETWEEN d.d - 7 AND d.d - 1
-  GROUP BY p.wkt, d.d
+  SELECT p.wkt, p.cls, d.d,
+    SUM(CASE d.d - wd.d {weights} END * wd.t_day)
+      / SUM(CASE d.d - wd.d {weights} END) AS trm
+  FROM pairs AS p
+  CROSS JOIN (SELECT d FROM UNNEST(GENERATE_ARRAY(0, {th.DAYS_PER_WEEK - 1})) AS d) AS d
+  JOIN weather_days AS wd ON wd.wkt = p.wkt AND wd.cls = p.cls AND wd.d BETWEEN d.d - 7 AND d.d - 1
+  GROUP BY p.wkt, p.cls, d.d
+),
+filled AS (
+  SELECT p.wkt, p.cls, c.k, c.d,
+    COALESCE(wh.t_out, wd.t_day, ww.t_week) AS t_out,
+    COALESCE(wh.v_out, wd.v_day, ww.v_week) AS v_out
+  FROM pairs AS p
+  JOIN class_local AS c ON c.cls = p.cls
+  LEFT JOIN weather_hours AS wh ON wh.wkt = p.wkt AND wh.cls = p.cls AND wh.k = c.k
+  LEFT JOIN weather_days AS wd ON wd.wkt = p.wkt AND wd.cls = p.cls AND wd.d = c.d
+  LEFT JOIN weather_week AS ww ON ww.wkt = p.wkt AND ww.cls = p.cls
 ),
 outdoor AS (
-  SELECT
-    p.wkt, h.hour,
-    COALESCE(wh.t_out, wd.t_day, ww.t_week) AS t_out,
-    COALESCE(wh.v_out, wd.v_day, ww.v_week) AS v_out,
+  SELECT f.wkt, f.cls, f.k, f.t_out, f.v_out,
+    f.damped_sum / f.damped_weight AS t_damped,
     COALESCE(rm.trm, wd.t_day, ww.t_week) AS trm
-  FROM used_points AS p
-  CROSS JOIN (
-    SELECT hour FROM UNNEST(GENERATE_ARRAY(0, {th.HOURS_PER_WEEK - 1})) AS hour
-  ) AS h
-  LEFT JOIN weather_hours AS wh ON wh.wkt = p.wkt AND wh.hour = h.hour
-  LEFT JOIN weather_days AS wd ON wd.wkt = p.wkt AND wd.dix = DIV(h.hour, 24)
-  LEFT JOIN weather_week AS ww ON ww.wkt = p.wkt
-  LEFT JOIN running_means AS rm ON rm.wkt = p.wkt AND rm.d = DIV(h.hour, 24)
+  FROM (
+    SELECT *,
+      SUM(EXP((k + {HOURS_BEFORE}) / {tau}) * t_out) OVER ({window}) AS damped_sum,
+      SUM(EXP((k + {HOURS_BEFORE}) / {tau})) OVER ({window}) AS damped_weight
+    FROM filled WHERE t_out IS NOT NULL
+  ) AS f
+  LEFT JOIN running_means AS rm ON rm.wkt = f.wkt AND rm.cls = f.cls AND rm.d = f.d
+  LEFT JOIN weather_days AS wd ON wd.wkt = f.wkt AND wd.cls = f.cls AND wd.d = f.d
+  LEFT JOIN weather_week AS ww ON ww.wkt = f.wkt AND ww.cls = f.cls
+  WHERE f.k >= 0
+),"""  # noqa: S608 - a checked dataset name and constants
+
+
+def hourly_ctes(dataset: str, *, one_home: bool = False, one_class: bool = False) -> str:
+    """The CTEs down to `hours`, GoogleSQL; `one_home` adds `data.home_id = @home_id`;
+    `one_class`: every home of the week is in one time-zone class (the usual deployment), so
+    the readings need no join with their homes to find their local hour."""
+    dataset = checked(dataset)
+    home_filter = "AND data.home_id = @home_id" if one_home else ""
+    upper_trm = clamp("trm_or_cold", *th.UPPER_LIMIT_TRM_RANGE)
+    lower_trm = clamp("trm_or_cold", *th.LOWER_LIMIT_TRM_RANGE)
+    inputs = "".join(_scenario(*s) for s in SCENARIOS)
+    surfaces = "".join(
+        f",\n    LEAST(100, 100 * pv{s} / {psat(f'tsi{s}')}) AS rh_si{s}" for s, _, _ in SCENARIOS
+    )
+    severities = "".join(_severities(suffix) for suffix, _, _ in SCENARIOS)
+    wet = ", ".join(f"'{room}'" for room in th.WET_ROOMS)
+    excess_limit = clamp(
+        f"({th.MOISTURE_EXCESS_ZERO_AT_C} - t_out) / {th.MOISTURE_EXCESS_ZERO_AT_C}", 0, 1
+    )
+    zone_join = (
+        "CROSS JOIN zone_classes AS z"
+        if one_class
+        else "LEFT JOIN homes0 AS h ON h.home_id = r.data.home_id\n"
+        "  JOIN zone_classes AS z ON z.cls = COALESCE(h.cls, 0)"
+    )
+    return f"""
+WITH{_zone_ctes(dataset, home_filter)}
+readings AS (
+  SELECT r.data.home_id AS home_id, r.data.mac AS mac, r.room AS room, z.cls AS cls,
+    DIV((UNIX_MICROS(r.timestamp) - z.start_us), {MICROS_PER_HOUR}) AS k,
+    UNIX_MICROS(r.timestamp) AS us,
+    r.data.temperature AS temperature, r.data.humidity AS humidity
+  FROM {dataset}.sensor_thermo_beacon_dedup AS r
+  {zone_join}
+  WHERE r.day BETWEEN @read_first_day AND @read_last_day
+    AND r.timestamp >= @read_start AND r.timestamp < @read_end
+    AND UNIX_MICROS(r.timestamp) >= z.start_us AND UNIX_MICROS(r.timestamp) < z.end_us
+    AND r.data.temperature IS NOT NULL AND r.data.humidity IS NOT NULL
+    {home_filter.replace("data.", "r.data.")}
 ),
+sensor_hours AS (
+  SELECT home_id, mac, cls, k, COUNT(*) AS n, AVG(temperature) AS t_in,
+    AVG(humidity) AS rh_in, MIN(us) AS first_us, MAX(us) AS last_us, MIN(room) AS room
+  FROM readings
+  GROUP BY home_id, mac, cls, k
+),
+-- Each sensor-hour's local day and hour by arithmetic on its class's row, not a join with
+-- `class_local`: a join with that small derived table makes DuckDB misjudge the sizes and
+-- build its hash table on the sensor-hours, so that everything after it ran on one thread.
+local_hours AS (
+  SELECT s.*, {_local_minute("s.k")} AS m
+  FROM sensor_hours AS s
+  JOIN zone_classes AS z ON z.cls = s.cls
+),{_weather_ctes(dataset)}
 located_hours AS (
   SELECT
-    s.home_id, s.mac, s.hour, DIV(s.hour, 24) AS d, s.readings, s.covered, s.t_in, s.rh_in,
-    h.lon, h.lat, h.weather_wkt IS NOT NULL AS has_weather,
+    s.home_id, s.mac, s.cls, s.k, s.d, s.local_hour, s.n, s.first_us, s.last_us,
+    s.t_in, s.rh_in, s.room, h.lon, h.lat, h.weather_wkt IS NOT NULL AS has_weather,
+    s.local_hour >= {th.NIGHT_START_HOUR} OR s.local_hour < {th.NIGHT_END_HOUR} AS night,
+    DIV(s.local_hour, {24 // th.PARTS_OF_DAY}) AS part,
+    s.room IS NULL OR s.room = 'bedroom' AS bedlike,
+    COALESCE(s.room IN ({wet}), FALSE) AS wet,
     COALESCE(o.t_out, {th.NO_WEATHER_OUTDOOR_C}) AS t_out,
-    o.v_out,
-    o.trm,
+    COALESCE(o.t_damped, {th.NO_WEATHER_OUTDOOR_C}) AS t_damped,
+    o.v_out, o.trm,
+    COALESCE(o.trm >= {th.FREE_RUNNING_TRM_C}, FALSE) AS free_running,
     COALESCE(o.trm, {th.UPPER_LIMIT_TRM_RANGE[0]}) AS trm_or_cold
-  FROM sensor_hours AS s
-  JOIN homes AS h ON h.home_id = s.home_id
-  LEFT JOIN outdoor AS o ON o.wkt = h.weather_wkt AND o.hour = s.hour
+  FROM (
+    SELECT *, {_local_day("m")} AS d, {_local_hour("m")} AS local_hour FROM local_hours
+  ) AS s
+  LEFT JOIN homes AS h ON h.home_id = s.home_id
+  LEFT JOIN outdoor AS o ON o.wkt = h.weather_wkt AND o.cls = s.cls AND o.k = s.k
 ),
 limits AS (
-  SELECT
-    *,
-    {offset} AS local_hour,
-    {th.ADAPTIVE_SLOPE} * {upper_trm} + {th.HEAT_INTERCEPT_C}
-      AS theta_max,
-    {th.ADAPTIVE_SLOPE} * {lower_trm}
-      + {th.COMFORT_INTERCEPT_C} - {th.CAT_II_BELOW_K} AS comfort_low,
-    {th.ADAPTIVE_SLOPE} * {upper_trm}
-      + {th.COMFORT_INTERCEPT_C} + {th.CAT_II_ABOVE_K} AS comfort_high
+  SELECT *,
+    {th.ADAPTIVE_SLOPE} * {upper_trm} + {th.HEAT_INTERCEPT_C} AS theta_max,
+    {th.ADAPTIVE_SLOPE} * {lower_trm} + {th.COMFORT_INTERCEPT_C} - {th.CAT_II_BELOW_K}
+      AS comfort_low,
+    {th.ADAPTIVE_SLOPE} * {upper_trm} + {th.COMFORT_INTERCEPT_C} + {th.CAT_II_ABOVE_K}
+      AS comfort_high,
+    {vapour_density("t_in", "rh_in")} - v_out AS moisture_excess,
+    {th.MOISTURE_EXCESS_AT_0C} * {excess_limit} AS moisture_excess_limit
   FROM located_hours
 ),
-timed AS (
-  SELECT
-    *,
-    local_hour >= {th.NIGHT_START_HOUR} OR local_hour < {th.NIGHT_END_HOUR} AS night,
-    DIV(local_hour, {24 // th.PARTS_OF_DAY}) AS part,
-    {v_in} - v_out AS moisture_excess,
-    {th.MOISTURE_EXCESS_AT_0C}
-      * {_clamp(f"({th.MOISTURE_EXCESS_ZERO_AT_C} - t_out) / {th.MOISTURE_EXCESS_ZERO_AT_C}", 0, 1)}
-      AS moisture_excess_limit{inputs}
-  FROM limits
-),
-surfaces AS (
-  SELECT *{surfaces} FROM timed
-),
-hours AS (
-  SELECT *{scenarios} FROM surfaces
-)"""  # noqa: S608 - a checked dataset name and constants
+inputs AS (SELECT *{inputs} FROM limits),
+surfaces AS (SELECT *{surfaces} FROM inputs),
+hours AS (SELECT *, ROUND(t_in - theta_max) AS tm52_dt{severities} FROM surfaces)"""  # noqa: S608
+
+
+def _sums(suffix: str) -> str:
+    return "".join(f",\n  SUM({c}{suffix}) AS {c}{suffix}" for c in SEVERITIES)
 
 
 def daily_select() -> str:
-    """Per sensor and day: coverage-weighted sums the per-home step needs."""
-    sums = "".join(_scenario_sums(suffix) for suffix, _, _ in SCENARIOS)
-    parts = "".join(
-        f",\n  SUM(IF(part = {p}, covered, 0)) AS covered_part{p}" for p in range(th.PARTS_OF_DAY)
-    )
+    """Per sensor and local day: sums over its observed hours (each hour once), the readings
+    and the spacings from which the observed time is inferred."""
+    sums = "".join(_sums(suffix) for suffix, _, _ in SCENARIOS)
+    parts = "".join(f",\n  SUM(IF(part = {p}, 1, 0)) AS n_part{p}" for p in range(th.PARTS_OF_DAY))
+    free = "free_running AND tm52_dt"
     return f"""
 SELECT
-  home_id, mac, d,
+  home_id, mac, cls, d,
   ANY_VALUE(lon) AS lon,
   ANY_VALUE(lat) AS lat,
   LOGICAL_OR(has_weather) AS has_weather,
-  SUM(readings) AS readings,
-  SUM(covered) AS covered{parts}{sums},
-  SUM(covered * t_in) AS t_in_sum,
-  SUM(covered * rh_in) AS rh_in_sum,
-  SUM(IF(t_in < {th.COLD_LIMIT_C}, covered, 0)) AS hours_below_18c,
-  SUM(covered * GREATEST(0, {th.COLD_LIMIT_C} - t_in)) AS cold_degree_hours,
-  SUM(IF(rh_in > 70, covered, 0)) AS hours_above_70rh,
-  SUM(IF(t_in - theta_max >= {th.TM52_EXCEEDANCE_K}, covered, 0)) AS heat_exceedance_hours,
-  SUM(IF(night AND t_in > {th.NIGHT_LIMIT_C}, covered, 0)) AS night_hours_above_26c,
-  SUM(covered * rh_si) AS rh_si_sum,
-  SUM(IF(rh_si >= {th.MOULD_CRITERION_RH}, covered, 0)) AS mould_hours,
-  SUM(IF(rh_si >= {th.CONDENSATION_RH}, covered, 0)) AS condensation_hours,
-  SUM(IF(moisture_excess IS NULL, 0, covered)) AS excess_covered,
-  SUM(covered * moisture_excess) AS moisture_excess_sum,
-  SUM(covered * moisture_excess_limit) AS moisture_excess_limit_sum,
-  SUM(IF(rh_in < {th.DRY_AIR_RH}, covered, 0)) AS dry_hours,
+  LOGICAL_OR(bedlike) AS bedlike,
+  LOGICAL_OR(wet) AS wet,
+  SUM(n) AS n,
+  COUNT(*) AS n_hours,
+  MIN(first_us) AS first_us,
+  MAX(last_us) AS last_us,
+  ARRAY_AGG(IF(n > 1, (last_us - first_us) / (n - 1), NULL) IGNORE NULLS) AS spacings{parts},
+  SUM(IF(bedlike AND night, 1, 0)) AS n_night,
+  SUM(IF(wet, 1, 0)) AS n_wet{sums},
+  SUM(IF(wet, sev_damp, 0)) AS sev_damp_wet,
+  SUM(t_in) AS t_in_sum,
+  SUM(rh_in) AS rh_in_sum,
+  SUM(IF(t_in < {th.COLD_LIMIT_C}, 1, 0)) AS hours_below_18c,
+  SUM(GREATEST(0, {th.COLD_LIMIT_C} - t_in)) AS cold_degree_hours,
+  SUM(IF(rh_in > 70, 1, 0)) AS hours_above_70rh,
+  SUM(IF(t_in > {th.DAY_LIMIT_C}, 1, 0)) AS hours_above_32c,
+  SUM(IF(bedlike AND night AND t_in > {th.NIGHT_LIMIT_C}, 1, 0)) AS night_hours_above_26c,
+  SUM(IF(free_running, 1, 0)) AS n_free,
+  SUM(IF({free} >= 1, 1, 0)) AS heat_exceedance_hours,
+  SUM(IF({free} > 0, tm52_dt, 0)) AS tm52_weighted,
+  SUM(IF({free} > {th.TM52_UPPER_K}, 1, 0)) AS tm52_upper_limit_hours,
+  SUM(IF(wet, 0, rh_si)) AS rh_si_sum,
+  SUM(IF(NOT wet AND rh_si >= {th.MOULD_CRITERION_RH}, 1, 0)) AS mould_hours,
+  SUM(IF(NOT wet AND rh_si >= {th.CONDENSATION_RH}, 1, 0)) AS condensation_hours,
+  SUM(IF(wet AND rh_si >= {th.MOULD_CRITERION_RH}, 1, 0)) AS wet_damp_hours,
+  SUM(IF(NOT wet AND moisture_excess > moisture_excess_limit, sev_damp, 0)) AS damp_moisture,
+  SUM(IF(wet OR moisture_excess > moisture_excess_limit, 0, sev_damp)) AS damp_underheating,
+  SUM(IF(moisture_excess IS NULL, 0, 1)) AS excess_n,
+  SUM(moisture_excess) AS moisture_excess_sum,
+  SUM(IF(moisture_excess IS NULL, 0, moisture_excess_limit)) AS moisture_excess_limit_sum,
+  SUM(IF(rh_in < {th.DRY_AIR_RH}, 1, 0)) AS dry_n,
   SUM(IF(has_weather, t_out, 0)) AS t_out_sum,
   SUM(IF(has_weather, trm, 0)) AS trm_sum,
   SUM(IF(has_weather, 1, 0)) AS weather_hours
 FROM hours
-GROUP BY home_id, mac, d
+GROUP BY home_id, mac, cls, d
 """  # noqa: S608 - constants only
 
 
@@ -351,85 +385,27 @@ def hourly_select() -> str:
     """Per sensor-hour, for one home's chart (`livability report`)."""
     return """
 SELECT
-  home_id, mac, hour, covered, t_in, rh_in, rh_si, t_out, trm, has_weather, night,
-  theta_max, comfort_low, comfort_high
+  home_id, mac, k AS hour, d, local_hour, room, n, t_in, rh_in, rh_si, t_out, t_damped, trm,
+  has_weather, night, free_running, theta_max, comfort_low, comfort_high
 FROM hours
 ORDER BY mac, hour
 """
 
 
-def _is_zero(node: exp.Expression) -> bool:
-    return isinstance(node, exp.Literal) and node.is_number and float(node.name) == 0
-
-
-def _positive_part(node: exp.Greatest) -> exp.Expression | None:
-    """`GREATEST(0, x)` as `(x + ABS(x)) / 2`: the same number for every finite x (x + x
-    and the halving are exact in binary floating point; a negative x gives 0), and NULL for
-    a NULL x as on BigQuery. DuckDB's GREATEST costs about five times the arithmetic."""
-    arguments = [node.this, *node.expressions]
-    if len(arguments) != 2 or not any(_is_zero(a) for a in arguments):
-        return None
-    (x,) = [a for a in arguments if not _is_zero(a)] or [arguments[1]]
-    add = exp.Add(this=exp.Paren(this=x.copy()), expression=exp.Abs(this=x.copy()))
-    return exp.Div(this=exp.Paren(this=add), expression=exp.Literal.number(2))
-
-
-def _duckdb_node(node: exp.Expression) -> exp.Expression:
-    """DuckDB keeps GEOGRAPHY as WKT text: the spatial functions become text functions.
-
-    GREATEST and LEAST keep DuckDB's own form. BigQuery's returns NULL when an argument is
-    NULL, and SQLGlot guards each call with `CASE WHEN a IS NULL OR b IS NULL THEN NULL`,
-    which copies every argument twice and, nested (a clamp, a severity), four and eight
-    times: a good share of the per-hour work. Every GREATEST and LEAST of this query takes non-NULL
-    arguments (readings are filtered to non-NULL values, the outdoor inputs are COALESCEd,
-    points are filtered to valid ones), so the two forms give the same values.
-    """
-    if isinstance(node, exp.Greatest):
-        positive = _positive_part(node)
-        if positive is not None:
-            return positive
-    if isinstance(node, exp.Greatest | exp.Least):
-        node.set("ignore_nulls", True)
-        return node
-    if not isinstance(node, exp.Anonymous) or not node.expressions:
-        return node
-    name, arg = str(node.name).upper(), node.expressions[0]
-    if name in ("ST_ASTEXT", "ST_GEOGFROMTEXT") and isinstance(arg, exp.Expression):
-        return arg
-    if name in ("ST_X", "ST_Y"):
-        pattern = geo.SQL_LONGITUDE if name == "ST_X" else geo.SQL_LATITUDE
-        extracted = exp.RegexpExtract(
-            this=arg, expression=exp.Literal.string(pattern), group=exp.Literal.number(1)
-        )
-        return exp.TryCast(this=extracted, to=exp.DataType.build("DOUBLE"))
-    return node
-
-
-def _for_duckdb(tree: exp.Expr) -> exp.Expr:
-    # Twice: the first pass unwraps ST_GEOGFROMTEXT and ST_ASTEXT inside ST_X and ST_Y.
-    return tree.transform(_duckdb_node).transform(_duckdb_node)
-
-
 @cache
-def render(dialect: str, dataset: str, select: str = "daily", *, one_home: bool = False) -> str:
-    """The query for `dialect`, reading `dataset`; `select` is "daily" or "hourly"."""
-    if dialect not in DIALECTS:
-        raise ValueError(f"no SQL dialect {dialect!r}: the model runs on {DIALECTS}")
+def render(
+    dialect: str,
+    dataset: str,
+    select: str = "daily",
+    *,
+    one_home: bool = False,
+    one_class: bool = False,
+) -> str:
+    """The main query for `dialect` (its zone tables still placeholders: `dialects.fill`)."""
     final = {"daily": daily_select, "hourly": hourly_select}[select]()
-    source = hourly_ctes(dataset, one_home=one_home) + final
-    tree = sqlglot.parse_one(source, read="bigquery")
-    if dialect == "duckdb":
-        tree = _for_duckdb(tree)
-    # Not pretty-printed: formatting costs more than the transpiling (0.1 s a process).
-    return tree.sql(dialect=dialect)
+    ctes = hourly_ctes(dataset, one_home=one_home, one_class=one_class)
+    return dialects.transpile(ctes + final, dialect)
 
 
-def dialect_of(warehouse: object) -> str:
-    """Which SQL a warehouse adapter speaks: its `dialect` (the Warehouse port's attribute)."""
-    declared = getattr(warehouse, "dialect", None)
-    if isinstance(declared, str) and declared in DIALECTS:
-        return declared
-    raise ValueError(
-        f"cannot tell which SQL {type(warehouse).__name__} speaks: give it a `dialect` "
-        f"attribute, one of {DIALECTS}"
-    )
+dialect_of = dialects.dialect_of
+DIALECTS = dialects.DIALECTS

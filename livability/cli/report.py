@@ -1,9 +1,14 @@
-"""`livability report --home ID --week D [--out FILE]`: one home's week as a PNG.
+"""`livability report --home ID --week D [--out FILE]`: one home's week as a table and a PNG.
 
-Indoor temperature and humidity over the week against the comfort band and the hazard
-limits they were judged by, the outdoor temperature, the surface RH at a thermal bridge,
-the sub-scores, and the grade with its interval. The hourly series come from the same
-warehouse SQL as the score (`scoring.model.hourly_series`); the vector from `score_week`.
+The table (printed) says where and how the week was read (the home's time zone, its local
+week's hours, the inferred reading interval, the coverage), the score with its interval, each
+hazard with the figures behind it (hours below 18 C; bedroom nights above 26 C, hours above
+32 C and TM52's criteria; the surface RH, dry rooms' mould hours and wet rooms' damp hours)
+and the flags. The PNG draws indoor temperature and humidity over the local week against the
+comfort band and the hazard limits they were judged by, the outdoor temperature, the surface
+RH at a thermal bridge, the sub-scores, and the grade with its interval. The hourly series
+come from the same warehouse SQL as the score (`scoring.model.hourly_series`); the vector
+from `score_week`.
 """
 
 from __future__ import annotations
@@ -48,8 +53,66 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
         render(hours.to_dicts(), vector, target)
     except OSError as error:
         raise CliError(f"cannot write {target}: {error}") from None
+    out.print(summary_table(vector))
     out.print(f"Wrote {target}")
     return 0
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} h"
+
+
+def summary(vector: dict[str, Any]) -> list[tuple[str, str]]:
+    """The week in words: (what, value) rows."""
+    zone = vector["time_zone"] or "not located: the zone of most homes assumed"
+    interval = vector["reading_interval_s"]
+    grade = vector["grade"] or "not graded"
+    mark = ", provisional" if vector["provisional"] else ""
+    return [
+        ("home", str(vector["home_id"])),
+        ("local week", f"{vector['week_start']} 00:00, {vector['week_hours']:.0f} h"),
+        ("time zone", zone),
+        ("reading interval", "-" if interval is None else f"{interval:.0f} s (inferred)"),
+        ("coverage", f"{vector['coverage']:.0%}"),
+        (
+            "score",
+            f"{vector['score']:.1f} {grade}{mark} "
+            f"(interval {vector['score_low']:.1f}-{vector['score_high']:.1f})",
+        ),
+        (
+            "cold hazard",
+            f"{vector['cold_hazard']:.1f}: below 18 °C {_hours(vector['hours_below_18c'])}",
+        ),
+        (
+            "heat hazard",
+            f"{vector['heat_hazard']:.1f}: bedroom nights above 26 °C "
+            f"{_hours(vector['night_hours_above_26c'])}, above 32 °C "
+            f"{_hours(vector['hours_above_32c'])}, TM52 ΔT ≥ 1 K "
+            f"{_hours(vector['heat_exceedance_hours'])}, daily "
+            f"{vector['tm52_daily_weighted'] or 0.0:.0f} K·h, ΔT > 4 K "
+            f"{_hours(vector['tm52_upper_limit_hours'])}",
+        ),
+        (
+            "damp hazard",
+            f"{vector['damp_hazard']:.1f}: surface mean "
+            + ("-" if vector["surface_rh_mean"] is None else f"{vector['surface_rh_mean']:.1f}")
+            + f" %RH, dry rooms at 80 % {_hours(vector['mould_hours'])}, wet rooms at 80 % "
+            f"{_hours(vector['wet_damp_hours'])}",
+        ),
+        ("comfort", f"{vector['comfort']:.1f}"),
+        ("flags", (vector["flags"] or "none").replace(",", ", ")),
+    ]
+
+
+def summary_table(vector: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"Model {vector['model_version']}", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    for what, value in summary(vector):
+        table.add_row(what, value)
+    return table
 
 
 def _series(rows: list[dict[str, Any]], mac: int, key: str) -> tuple[list[float], list[Any]]:
@@ -83,9 +146,11 @@ def render(rows: list[dict[str, Any]], vector: dict[str, Any], target: Path) -> 
         label="comfort, EN 16798-1 cat. II",
     )
     temp.plot(days, [r["theta_max"] for r in first], color="tab:red", lw=1, ls="--",
-              label="θmax (TM52)")  # fmt: skip
+              label="θmax (TM52, free-running days)")  # fmt: skip
     temp.axhline(18, color="tab:blue", lw=1, ls="--", label="18 °C (WHO)")
     temp.axhline(16, color="tab:blue", lw=1, ls=":", label="16 °C")
+    temp.axhline(26, color="tab:purple", lw=1, ls=":", label="26 °C, bedroom nights (TM59)")
+    temp.axhline(32, color="tab:red", lw=1, ls=":", label="32 °C (WHO, day)")
     temp.plot(days, [r["t_out"] for r in first], color="grey", lw=1, label="outdoor")
     for mac in macs:
         x, y = _series(rows, mac, "t_in")
@@ -96,15 +161,16 @@ def render(rows: list[dict[str, Any]], vector: dict[str, Any], target: Path) -> 
         surface.plot(sx, sy, lw=1.5)
     temp.set_ylabel("°C")
     temp.legend(loc="upper left", fontsize=8, ncols=3)
-    temp.set_title(f"Home {vector['home_id']}, week of {vector['week_start']}")
+    zone = vector["time_zone"] or "zone assumed"
+    temp.set_title(f"Home {vector['home_id']}, local week of {vector['week_start']} ({zone})")
     humid.axhspan(25, 60, color="tab:green", alpha=0.15, label="cat. II 25-60 %RH")
     humid.axhline(70, color="tab:orange", lw=1, ls="--", label="70 %RH")
     humid.set_ylabel("room air %RH")
     humid.legend(loc="upper left", fontsize=8)
     surface.axhline(80, color="tab:red", lw=1, ls="--", label="80 % (ISO 13788)")
-    surface.axhline(70, color="tab:orange", lw=1, ls=":", label="70 %")
+    surface.axhline(100, color="tab:blue", lw=1, ls=":", label="100 %: condensation")
     surface.set_ylabel(f"surface %RH (fRsi {vector['frsi']})")
-    surface.set_xlabel("day of the week")
+    surface.set_xlabel("day of the local week")
     surface.legend(loc="upper left", fontsize=8)
 
     _draw_scores(scores, vector)
@@ -130,6 +196,9 @@ def _draw_scores(scores: Any, vector: dict[str, Any]) -> None:
     mark = " (provisional)" if vector["provisional"] else ""
     scores.set_title(f"{vector['score']:.1f} — {grade}{mark}\ninterval {low:.1f}-{high:.1f}")
     flags = (vector["flags"] or "no flags").replace(",", "\n")
+    interval = vector["reading_interval_s"]
+    read = "" if interval is None else f", a reading every {interval:.0f} s"
     scores.set_xlabel(
-        f"0-100 (model {vector['model_version']})\n\ncoverage {vector['coverage']:.0%}\n{flags}"
+        f"0-100 (model {vector['model_version']})\n\ncoverage {vector['coverage']:.0%}{read}"
+        f"\n{flags}"
     )

@@ -22,8 +22,8 @@ QUERY_TABLE_MIN = 10 * MIB  # bigquery/pricing: at least 10 MB per table a query
 EXPORT_FILE_MAX = GIB  # EXPORT DATA writes at most 1 GB per file
 LONG_TERM_AFTER_MONTHS = 3  # a partition untouched for 90 days is billed as long-term storage
 # What the scoring query reads of the readings (scoring/sql.py, CTE `readings`, with the `day`
-# filter) and what the `_dedup` view's window adds: its key `row_id` and `battery`, by which it
-# orders a key's copies (schemas/views.py).
+# filter; `room` from model 3) and what the `_dedup` view's window adds: its key `row_id` and
+# `battery` and `room`, by which it orders a key's copies (schemas/views.py).
 SCORING_COLUMNS = (
     "day",
     "timestamp",
@@ -32,6 +32,7 @@ SCORING_COLUMNS = (
     "data.temperature",
     "data.humidity",
     "data.location",
+    "room",
     "row_id",
     "battery",
 )

@@ -11,13 +11,14 @@ Above them: `radio`, a simulated BLE radio for the gateway (bleak's classes at t
 boundary), and `demo`, the whole job on one machine (`livability demo`).
 """
 
-from livability.sim.homes import ARCHETYPES, Home, make_home, make_homes
+from livability.sim.homes import ARCHETYPES, ROOMS, Home, make_home, make_homes
 from livability.sim.readings import sensor_rows
 from livability.sim.sites import SITES, Site
 from livability.sim.weather import weather_rows
 
 __all__ = [
     "ARCHETYPES",
+    "ROOMS",
     "SITES",
     "Home",
     "Site",

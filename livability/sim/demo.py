@@ -195,7 +195,12 @@ def run_gateway(
 ) -> int:
     """One home's gateway for `days` of simulated time; the readings it delivered."""
     sensor = edge_config.Sensor(
-        "thermobeacon", home.mac, home.home_id, home.site.latitude, home.site.longitude
+        "thermobeacon",
+        home.mac,
+        home.home_id,
+        home.site.latitude,
+        home.site.longitude,
+        home.room,
     )
     gateway = edge_config.Gateway(
         outbox=folder / f"home-{home.home_id}.sqlite", send_every=GATEWAY_SEND_EVERY

@@ -9,7 +9,7 @@ from typing import Final
 
 from livability.sim.sites import SITES, Site
 
-__all__ = ["ARCHETYPES", "Home", "make_home", "make_homes"]
+__all__ = ["ARCHETYPES", "ROOMS", "Home", "make_home", "make_homes"]
 
 ARCHETYPES: Final[tuple[str, ...]] = (
     "insulated heated flat",
@@ -75,6 +75,10 @@ _ARCHETYPE_RANGES: Final[dict[str, tuple[tuple[float, float], ...]]] = {
         (1.2, 1.8), (2, 3), (120, 200), (200, 400), (200, 350), (0, 40), (0.3, 0.6),
     ),
 }  # fmt: skip
+# The room type a home's one sensor is configured with (the contract's `room`). The indoor
+# model is one well-mixed zone where people live: a living room or a bedroom, never a wet room,
+# whose showers' peaks and recovery a one-zone model does not produce.
+ROOMS: Final[tuple[str, ...]] = ("living", "bedroom")
 # When the heating runs at its setpoint (local solar hours); every home shifts these a little.
 _HEATING_WINDOWS: Final[dict[str, tuple[tuple[float, float], ...]]] = {
     "insulated heated flat": ((6.0, 9.5), (16.0, 23.0)),
@@ -114,6 +118,7 @@ class Home:
     sensor_humidity_offset_rh: float
     dropout_rate: float  # share of readings lost to BLE
     outage_hours: float  # one gateway outage per simulated period; 0 for none
+    room: str = "living"  # the sensor's room type, as the gateway is configured (ROOMS)
 
 
 def make_home(home_id: int, archetype: str, site: Site, seed: int, mac: int | None = None) -> Home:
@@ -129,6 +134,8 @@ def make_home(home_id: int, archetype: str, site: Site, seed: int, mac: int | No
         (on + rng.gauss(0, 0.3), off + rng.gauss(0, 0.3)) for on, off in _HEATING_WINDOWS[archetype]
     )
     drawn_mac = rng.getrandbits(48)
+    # Its own stream: the room leaves every other parameter of the home as it was.
+    room = random.Random(f"{seed}:{home_id}:room").choice(ROOMS)  # noqa: S311 - simulation
     return Home(
         home_id=home_id,
         mac=drawn_mac if mac is None else mac,
@@ -140,6 +147,7 @@ def make_home(home_id: int, archetype: str, site: Site, seed: int, mac: int | No
         sensor_humidity_offset_rh=rng.uniform(-1.5, 1.5),
         dropout_rate=0.0 if rng.random() < 0.5 else rng.uniform(0.002, 0.03),
         outage_hours=0.0 if rng.random() < 0.65 else rng.uniform(2.0, 12.0),
+        room=room,
         **params,
     )
 

@@ -85,4 +85,5 @@ def _reading(
             "humidity": round(min(100.0, max(0.0, humidity)), 2),
             "location": home.site.wkt,
         },
+        "room": home.room,
     }

@@ -33,4 +33,7 @@ SITES: Final[tuple[Site, ...]] = (
     Site("Edinburgh", 55.95333, -3.18833, continentality=0.0),
     Site("Madrid", 40.41667, -3.70333, continentality=0.8),
     Site("Oslo", 59.91333, 10.75222, continentality=0.7),
+    # Far from the others (Asia/Tokyo, UTC+9, no daylight saving): its homes' local nights and
+    # days are UTC's afternoon and night, so a model that counted UTC days would misjudge them.
+    Site("Tokyo", 35.68950, 139.69170, continentality=0.4),
 )

@@ -77,7 +77,8 @@ def _diurnal_shape(solar_hour: float, dawn: float, peak: float = 15.0) -> float:
 
 @dataclass(frozen=True)
 class _Climate:
-    """A site's climatology (fitted by eye to Madrid, Luton, Edinburgh and Oslo normals)."""
+    """A site's climatology (fitted by eye to Madrid, Luton, Edinburgh and Oslo normals; Tokyo
+    takes it from its latitude and continentality)."""
 
     annual_mean_c: float
     seasonal_amplitude_c: float  # half the January-July difference

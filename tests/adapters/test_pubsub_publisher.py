@@ -45,7 +45,7 @@ READING = {
 READING_BODY = (
     b'{"day":"2024-11-29","timestamp":"2024-11-29T14:33:35.855000Z",'
     b'"data":{"mac":123,"home_id":7,"temperature":22.938,"humidity":43.312,"location":null},'
-    b'"home_id":7,"battery":null,"row_id":"8ed513ca7a33c25d826fc37c43c19ccb"}'
+    b'"home_id":7,"battery":null,"room":null,"row_id":"8ed513ca7a33c25d826fc37c43c19ccb"}'
 )
 WEATHER = {
     "day": "2024-11-29",

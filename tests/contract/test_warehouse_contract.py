@@ -56,6 +56,7 @@ READINGS = (
             "location": "POINT(-0.41472 51.87833)",
         },
         "battery": 87,
+        "room": "bedroom",
     },
     {
         "day": "2024-11-29",
@@ -84,6 +85,7 @@ EXPECTED = [
         },
         "home_id": 7,
         "battery": 87,
+        "room": "bedroom",
         "row_id": IDS[0],
     },
     {
@@ -92,6 +94,7 @@ EXPECTED = [
         "data": {"mac": 123, "home_id": 7, "temperature": -3.5, "humidity": None, "location": None},
         "home_id": 7,
         "battery": None,
+        "room": None,
         "row_id": IDS[1],
     },
     {
@@ -106,6 +109,7 @@ EXPECTED = [
         },
         "home_id": 9007199254740991,
         "battery": None,
+        "room": None,
         "row_id": IDS[2],
     },
 ]

@@ -20,11 +20,12 @@ READING = {
     "timestamp": "2024-11-29T14:33:35.855Z",
     "data": {"mac": 123, "home_id": 7, "temperature": 22.938, "humidity": 43.312},
 }
-# READING normalised: compact, with the derived home_id, the absent battery and the row id.
+# READING normalised: compact, with the derived home_id, the absent battery and room (contract
+# v4) and the row id.
 READING_BODY = (
     b'{"day":"2024-11-29","timestamp":"2024-11-29T14:33:35.855000Z",'
     b'"data":{"mac":123,"home_id":7,"temperature":22.938,"humidity":43.312,"location":null},'
-    b'"home_id":7,"battery":null,"row_id":"8ed513ca7a33c25d826fc37c43c19ccb"}'
+    b'"home_id":7,"battery":null,"room":null,"row_id":"8ed513ca7a33c25d826fc37c43c19ccb"}'
 )
 TOO_HOT = {**READING, "data": {**READING["data"], "temperature": 99.0}}
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from edge.config import ConfigError, load, parse, properties_to_toml
+from edge.config import ConfigError, load, parse, properties_to_toml, room_types
 from edge.outbox import Note, Outbox
 from tests.edge.support import START
 
@@ -79,6 +79,13 @@ def test_a_good_configuration_loads(tmp_path: Path) -> None:
     assert config.sensors[0].wkt == "POINT(-0.41472 51.87833)"
 
 
+def test_a_room_is_sent_as_the_contracts_room_type(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(edited('home_id = 42\nlocation = "51.87833,-0.41472"\nroom = " Bathroom"'))
+    assert [s.room for s in load(path).sensors] == ["bedroom", "bathroom"]
+    assert room_types() == ("bedroom", "living", "kitchen", "bathroom", "other")
+
+
 def edited(change: str, old: str = 'home_id = 42\nlocation = "51.87833,-0.41472"') -> str:
     assert old in GOOD
     return GOOD.replace(old, change)
@@ -120,6 +127,16 @@ def edited(change: str, old: str = 'home_id = 42\nlocation = "51.87833,-0.41472"
             "sensors[0] (a4:c1:38:0a:1b:2c): kind: 'govee' is not supported (thermobeacon)",
         ),
         (
+            GOOD.replace('room = "bedroom"', 'room = "garage"'),
+            "sensors[0] (a4:c1:38:0a:1b:2c): room: 'garage' is not one of bedroom, living, "
+            "kitchen, bathroom, other",
+        ),
+        (
+            GOOD.replace('room = "bedroom"', "room = 3"),
+            "sensors[0] (a4:c1:38:0a:1b:2c): room: 3 is not one of bedroom, living, kitchen, "
+            "bathroom, other",
+        ),
+        (
             GOOD.replace('room = "bedroom"', 'colour = "red"'),
             "sensors[0] (a4:c1:38:0a:1b:2c): unknown key(s) ['colour']",
         ),
@@ -146,6 +163,8 @@ def edited(change: str, old: str = 'home_id = 42\nlocation = "51.87833,-0.41472"
         "mac",
         "mac twice",
         "kind",
+        "room type",
+        "room number",
         "unknown key",
         "interval",
         "sink",

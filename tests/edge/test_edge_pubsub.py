@@ -70,7 +70,7 @@ def test_drain_publishes_one_row_per_message_and_keeps_what_failed(
     messages = [m for request in fake.accepted for m in request.messages]
     assert len(messages) == 12
     assert {m.attributes["table_id"] for m in messages} == {"sensor_thermo_beacon"}
-    assert {m.attributes["schema_version"] for m in messages} == {"3"}
+    assert {m.attributes["schema_version"] for m in messages} == {"4"}  # v4: room
     rows = sorted((json.loads(m.data) for m in messages), key=lambda r: r["timestamp"])
     assert [r["data"]["temperature"] for r in rows] == [20 + k / 16 for k in range(12)]
     assert all(r["battery"] == 97 and len(r["row_id"]) == 32 for r in rows)

@@ -123,7 +123,9 @@ def test_one_median_reading_per_sensor_per_window_from_real_adverts(
         # Window 00:10-00:20: sensor B only, colder.
         (at(12), SENSOR_B, variant(THEENGS_2, temperature=-2.5, humidity=80.0)),
     ]
-    config = Config(gateway(tmp_path, send_every=0), (sensor(SENSOR_A, 1), sensor(SENSOR_B, 2)))
+    config = Config(
+        gateway(tmp_path, send_every=0), (sensor(SENSOR_A, 1), sensor(SENSOR_B, 2, "bedroom"))
+    )
     sink = RecordingSink()
     sim = Simulation(config, sink, scanner_replaying(emissions, clock), NoClient, loop)
     try:
@@ -132,7 +134,7 @@ def test_one_median_reading_per_sensor_per_window_from_real_adverts(
     finally:
         sim.close()
     location = "POINT(-0.41472 51.87833)"
-    assert [(r["timestamp"], r["data"], r["battery"]) for r in sink.rows] == [
+    assert [(r["timestamp"], r["data"], r["battery"], r["room"]) for r in sink.rows] == [
         (
             "2025-01-06T00:10:00.000000Z",
             {
@@ -143,6 +145,7 @@ def test_one_median_reading_per_sensor_per_window_from_real_adverts(
                 "location": location,
             },
             100,
+            None,
         ),
         (
             "2025-01-06T00:10:00.000000Z",
@@ -154,6 +157,7 @@ def test_one_median_reading_per_sensor_per_window_from_real_adverts(
                 "location": location,
             },
             100,
+            "bedroom",
         ),
         (
             "2025-01-06T00:20:00.000000Z",
@@ -165,6 +169,7 @@ def test_one_median_reading_per_sensor_per_window_from_real_adverts(
                 "location": location,
             },
             100,
+            "bedroom",
         ),
     ]
     assert all(len(r["row_id"]) == 32 and r["home_id"] == r["data"]["home_id"] for r in sink.rows)

@@ -28,7 +28,7 @@ def test_the_dedup_views_read_only_their_key_and_the_selected_columns() -> None:
     assert not finops.Profile().dedup_view_reads_all_columns
     assert "TO_JSON_STRING" not in view
     named = {c for c in ("day", "row_id", *table.identity_excludes) if c in window}
-    assert named == {"day", "row_id", "battery"}, window
+    assert named == {"day", "row_id", "battery", "room"}, window
     assert named <= set(finops.SCORING_COLUMNS)
     assert "TO_JSON_STRING" not in inspect.getsource(dedup_view_sql)
 

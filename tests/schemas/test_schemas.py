@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS sensor_data.sensor_thermo_beacon (
 "location" VARCHAR, "battery" DOUBLE) NOT NULL,
   "home_id" BIGINT,
   "battery" BIGINT,
+  "room" VARCHAR,
   "row_id" VARCHAR PRIMARY KEY
 )"""
 SENSOR_DDL_WITHOUT_LOCATION = """\
@@ -101,6 +102,7 @@ CREATE TABLE IF NOT EXISTS sensor_data.sensor_thermo_beacon (
   "data" STRUCT("mac" BIGINT, "home_id" BIGINT, "temperature" DOUBLE, "humidity" DOUBLE) NOT NULL,
   "home_id" BIGINT,
   "battery" BIGINT,
+  "room" VARCHAR,
   "row_id" VARCHAR PRIMARY KEY
 )"""
 SENSOR_ARROW_WITH_BATTERY = pa.schema(
@@ -123,6 +125,7 @@ SENSOR_ARROW_WITH_BATTERY = pa.schema(
         ),
         pa.field("home_id", pa.int64()),
         pa.field("battery", pa.int64()),  # v3's top-level battery, beside the added one
+        pa.field("room", pa.string()),  # v4
         pa.field("row_id", pa.string()),
     ]
 )
@@ -145,6 +148,7 @@ NORMALISED_WITH_BATTERY: dict[str, Any] = {
     },
     "home_id": 1,
     "battery": None,  # the shipped top-level column (v3), not sent here
+    "room": None,  # v4, not sent here
     "row_id": "06f2149aa374bcd7d110eb92ffcfabe0",
 }
 
@@ -387,7 +391,7 @@ def test_added_field_is_stored_and_queried(with_battery: Registry, tmp_path: Pat
         warehouse.init()
         inserted = warehouse.insert_rows(table.name, [row], [row_id(table, row)])
         result = warehouse.query(
-            "SELECT day, timestamp, data, home_id, battery, row_id "
+            "SELECT day, timestamp, data, home_id, battery, room, row_id "
             "FROM sensor_data.sensor_thermo_beacon "
             "WHERE data.battery = @battery",
             {"battery": 87.5},
@@ -515,7 +519,7 @@ def test_duplicate_top_level_column_is_rejected(schema_copy: Path) -> None:
 
     assert str(caught.value) == (
         "sensor_thermo_beacon: duplicate column names (ignoring case) in "
-        "['day', 'timestamp', 'data', 'home_id', 'battery', 'row_id', 'day']"
+        "['day', 'timestamp', 'data', 'home_id', 'battery', 'room', 'row_id', 'day']"
     )
 
 
@@ -708,7 +712,7 @@ def test_unreadable_manifest_is_rejected(schema_copy: Path) -> None:
             'derived = { home_id = "data.mac" }\nderived_by = "hand"',
             "tables.toml [sensor_thermo_beacon]: unknown key(s) ['derived_by'] (known: "
             "['cluster', 'derived', 'description', 'identity', 'ingest', 'partition', "
-            "'version'], ranges, lengths)",
+            "'version'], ranges, lengths, values)",
             id="unknown manifest key",
         ),
         pytest.param(
@@ -766,7 +770,7 @@ def test_unreadable_manifest_is_rejected(schema_copy: Path) -> None:
             id="identity on the partition column",
         ),
         pytest.param(
-            'identity = ["battery"]',
+            'identity = ["battery", "room"]',
             'identity = ["data"]',
             "tables.toml [sensor_thermo_beacon]: identity exclude 'data' is RECORD; the "
             "`_dedup` views order copies by it, so it must be one of STRING, INTEGER, FLOAT, "
@@ -813,7 +817,7 @@ def test_bad_manifest_entry_is_rejected_by_name(
         pytest.param(
             "Day",
             "sensor_thermo_beacon: duplicate column names (ignoring case) in "
-            "['day', 'timestamp', 'data', 'home_id', 'battery', 'row_id', 'Day']",
+            "['day', 'timestamp', 'data', 'home_id', 'battery', 'room', 'row_id', 'Day']",
             id="differs only in case",
         ),
         pytest.param(

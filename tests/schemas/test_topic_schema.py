@@ -188,6 +188,7 @@ def test_a_good_message_is_the_edge_row_in_avro_json() -> None:
         },
         "home_id": {"long": 7},
         "battery": None,  # v3: NULLABLE, and READING has none
+        "room": None,  # v4: NULLABLE, and READING has none
         "row_id": {"string": GOOD["row_id"]["string"]},
     }
     published = GOOD

@@ -33,6 +33,8 @@ POC_ROW: dict[str, Any] = {
     # v3: the gateway's battery estimate; NULL when the sender has none. An identity column:
     # the pinned row_id below is the one v2 gave, and stays so whatever battery a copy has.
     "battery": None,
+    # v4: the room type from the gateway's configuration; an identity column too.
+    "room": None,
     # The idempotency key, pinned: the edge, the processor and the archive loader must agree
     # on it across releases, or a redelivery after an upgrade would be stored twice.
     "row_id": "d028ef0acfdc0cee19d023e41be5137e",
@@ -75,6 +77,7 @@ ARCHIVE_SENSOR_ROW: dict[str, Any] = {
     },
     "home_id": 1,
     "battery": None,  # archived rows predate the column
+    "room": None,
     "row_id": "349e6926d05e8280702bf3fc7c0ef1d6",
 }
 ARCHIVE_WEATHER_ROW: dict[str, Any] = {
@@ -654,6 +657,7 @@ def test_to_json_of_a_sensor_row() -> None:
     assert to_json(ARCHIVE_SENSOR_ROW) == {
         "home_id": 1,
         "battery": None,
+        "room": None,
         "row_id": "349e6926d05e8280702bf3fc7c0ef1d6",
         "day": "2024-12-01",
         "timestamp": "2024-12-01T00:07:53.216000Z",
@@ -697,3 +701,12 @@ def test_to_json_validates_back_to_the_same_row(table: Any, line: str) -> None:
     row = validate_row(table, json.loads(line))
 
     assert validate_row(table, json.loads(json.dumps(to_json(row)))) == row
+
+
+def test_the_room_type_is_one_of_the_five_and_outside_the_row_id() -> None:
+    raw = json.loads(POC_SAMPLE_WITH_HOME)
+    bedroom = validate_row(SENSOR, {**raw, "room": "bedroom"})
+    assert bedroom == {**POC_ROW, "room": "bedroom"}  # same pinned row_id as without room
+    assert problems_of(SENSOR, {**raw, "room": "attic"}) == [
+        'room: "attic" is not one of bedroom, living, kitchen, bathroom, other'
+    ]

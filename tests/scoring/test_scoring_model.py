@@ -1,4 +1,4 @@
-"""Model 2 on hand-built weeks: the failures model 1 had, and the model's properties.
+"""The model on hand-built weeks: the failures model 1 had, and the model's properties.
 
 Runs the real warehouse SQL on the real embedded DuckDB (a file per case, rows validated and
 keyed as ingest stores them), then the per-home step in polars.
@@ -56,7 +56,11 @@ def test_overheating_counts_and_35_c_is_worse_than_30_c(tmp_path: Path) -> None:
 def test_a_warm_dry_winter_home_is_not_grade_a(tmp_path: Path) -> None:
     v = vector(tmp_path, steady(25.7, 28.0))  # model 1 graded this A
     assert v["grade"] not in ("A", "B")
-    assert v["heat_hazard"] < 100
+    # Model 3: 25.7 C crosses no health limit (WHO Europe's 32 C by day, TM59's 26 C in
+    # bedrooms at night) and TM52 does not apply to a heated home (issue 14, item 2): it is
+    # a comfort matter, above EN 16798-1's winter band.
+    assert v["heat_hazard"] == 100.0
+    assert v["comfort"] < 69
 
 
 def test_mould_is_judged_at_the_cold_surface(tmp_path: Path) -> None:
@@ -65,14 +69,27 @@ def test_mould_is_judged_at_the_cold_surface(tmp_path: Path) -> None:
     v = vector(tmp_path, steady(17.5, 65.0))
     assert v["hours_above_70rh"] == 0.0
     assert 74.0 <= v["surface_rh_mean"] <= 78.0
-    assert v["damp_hazard"] < 69  # not better than D
+    # Model 3 (issue 14, item 3): under ISO 13788's 80 % mean surface RH no mould is
+    # expected; model 2 started at 70 % and graded this D.
+    assert v["damp_hazard"] == 100.0
+    assert "mould_criterion" not in (v["flags"] or "")
     assert v["frsi"] == 0.75
+    damper = vector(tmp_path, steady(17.5, 75.0))  # about 87 % at the surface
+    assert 84.0 <= damper["surface_rh_mean"] <= 90.0
+    assert damper["damp_hazard"] < 81
+    assert "mould_criterion" in damper["flags"]
 
 
 def test_cold_is_not_lenient_and_hazards_are_not_averaged_away(tmp_path: Path) -> None:
     v = vector(tmp_path, steady(17.5, 45.0))  # model 1 gave 83 % cold credit
-    assert v["cold_hazard"] < 69
+    # Model 3 (issue 14, item 5): 0.5 K under WHO's 18 C is one sensor accuracy, so the
+    # cold hazard may not fall by tens of points for it; it is not A, and comfort is 0.
+    assert 69 <= v["cold_hazard"] < 92
+    assert v["comfort"] == 0.0
+    assert v["grade"] not in ("A", "B", "C")
     assert v["score"] <= v["cold_hazard"]  # capped by the worst hazard
+    colder = vector(tmp_path, steady(14.0, 45.0))  # under PHE's 16 C: respiratory risk
+    assert colder["cold_hazard"] < 39
 
 
 def test_no_season_cliff_between_14_9_and_15_1_c_outdoors(tmp_path: Path) -> None:
@@ -102,7 +119,9 @@ def test_unplugging_at_night_removes_the_grade(tmp_path: Path) -> None:
     full = vector(tmp_path, steady(16.5, 55.0))
     nights_off = vector(tmp_path, steady(16.5, 55.0, hours=days_only))
     assert nights_off["score"] <= full["score"]
-    assert nights_off["coverage"] == 0.0  # no night readings at all
+    # No night readings at all; a part of the day is forgiven one interval a day (a reading
+    # stamped just after its edge), so coverage is 7 x 10 min of 42 h, not 0.
+    assert nights_off["coverage"] < 0.05
     assert nights_off["grade"] is None
     assert nights_off["provisional"] is True
     assert "low_coverage" in nights_off["flags"]
@@ -151,9 +170,12 @@ def test_invariant_to_row_order_duplicates_and_reading_frequency(
     rng.shuffle(shuffled)
     doubled = steady(t, rh, every_minutes=5)  # same value in each 10-minute slot
     first = vector(tmp_path, base)
+    # The inferred interval is the vector's too: it differs, nothing else does.
+    assert vector(tmp_path, doubled)["reading_interval_s"] == 300.0
     for other in (vector(tmp_path, shuffled + base[:50]), vector(tmp_path, doubled)):
         other.pop("readings")
-        expected = {k: v for k, v in first.items() if k != "readings"}
+        other.pop("reading_interval_s")
+        expected = {k: v for k, v in first.items() if k not in ("readings", "reading_interval_s")}
         assert other == expected
 
 

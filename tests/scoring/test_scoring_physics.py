@@ -8,6 +8,8 @@ II limits (pythermalcomfort.models.adaptive_en) hour by hour.
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 import pytest
 from pythermalcomfort.environment import running_mean_outdoor_temperature
@@ -38,10 +40,21 @@ def hours(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
 def test_surface_rh_matches_pythermalcomfort_psychrometrics(hours: pl.DataFrame) -> None:
     for row in hours.iter_rows(named=True):
         pv = row["rh_in"] / 100 * p_sat(row["t_in"])
-        tsi = row["t_out"] + th.DEFAULT_FRSI * (row["t_in"] - row["t_out"])
+        tsi = row["t_damped"] + th.DEFAULT_FRSI * (row["t_in"] - row["t_damped"])
         expected = min(100.0, 100 * pv / p_sat(tsi))
         # Magnus (WMO) and pythermalcomfort's ASHRAE formula agree within 0.2 %.
         assert row["rh_si"] == pytest.approx(expected, rel=2e-3)
+
+
+def test_the_surface_sees_outdoor_swings_damped_over_24_hours(hours: pl.DataFrame) -> None:
+    # An exponentially weighted mean with a 24 h time constant, from the week before on.
+    weight, damped, total = math.exp(-1 / th.SURFACE_TIME_CONSTANT_H), 0.0, 0.0
+    expected = []
+    for t in OUTDOOR:
+        damped, total = weight * damped + t, weight * total + 1
+        expected.append(damped / total)
+    for row in hours.filter(pl.col("mac") == 11).iter_rows(named=True):
+        assert row["t_damped"] == pytest.approx(expected[168 + row["hour"]], abs=0.02)
 
 
 def test_running_mean_matches_en_16798_1(hours: pl.DataFrame) -> None:

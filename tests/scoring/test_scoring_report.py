@@ -1,19 +1,28 @@
-"""`livability report` on the real embedded DuckDB: a PNG of one home's week, or a clear error.
+"""`livability report` on the real embedded DuckDB: a table and a PNG of one home's week, or a
+clear error.
 
 Runs the CLI in process with matplotlib's Agg backend writing a real file.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from livability.cli.app import main
+from livability.cli.report import summary
 from livability.settings import Settings
-from tests.scoring.weeks import WEEK, sensor_row, steady, store, weather
+from tests.scoring.hand_built import PLACES, local_readings, outdoor
+from tests.scoring.weeks import WEEK, one, score, sensor_row, steady, store, weather
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TOKYO = "Asia/Tokyo"
+
+
+def _hot_nights(at: datetime) -> tuple[float, float]:
+    return (27.5 if at.hour >= 22 or at.hour < 7 else 21.0), 45.0
 
 
 def test_report_renders_a_png_of_the_week(
@@ -23,11 +32,44 @@ def test_report_renders_a_png_of_the_week(
     store(settings.home / "warehouse.duckdb", rows, weather(6.0)).close()
     target = tmp_path / "home-1.png"
     assert main(["report", "--home", "1", "--week", WEEK.isoformat(), "--out", str(target)]) == 0
-    assert capsys.readouterr().out.strip() == f"Wrote {target}"
+    printed = capsys.readouterr().out
+    assert printed.rstrip().endswith(f"Wrote {target}")
+    for shown in ("Europe/London", "600 s (inferred)", "168 h", "cold hazard", "heat hazard"):
+        assert shown in printed, shown
     data = target.read_bytes()
     assert data.startswith(PNG_SIGNATURE)
     assert len(data) > 50_000  # a chart, not an empty canvas
     assert sensor_row(rows[0])["data"]["home_id"] == 1
+
+
+def test_the_table_says_the_zone_the_interval_and_the_new_hazards(tmp_path: Path) -> None:
+    # A bedroom in Tokyo at 27.5 C every local night: TM59's limit, in local time.
+    readings = local_readings(_hot_nights, zone=TOKYO, room="bedroom")
+    vector = one(score(tmp_path, readings, outdoor(lambda _: 5.0, zone=TOKYO)))
+    assert readings[0].location == PLACES[TOKYO]
+    assert summary(vector) == [
+        ("home", "1"),
+        ("local week", "2025-01-06 00:00, 168 h"),
+        ("time zone", "Asia/Tokyo"),
+        ("reading interval", "600 s (inferred)"),
+        ("coverage", "100%"),
+        ("score", f"63.5 D, provisional (interval {vector['score_low']:.1f}-"
+                  f"{vector['score_high']:.1f})"),
+        ("cold hazard", "100.0: below 18 °C 0.0 h"),
+        (
+            "heat hazard",
+            "63.5: bedroom nights above 26 °C 63.0 h, above 32 °C 0.0 h, TM52 ΔT ≥ 1 K 0.0 h, "
+            "daily 0 K·h, ΔT > 4 K 0.0 h",
+        ),
+        (
+            "damp hazard",
+            f"100.0: surface mean {vector['surface_rh_mean']:.1f} %RH, dry rooms at 80 % "
+            "0.0 h, wet rooms at 80 % 0.0 h",
+        ),
+        ("comfort", f"{vector['comfort']:.1f}"),
+        ("flags", vector["flags"].replace(",", ", ")),
+    ]  # fmt: skip
+    assert "hot_nights" in vector["flags"].split(",")
 
 
 def test_report_of_a_home_without_readings_is_a_one_line_error(

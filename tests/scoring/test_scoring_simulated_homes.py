@@ -1,4 +1,4 @@
-"""The simulator's homes as model 2 scores them (golden vectors), and the gateway's messages.
+"""The simulator's homes as the model scores them (golden vectors), and the gateway's messages.
 
 Runs the real warehouse SQL on the real embedded DuckDB, fed with the simulator's rows as
 ingest stores them. The golden vectors are `golden/model-<version>.csv`: a model change is
@@ -70,8 +70,10 @@ def score_simulated(tmp: Path, homes: int, seed: int) -> pl.DataFrame:
     finally:
         warehouse.close()
     archetypes = {h.home_id: h.archetype for h in population}
+    sites = {h.home_id: h.site.name for h in population}
     return vectors.with_columns(
-        pl.col("home_id").replace_strict(archetypes, return_dtype=pl.String).alias("archetype")
+        pl.col("home_id").replace_strict(archetypes, return_dtype=pl.String).alias("archetype"),
+        pl.col("home_id").replace_strict(sites, return_dtype=pl.String).alias("site"),
     )
 
 
@@ -104,7 +106,10 @@ def test_homes_rank_the_way_their_kind_suggests(scored: pl.DataFrame) -> None:
     worst = scored.filter(pl.col("archetype") == "overheated new-build")
     assert (worst["heat_hazard"] < 100).all()
     damp = scored.filter(pl.col("archetype") == "poorly ventilated flat")
-    assert (damp["damp_hazard"] < 81).all()
+    # Damp below B in a European winter; Tokyo's winter air is dry (the simulator's fifth site,
+    # added with model 3 for local time), so its flat is less damp there, but never free of it.
+    assert (damp.filter(pl.col("site") != "Tokyo")["damp_hazard"] < 81).all()
+    assert (damp["damp_hazard"] < 92).all()
 
 
 def test_every_simulated_row_meets_the_contract() -> None:

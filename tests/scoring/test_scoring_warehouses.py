@@ -1,4 +1,4 @@
-"""Model 2's SQL and its publishing guarantee on every warehouse.
+"""The model's SQL and its publishing guarantee on every warehouse.
 
 Runs against the real embedded DuckDB and the real local BigQuery stand-in (`local-bigquery`,
 through google-cloud-bigquery and the platform's adapter): the same hand-built week is
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import functions_framework
-import polars as pl
 import polars.testing
 import pytest
 
@@ -28,7 +27,9 @@ from livability.settings import shared_warehouse
 from schemas import ROW_ID, registry
 from schemas.validation import validate_row
 from scoring import job, sql
-from scoring.model import score_week
+from scoring.model import hourly_series, score_week
+from tests.scoring import hand_built
+from tests.scoring.hand_built import local_readings
 from tests.scoring.weeks import WEEK, moment, sensor_row, steady, weather
 from tests.support.paths import ROOT
 from tests.support.warehouses import (
@@ -104,8 +105,25 @@ def test_the_sql_gives_the_same_vectors_on_bigquery_and_duckdb(
     bigquery_endpoint: str, tmp_path: Path
 ) -> None:
     tables = only_tables(registry(), *TABLES)
-    sensor = readings(range(168))
-    outdoor = weather([5.0 + 4 * ((h % 24) / 24) for h in range(168)])
+    # A third home in Tokyo, bedroom and bathroom, hot at local night: its own local week.
+    tokyo = [
+        sensor_row(r)
+        for r in local_readings(
+            lambda t: (27.0 if t.hour < 7 else 21.0, 50.0), zone="Asia/Tokyo", room="bedroom"
+        )
+        + local_readings(
+            lambda t: (21.0, 90.0 if t.hour in (7, 21) else 55.0),
+            zone="Asia/Tokyo",
+            room="bathroom",
+            mac=32,
+        )
+    ]
+    for row in tokyo:
+        row["data"]["home_id"] = 3
+    sensor = readings(range(168)) + tokyo
+    outdoor = weather([5.0 + 4 * ((h % 24) / 24) for h in range(168)]) + hand_built.outdoor(
+        lambda t: 4.0 + t.hour / 6, zone="Asia/Tokyo"
+    )
     duck = DuckDBWarehouse(tmp_path / "w.duckdb", tables, "sensor_data")
     dataset = new_dataset()
     bigquery = bigquery_warehouse(bigquery_endpoint, tables, dataset)
@@ -119,24 +137,19 @@ def test_the_sql_gives_the_same_vectors_on_bigquery_and_duckdb(
         on_duckdb = score_week(duck, WEEK)
         on_bigquery = score_week(bigquery, WEEK)
         hourly = [
-            job_frame.sort("mac", "hour")
-            for job_frame in (
-                pl.from_arrow(
-                    w.query(
-                        sql.render(sql.dialect_of(w), w.dataset, "hourly", one_home=True),
-                        {**job.week_params(WEEK), "home_id": 2},
-                    )
-                )  # type: ignore[union-attr]
-                for w in (duck, bigquery)
-            )
+            hourly_series(w, WEEK, home).sort("mac", "hour")
+            for home in (2, 3)
+            for w in (duck, bigquery)
         ]
     finally:
         duck.close()
         bigquery.close()
         drop_dataset(bigquery_endpoint, dataset)
-    assert on_duckdb.height == 2
+    assert on_duckdb.height == 3
+    assert on_duckdb["time_zone"].to_list() == ["Europe/London", "Europe/London", "Asia/Tokyo"]
     polars.testing.assert_frame_equal(on_bigquery, on_duckdb)
     polars.testing.assert_frame_equal(hourly[1], hourly[0], check_dtypes=False)
+    polars.testing.assert_frame_equal(hourly[3], hourly[2], check_dtypes=False)
 
 
 def test_the_weekly_function_scores_the_last_complete_week(

@@ -34,6 +34,7 @@ class Reading:
     mac: int = 11
     home_id: int = 1
     location: str | None = LUTON
+    room: str | None = None
 
 
 def moment(hour: float, week: date = WEEK) -> datetime:
@@ -82,11 +83,14 @@ def sensor_row(r: Reading) -> dict[str, Any]:
         data["humidity"] = round(r.humidity, 2)
     if r.location is not None:
         data["location"] = r.location
-    return {
+    row: dict[str, Any] = {
         "day": r.at.date().isoformat(),
         "timestamp": r.at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "data": data,
     }
+    if r.room is not None:
+        row["room"] = r.room
+    return row
 
 
 def store(
@@ -105,12 +109,15 @@ def store(
 
 
 def score(
-    tmp: Path, readings: Sequence[Reading], outdoor: Sequence[dict[str, Any]] = ()
+    tmp: Path,
+    readings: Sequence[Reading],
+    outdoor: Sequence[dict[str, Any]] = (),
+    week: date = WEEK,
 ) -> pl.DataFrame:
     """The vectors of a hand-built week, scored on a fresh DuckDB file."""
     warehouse = store(tmp / f"w{next(_counter)}.duckdb", readings, outdoor)
     try:
-        return score_week(warehouse, WEEK)
+        return score_week(warehouse, week)
     finally:
         warehouse.close()
 

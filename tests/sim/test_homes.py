@@ -8,11 +8,13 @@ import statistics
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from livability.sim import (
     ARCHETYPES,
+    ROOMS,
     SITES,
     Home,
     Site,
@@ -173,6 +175,42 @@ def test_sensor_rows_carry_the_home(homes: list[Home]) -> None:
         lon, lat = (float(x) for x in row["data"]["location"][6:-1].split())
         assert (lon, lat) == (home.site.longitude, home.site.latitude)
         assert row["day"] == _parse(row["timestamp"]).date().isoformat()
+        assert row["room"] == home.room
+
+
+def test_each_sensor_has_a_room_type_the_contract_accepts(homes: list[Home]) -> None:
+    assert set(ROOMS) <= set(registry()["sensor_thermo_beacon"].values["room"])
+    assert {home.room for home in homes} == set(ROOMS)  # 12 homes: both kinds of room
+    again = make_homes(12, SEED)
+    assert [h.room for h in again] == [h.room for h in homes]  # deterministic
+    # The room has its own random stream: a home's physics are what they were without it.
+    assert [h.tau_hours for h in homes[:3]] == [
+        make_home(h.home_id, h.archetype, h.site, SEED).tau_hours for h in homes[:3]
+    ]
+
+
+def test_a_home_far_from_the_uk_lives_by_its_local_clock() -> None:
+    """Tokyo (UTC+9): the heating of its evenings (16:30-22:30 local) is UTC's morning."""
+    from scoring.zones import zone_at
+
+    tokyo = next(site for site in SITES if site.name == "Tokyo")
+    assert zone_at(tokyo.longitude, tokyo.latitude) == "Asia/Tokyo"
+    home = make_home(1, "typical semi", tokyo, SEED)
+    rows = sensor_rows(home, weather_rows(tokyo, WINTER, 3, SEED), WINTER, 3, SEED)
+    zone = ZoneInfo("Asia/Tokyo")
+
+    def mean_at(hours: range, local: bool) -> float:
+        def hour(row: dict[str, Any]) -> int:
+            at = _parse(row["timestamp"])
+            return (at.astimezone(zone) if local else at).hour
+
+        return statistics.fmean(r["data"]["temperature"] for r in rows if hour(r) in hours)
+
+    # Warm local evenings, cool local small hours; the same hours of UTC's clock the other
+    # way round (19-22 UTC is Tokyo's dawn, 02-05 UTC its midday).
+    evening, small_hours = mean_at(range(19, 22), local=True), mean_at(range(2, 5), local=True)
+    assert evening > small_hours + 0.5, (evening, small_hours)
+    assert mean_at(range(19, 22), local=False) < mean_at(range(2, 5), local=False)
 
 
 def test_values_stay_in_physical_ranges(
