@@ -245,6 +245,36 @@ def _iso(text: Any, type_: str) -> date | datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _lengths(where: str, meta: Mapping[str, Any], leaves: Mapping[str, Field]) -> dict[str, int]:
+    """`lengths`: the most characters of a STRING column."""
+    lengths = {}
+    for key, most in meta.items():
+        if key not in leaves or leaves[key].type != "STRING":
+            raise SchemaError(f"{where}: length {key!r} is not a STRING column of the table")
+        if type(most) is not int or not 1 <= most <= MAX_STRING_LENGTH:
+            raise SchemaError(f"{where}: length {key!r} = {most!r} is not 1..{MAX_STRING_LENGTH}")
+        lengths[key] = most
+    return lengths
+
+
+def _values(
+    where: str, meta: Mapping[str, Any], leaves: Mapping[str, Field]
+) -> dict[str, tuple[str, ...]]:
+    """`values`: the allowed values of a STRING column."""
+    values = {}
+    for key, allowed in meta.items():
+        if key not in leaves or leaves[key].type != "STRING":
+            raise SchemaError(f"{where}: values {key!r} is not a STRING column of the table")
+        if (
+            not isinstance(allowed, list)
+            or not allowed
+            or not all(isinstance(v, str) for v in allowed)
+        ):
+            raise SchemaError(f"{where}: values {key!r} is not a non-empty list of strings")
+        values[key] = tuple(allowed)
+    return values
+
+
 def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -274,24 +304,8 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         if leaves[key].type not in RANGE_TYPES:
             raise SchemaError(f"{where}: range on {leaves[key].type} column {key!r}")
         ranges[key] = _range(f"{where} ranges {key!r}", leaves[key].type, bounds)
-    lengths = {}
-    for key, most in meta.get("lengths", {}).items():
-        if key not in leaves or leaves[key].type != "STRING":
-            raise SchemaError(f"{where}: length {key!r} is not a STRING column of the table")
-        if type(most) is not int or not 1 <= most <= MAX_STRING_LENGTH:
-            raise SchemaError(f"{where}: length {key!r} = {most!r} is not 1..{MAX_STRING_LENGTH}")
-        lengths[key] = most
-    values = {}
-    for key, allowed in meta.get("values", {}).items():
-        if key not in leaves or leaves[key].type != "STRING":
-            raise SchemaError(f"{where}: values {key!r} is not a STRING column of the table")
-        if (
-            not isinstance(allowed, list)
-            or not allowed
-            or not all(isinstance(v, str) for v in allowed)
-        ):
-            raise SchemaError(f"{where}: values {key!r} is not a non-empty list of strings")
-        values[key] = tuple(allowed)
+    lengths = _lengths(where, meta.get("lengths", {}), leaves)
+    values = _values(where, meta.get("values", {}), leaves)
     table = Table(
         name=path.stem,
         fields=fields,
