@@ -3,11 +3,13 @@ the tests): a free port to give them, and whether they answer yet. Local only.""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from contextlib import ExitStack
 
 _POLL = 0.1  # between probes of a starting server
 
@@ -24,6 +26,18 @@ def free_port() -> int:
         return port
 
 
+def free_ports(count: int) -> tuple[int, ...]:
+    """`count` distinct free ports of 127.0.0.1: every probe stays bound until all are picked,
+    so a server given two of them (HTTP and gRPC) never gets the same port twice."""
+    with ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            probe = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            probe.bind(("127.0.0.1", 0))
+            ports.append(int(probe.getsockname()[1]))
+        return tuple(ports)
+
+
 def answers(url: str) -> bool:
     """Whether a local server answers HTTP at `url`, whatever the status."""
     try:
@@ -31,8 +45,8 @@ def answers(url: str) -> bool:
             return True
     except urllib.error.HTTPError:
         return True  # it answered, even if with an error status
-    except OSError:
-        return False
+    except (OSError, http.client.HTTPException):
+        return False  # not listening yet, or not HTTP (a gRPC port answers with HTTP/2 frames)
 
 
 def wait_listening(port: int, process: subprocess.Popen[bytes], seconds: float) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
-from livability.net import answers, free_port
+from livability.net import answers, free_ports
 from tools.venvs import VenvError, build_command, cached_venv, python_of, run, stamp_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,7 +111,7 @@ def running_bigquery(root: Path, data_dir: Path) -> Iterator[str]:
     venv = build_bigquery_emulator(root)
     home = _bigquery_dir(root) / "home"
     data_dir.mkdir(parents=True, exist_ok=True)
-    port, grpc_port = free_port(), free_port()
+    port, grpc_port = free_ports(2)
     endpoint = f"http://127.0.0.1:{port}"
     command = [
         str(venv / "bin" / "python"),

@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
+from livability.cli.common import safe
 from livability.settings import Settings
 
 
@@ -111,7 +112,7 @@ def summary_table(vector: dict[str, Any]) -> Any:
     table.add_column("what")
     table.add_column("value")
     for what, value in summary(vector):
-        table.add_row(what, value)
+        table.add_row(safe(what), safe(value))
     return table
 
 

@@ -19,12 +19,13 @@ import pytest
 
 from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 from livability.adapters.local_bucket import LocalBucket
+from livability.net import free_ports
 from livability.ports import Bucket
 from schemas import registry
 from tests.archive.support import new_gcs_bucket
 from tests.support.paths import ROOT
 from tools import emulators
-from tools.storage_emulator import StorageEmulator, answers, free_port, storage_emulator
+from tools.storage_emulator import StorageEmulator, answers, storage_emulator
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def bigquery_with_storage(
         pytest.skip("no Python 3.13 interpreter for local-bigquery")
     venv = emulators.build_bigquery_emulator(ROOT / ".emulators")
     data_dir = tmp_path_factory.mktemp("local-bigquery-export")
-    port, grpc_port = free_port(), free_port()
+    port, grpc_port = free_ports(2)
     endpoint = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
