@@ -16,13 +16,17 @@ in a file stops it.
 
 from __future__ import annotations
 
+import errno
 import gzip
+import hashlib
 import io
 import json
+import os
 import re
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +44,17 @@ _SHARD_NAME = re.compile(r"^[0-9]{12}\.gz$")
 # byte by byte, so every byte zlib can still decompress is kept.
 _CHUNK = 64 * 1024
 _GZIP = 31  # zlib wbits: a gzip header and trailer (CRC-32 and length checked)
+_OUT = 1 << 20  # decompressed bytes per zlib call: what a gzip bomb can make before a check
+
+# Bounds of `load-archive` (issue 16 #2; the README's "Bounds" table). An export line is a
+# few hundred bytes and BigQuery cuts export files at about 1 GB, gzipped about 10:1: each
+# bound is far above a real archive and far below what would exhaust the machine.
+MAX_LINE_BYTES = 1 << 20  # one line (a row)
+MAX_FILE_BYTES = 2 << 30  # one file, compressed
+MAX_FILE_OUT = 8 << 30  # one file, decompressed
+MAX_RATIO = 200  # decompressed:compressed, checked once past RATIO_AFTER
+RATIO_AFTER = 16 << 20
+_PREVIEW = 1024  # what a refused over-long line keeps as its dead letter's payload
 
 # A file to read: a path, or a function that opens a bucket object.
 Source = Path | Callable[[], IO[bytes]]
@@ -161,6 +176,7 @@ class Line:
     row: Any  # the parsed JSON, or None when `error` says why there is none
     text: bytes
     error: str | None = None
+    bound: bool = False  # refused by a bound (the line cap): the load exits non-zero
 
 
 @dataclass(frozen=True)
@@ -173,62 +189,155 @@ class Damage:
     tail: bytes  # the unfinished line that was read before the damage
 
 
-def _decompressed(source: Source) -> Iterator[bytes | Damage]:
-    """The uncompressed bytes of a gzip file, then a `Damage` if it is truncated or corrupt."""
-    try:
-        with source.open("rb") if isinstance(source, Path) else source() as raw:
-            decompressor = zlib.decompressobj(_GZIP)
-            offset = 0
-            while chunk := raw.read(_CHUNK):
-                backup = decompressor.copy()
+@dataclass
+class Tally:
+    """What reading one file saw, for checking it against its manifest entry."""
+
+    bytes: int = 0  # compressed bytes read
+    lines: int = 0  # lines, as `count_lines` counts them
+    complete: bool = False  # read to its end without damage
+    digest: Any = field(default_factory=hashlib.sha256)  # of the compressed bytes
+
+
+def _open(source: Source) -> IO[bytes]:
+    """A file of the archive, opened without following a symbolic link (issue 16 #3): a link
+    swapped in after the survey fails here; anything but a regular file is refused."""
+    if not isinstance(source, Path):
+        return source()
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(source, flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+class _Inflater:
+    """zlib over a gzip file's chunks, `_OUT` bytes of output at a time, with the bounds."""
+
+    def __init__(self) -> None:
+        self.z = zlib.decompressobj(_GZIP)
+        self.read = 0  # compressed bytes fed before the current chunk
+        self.out = 0  # decompressed bytes given
+
+    def _inflate(self, data: bytes) -> Iterator[bytes]:
+        while True:
+            if self.z.eof and data:  # another gzip member follows (gzip allows concatenation)
+                self.z = zlib.decompressobj(_GZIP)
+            piece = self.z.decompress(data, _OUT)
+            data = self.z.unconsumed_tail or (self.z.unused_data if self.z.eof else b"")
+            if piece:
+                yield piece
+            if not data and len(piece) < _OUT:  # a full piece may leave output in zlib
+                return
+
+    def _bound(self, fed: int) -> str | None:
+        if self.out > MAX_FILE_OUT:
+            return f"decompresses to over {MAX_FILE_OUT >> 30} GiB (load-archive's file cap)"
+        if self.out > RATIO_AFTER and self.out > MAX_RATIO * fed:
+            return (
+                f"decompresses at over {MAX_RATIO}:1 past {RATIO_AFTER >> 20} MiB (a gzip "
+                "bomb? load-archive's ratio cap)"
+            )
+        return None
+
+    def feed(self, chunk: bytes) -> Iterator[bytes | Damage]:
+        """The output of `chunk`, then a `Damage` if it is corrupt or a bound is reached."""
+        backup, given = self.z.copy(), 0
+        try:
+            for piece in self._inflate(chunk):
+                given += len(piece)
+                self.out += len(piece)
+                yield piece
+                if reason := self._bound(self.read + len(chunk)):
+                    yield Damage(0, self.read + len(chunk), reason, b"")
+                    return
+        except zlib.error as err:
+            # Replay byte by byte: keep all zlib can give (past what was given) and find the
+            # bad byte.
+            self.z, again = backup, 0
+            for index in range(len(chunk)):
                 try:
-                    out = decompressor.decompress(chunk)
-                except zlib.error as err:
-                    # Replay byte by byte: keep all zlib can give and find the bad byte.
-                    decompressor = backup
-                    for index in range(len(chunk)):
-                        try:
-                            yield decompressor.decompress(chunk[index : index + 1])
-                        except zlib.error:
-                            yield Damage(0, offset + index, f"corrupt gzip data ({err})", b"")
-                            return
-                    raise AssertionError("zlib failed on a chunk but not on its bytes") from err
-                offset += len(chunk)
-                yield out
-                while decompressor.eof and decompressor.unused_data:
-                    # Another gzip member follows (gzip allows concatenation).
-                    rest = decompressor.unused_data
-                    decompressor = zlib.decompressobj(_GZIP)
-                    try:
-                        yield decompressor.decompress(rest)
-                    except zlib.error as err:
-                        yield Damage(0, offset - len(rest), f"corrupt gzip data ({err})", b"")
+                    for piece in self._inflate(chunk[index : index + 1]):
+                        again += len(piece)
+                        if again > given:
+                            yield piece[len(piece) - min(len(piece), again - given) :]
+                            given = again
+                except zlib.error:
+                    yield Damage(0, self.read + index, f"corrupt gzip data ({err})", b"")
+                    return
+            raise AssertionError("zlib failed on a chunk but not on its bytes") from err
+        self.read += len(chunk)
+
+
+def _decompressed(source: Source, tally: Tally) -> Iterator[bytes | Damage]:
+    """The uncompressed bytes of a gzip file, then a `Damage` if it is truncated, corrupt or
+    over a bound (`MAX_FILE_BYTES`, `MAX_FILE_OUT`, `MAX_RATIO`)."""
+    try:
+        with _open(source) as raw:
+            inflater = _Inflater()
+            while chunk := raw.read(_CHUNK):
+                tally.bytes += len(chunk)
+                tally.digest.update(chunk)
+                if tally.bytes > MAX_FILE_BYTES:
+                    reason = f"over {MAX_FILE_BYTES >> 30} GiB compressed (load-archive's file cap)"
+                    yield Damage(0, MAX_FILE_BYTES, reason, b"")
+                    return
+                for piece in inflater.feed(chunk):
+                    yield piece
+                    if isinstance(piece, Damage):
                         return
-            if offset == 0:
+            if tally.bytes == 0:
                 yield Damage(0, 0, "empty file (0 bytes), not a gzip export", b"")
-            elif not decompressor.eof:
-                yield Damage(
-                    0, offset, "truncated: the gzip stream ends before its end marker", b""
-                )
+            elif not inflater.z.eof:
+                reason = "truncated: the gzip stream ends before its end marker"
+                yield Damage(0, tally.bytes, reason, b"")
     except OSError as err:
         yield Damage(0, 0, f"cannot read ({err.strerror or err})", b"")
 
 
-def read_lines(source: Source) -> Iterator[Line | Damage]:
-    """Each line of a gzipped NDJSON export, decoded on its own, then any damage."""
-    number, pending = 0, b""
-    for piece in _decompressed(source):
+def _too_long(number: int, text: bytes) -> Line:
+    reason = (
+        f"longer than {MAX_LINE_BYTES >> 20} MiB (load-archive's line cap): refused; its first "
+        f"{_PREVIEW >> 10} KiB are the payload"
+    )
+    return Line(number, None, text[:_PREVIEW], reason, bound=True)
+
+
+def read_lines(source: Source, tally: Tally | None = None) -> Iterator[Line | Damage]:
+    """Each line of a gzipped NDJSON export, decoded on its own, then any damage.
+
+    A line over `MAX_LINE_BYTES` is refused as it grows (its bytes past the cap are
+    discarded unread into memory), so memory stays bounded whatever the file holds.
+    """
+    tally = tally if tally is not None else Tally()
+    number, pending, skipping = 0, b"", False
+    for piece in _decompressed(source, tally):
         if isinstance(piece, Damage):
-            yield Damage(number, piece.offset, piece.reason, pending)
+            tally.lines = number
+            yield Damage(number, piece.offset, piece.reason, b"" if skipping else pending)
             return
         pending += piece
         *complete, pending = pending.split(b"\n")
         for text in complete:
+            if skipping:  # the end of a line already refused as too long
+                skipping = False
+                continue
             number += 1
-            if text.strip():
+            if len(text) > MAX_LINE_BYTES:
+                yield _too_long(number, text)
+            elif text.strip():
                 yield _parse(number, text)
-    if pending.strip():  # a last line without a newline, in an intact file
-        yield _parse(number + 1, pending)
+        if len(pending) > MAX_LINE_BYTES:
+            if not skipping:
+                number += 1
+                yield _too_long(number, pending)
+            skipping, pending = True, b""
+    if pending and not skipping:  # a last line without a newline, in an intact file
+        number += 1
+        if pending.strip():
+            yield _parse(number, pending)
+    tally.lines, tally.complete = number, True
 
 
 def _parse(number: int, text: bytes) -> Line:

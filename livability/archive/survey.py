@@ -13,14 +13,16 @@ Only ingest tables load, as through the event processor: a folder for `dead_lett
 from __future__ import annotations
 
 import io
+import os
+import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from livability.archive import ArchiveError
-from livability.archive.format import MANIFEST, WEEK_FILES, Source, parse_week_name
-from livability.archive.manifest import Manifest, ManifestError
+from livability.archive.format import MANIFEST, WEEK_FILES, Source, _open, parse_week_name
+from livability.archive.manifest import FileEntry, Manifest, ManifestError
 from livability.ports import Bucket, BucketError
 from schemas import registry
 
@@ -38,6 +40,7 @@ class ArchiveFile:
     table: str
     path: Path  # for a bucket object: its key, as a relative path
     opener: Callable[[], IO[bytes]] | None = None  # how to read a bucket object
+    listed: FileEntry | None = None  # what the week's manifest says of it
 
     @property
     def source(self) -> Source:
@@ -68,45 +71,111 @@ def _is_week(name: str) -> bool:
     return parse_week_name(name) is not None
 
 
+# Bounds of `load-archive` (issue 16 #2; the README's "Bounds" table): a real week has
+# a manifest of a few KiB, a dozen table folders and tens of files per table.
+MAX_ENTRIES = 10_000  # entries listed in one folder
+MAX_FILES = 100_000  # export files in one load
+MAX_MANIFEST_BYTES = 16 << 20
+
+
 def survey(root: Path) -> Survey:
     """The export files under `root` (an archive or one `<week start>` folder) that may load.
 
-    Raises `ArchiveError` only when `root` is no folder; anything odd inside it is a
-    problem of the survey, reported while the rest loads.
+    Nothing outside `root` is read: no symbolic link below it is followed, and anything but
+    a folder or a regular file is skipped with a reason (issue 16 #3). Raises `ArchiveError`
+    when `root` is no archive or a bound is reached; anything odd inside it is a problem of
+    the survey, reported while the rest loads.
     """
-    if not root.is_dir():
-        raise ArchiveError(f"{root}: not a directory")
+    _check_root(root)
     found = Survey()
     try:
         for week in _weeks(root, found):
-            for table_dir in sorted(week.iterdir()):
-                _survey_table(table_dir, root, found)
+            for entry in _entries(week, root, found):
+                _survey_table(entry, root, found)
     except OSError as err:
         raise ArchiveError(f"{root}: cannot list ({err.strerror or err})") from err
+    if len(found.files) > MAX_FILES:
+        raise ArchiveError(
+            f"{root}: {len(found.files):,} export files, over load-archive's cap of "
+            f"{MAX_FILES:,} per load; load one <week start> folder at a time"
+        )
     return _filter(found, root)
+
+
+def _check_root(root: Path) -> None:
+    """`ArchiveError` in one line unless `root` is a folder that may be an archive."""
+    if not root.exists():
+        raise ArchiveError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise ArchiveError(f"{root}: not a folder; give the archive folder (or one week folder)")
+    if root.resolve().parts[1:2] in (("proc",), ("sys",), ("dev",)):
+        raise ArchiveError(f"{root}: a system folder, not an archive")
+
+
+def _entries(folder: Path, root: Path, found: Survey) -> list[os.DirEntry[str]]:
+    """The entries of `folder`, sorted, at most `MAX_ENTRIES` (else `ArchiveError`); a
+    symbolic link or a special file is skipped with its reason."""
+    entries: list[os.DirEntry[str]] = []
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            if len(entries) == MAX_ENTRIES:
+                raise ArchiveError(
+                    f"{relative(folder, root) or folder}: over {MAX_ENTRIES:,} entries "
+                    "(load-archive's cap per folder)"
+                )
+            entries.append(entry)
+    kept = []
+    for entry in sorted(entries, key=lambda e: e.name):
+        if entry.name.startswith(".tmp-"):
+            continue  # an unfinished write of the local bucket
+        kind = _special(entry)
+        if kind:
+            reason = f"{kind}: skipped (load-archive reads only what lies inside PATH)"
+            found.problems.append(Problem(relative(Path(entry.path), root), reason, False))
+        else:
+            kept.append(entry)
+    return kept
+
+
+def _special(entry: os.DirEntry[str]) -> str:
+    """What `entry` is when it is neither a folder nor a regular file (not followed), else ''."""
+    if entry.is_symlink():
+        return "a symbolic link, not followed"
+    if entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False):
+        return ""
+    mode = entry.stat(follow_symlinks=False).st_mode
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"{name}, not a regular file"
+    return "a device or special file, not a regular file"
 
 
 def _weeks(root: Path, found: Survey) -> list[Path]:
     if _is_week(root.name):
         return [root]
-    weeks = []
-    for entry in sorted(root.iterdir()):
-        if entry.is_dir() and _is_week(entry.name):
-            weeks.append(entry)
-        elif entry.name.startswith(".tmp-"):
-            continue  # an unfinished write of the local bucket
+    weeks, others = [], 0
+    for entry in _entries(root, root, found):
+        if entry.is_dir(follow_symlinks=False) and _is_week(entry.name):
+            weeks.append(Path(entry.path))
         else:
+            others += 1
             reason = "not a <week start> folder (a YYYY-MM-DD date): skipped"
-            found.problems.append(Problem(relative(entry, root), reason, damage=False))
+            found.problems.append(Problem(relative(Path(entry.path), root), reason, damage=False))
+    if not weeks:
+        raise ArchiveError(
+            f"{root}: not an archive: no <week start> folder (YYYY-MM-DD) in it"
+            + (f", {others} other entries" if others else ", it is empty")
+        )
     return weeks
 
 
-def _survey_table(table_dir: Path, root: Path, found: Survey) -> None:
+def _survey_table(entry: os.DirEntry[str], root: Path, found: Survey) -> None:
+    table_dir = Path(entry.path)
     where, tables = relative(table_dir, root), registry()
-    if table_dir.name in WEEK_FILES and table_dir.is_file():
-        _apply_manifest(table_dir, table_dir.read_bytes, where, found)
+    if table_dir.name in WEEK_FILES and entry.is_file(follow_symlinks=False):
+        _apply_manifest(table_dir, lambda: _read_manifest(table_dir), where, found)
         return
-    if not table_dir.is_dir():
+    if not entry.is_dir(follow_symlinks=False):
         found.problems.append(Problem(where, "not a <table> folder: skipped", damage=False))
     elif table_dir.name not in tables:
         reason = f"{table_dir.name!r} is not a table defined in schemas/: not loaded"
@@ -115,14 +184,28 @@ def _survey_table(table_dir: Path, root: Path, found: Survey) -> None:
         reason = f"{table_dir.name!r} {_NOT_INGEST}"
         found.problems.append(Problem(where, reason, table=table_dir.name))
     else:
-        for path in sorted(table_dir.iterdir()):
-            if path.name.startswith(".tmp-"):
-                continue  # an unfinished write of the local bucket
-            if path.is_file() and path.suffix == ".gz":
+        for file in _entries(table_dir, root, found):
+            path = Path(file.path)
+            if file.is_file(follow_symlinks=False) and path.suffix == ".gz":
                 found.files.append(ArchiveFile(table_dir.name, path))
             else:
                 reason = "not a .gz export file: skipped"
                 found.problems.append(Problem(relative(path, root), reason, damage=False))
+
+
+def _read_manifest(path: Path) -> bytes:
+    """A manifest's bytes, not through a link, at most `MAX_MANIFEST_BYTES`."""
+    with _open(path) as raw:
+        data = raw.read(MAX_MANIFEST_BYTES + 1)
+    return _bounded_manifest(data)
+
+
+def _bounded_manifest(data: bytes) -> bytes:
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            f"over {MAX_MANIFEST_BYTES >> 20} MiB (load-archive's manifest cap): not read"
+        )
+    return data
 
 
 def _apply_manifest(path: Path, read: Callable[[], bytes], where: str, found: Survey) -> None:
@@ -132,31 +215,48 @@ def _apply_manifest(path: Path, read: Callable[[], bytes], where: str, found: Su
     try:
         manifest = Manifest.parse(read(), where)
     except (ManifestError, OSError, BucketError) as err:
-        found.problems.append(Problem(where, f"unreadable manifest, every .gz loads: {err}", False))
+        found.problems.append(Problem(where, f"unreadable manifest, every .gz loads: {err}"))
         return
     found.manifests[path.parent] = manifest
 
 
 def _filter(found: Survey, root: Path) -> Survey:
-    """Keep the files each week's manifest lists; note the others; report missing ones."""
+    """Keep the files each week's manifest lists, with what it says of them; note the others;
+    report missing ones. A manifest is checked, not trusted (issue 16 #4): files of a table it
+    does not list load and are an error naming each file, as is a table whose files' rows do
+    not add up to its total."""
     if not found.manifests:
         return found
     kept: list[ArchiveFile] = []
-    listed: dict[Path, set[str]] = {}
+    listed: dict[Path, dict[str, FileEntry]] = {}
     for week, manifest in found.manifests.items():
         for table, entry in manifest.tables.items():
-            listed[week / table] = {f.name for f in entry.files}
+            listed[week / table] = {f.name: f for f in entry.files}
+            if sum(f.rows for f in entry.files) != entry.rows:
+                reason = (
+                    f"the manifest's files hold {sum(f.rows for f in entry.files)} rows but its "
+                    f"total for the table says {entry.rows}"
+                )
+                found.problems.append(Problem(relative(week / table, root), reason, table=table))
     seen: set[Path] = set()
     for archive_file in found.files:
         folder, week = archive_file.path.parent, archive_file.path.parent.parent
+        where = relative(archive_file.path, root)
         if week not in found.manifests:
             kept.append(archive_file)
-        elif archive_file.path.name in listed.get(folder, set()):
+        elif folder not in listed:
             kept.append(archive_file)
+            reason = (
+                f"the week's manifest lists no table {folder.name!r}: manifest and files "
+                "disagree (the file's readable rows loaded)"
+            )
+            found.problems.append(Problem(where, reason, table=folder.name))
+        elif archive_file.path.name in listed[folder]:
+            kept.append(replace(archive_file, listed=listed[folder][archive_file.path.name]))
             seen.add(archive_file.path)
         else:
             reason = "not in the week's manifest (left by an earlier run): skipped"
-            found.problems.append(Problem(relative(archive_file.path, root), reason, damage=False))
+            found.problems.append(Problem(where, reason, damage=False))
     for folder, names in listed.items():
         for name in sorted(names):
             if folder / name not in seen and folder.name in registry():
@@ -212,7 +312,7 @@ def survey_bucket(bucket: Bucket, prefix: str = "") -> Survey:
 
 
 def _getter(bucket: Bucket, key: str) -> Callable[[], bytes]:
-    return lambda: bucket.get(key)
+    return lambda: _bounded_manifest(bucket.get(key))
 
 
 def _opener(bucket: Bucket, key: str) -> Callable[[], IO[bytes]]:
@@ -242,6 +342,8 @@ def locate(text: str) -> Location:
     """
     from livability.settings import BucketURL
 
+    if not text.strip():
+        raise ArchiveError("PATH is empty: give the archive folder (or one week folder)")
     if text.startswith("file:/"):
         return Location(text, Path("/" + text.removeprefix("file:").lstrip("/")))
     if not text.startswith("gs:/"):

@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 from contextlib import ExitStack, closing
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -23,7 +22,7 @@ def register(commands: Any) -> None:
     archive = commands.add_parser(
         "load-archive", help="load BigQuery JSON exports <week>/<table>/*.gz"
     )
-    archive.add_argument("path", type=Path, help="archive folder, or one <week start> folder in it")
+    archive.add_argument("path", help="archive folder, or one <week start> folder in it")
     archive.add_argument("--json", action="store_true", help="print counts as JSON")
     archive.set_defaults(run=run)
 
@@ -33,7 +32,10 @@ def _survey(settings: Settings, path: str, stack: ExitStack) -> tuple[Location, 
     from livability.archive import ArchiveError, survey
     from livability.settings import open_bucket
 
-    where = survey.locate(path)
+    try:
+        where = survey.locate(path)
+    except ArchiveError as error:
+        raise CliError(str(error)) from None
     bucket = None
     if where.url is not None:
         bucket = stack.enter_context(closing(open_bucket(settings, where.url)))

@@ -202,8 +202,12 @@ def ingest_rows(
     batch: bool = False,
     where: Callable[[int], str] | None = None,
     spill: Bucket | None = None,
+    keep: Callable[[list[Rejection]], list[Rejection]] = list,
 ) -> IngestResult:
     """Validate `rows` for `table`; write the valid ones and dead-letter the rest.
+
+    `keep` chooses which rejections are stored one by one (load-archive's dead-letter cap);
+    every rejection is counted either way.
 
     `batch` selects the warehouse's exact batch path (`load_rows`) over streaming inserts.
     Reasons name each row by `where(index)` (default `row N`, numbered from `first`), so a
@@ -221,7 +225,7 @@ def ingest_rows(
             rejections.append(Rejection(f"{name(index)}: {err}", payload_text(raw), table.name))
     # Dead letters first: if the valid rows then fail to land, the redelivery finds the
     # dead letters already stored under the same ids and adds no copy.
-    dead_letter(warehouse, rejections, source=source, received_at=received_at, spill=spill)
+    dead_letter(warehouse, keep(rejections), source=source, received_at=received_at, spill=spill)
     write = warehouse.load_rows if batch else warehouse.insert_rows
     result: InsertResult = write(table.name, valid, [row[ROW_ID] for row in valid])
     refused = [
@@ -232,7 +236,7 @@ def ingest_rows(
         )
         for f in result.failed
     ]
-    dead_letter(warehouse, refused, source=source, received_at=received_at, spill=spill)
+    dead_letter(warehouse, keep(refused), source=source, received_at=received_at, spill=spill)
     return IngestResult(
         loaded=result.inserted,
         rejected=len(rejections) + len(refused),

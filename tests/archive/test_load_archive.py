@@ -345,7 +345,7 @@ def test_stray_files_and_folders_are_skipped_with_a_note(
 @pytest.mark.parametrize(
     ("layout", "message"),
     [
-        ({}, "no <week start>/<table>/*.gz export files found"),
+        ({}, "not an archive: no <week start> folder (YYYY-MM-DD) in it, it is empty"),
     ],
 )
 def test_unusable_archive_is_a_one_line_error(
@@ -366,9 +366,7 @@ def test_missing_archive_folder_is_a_one_line_error(
     tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["load-archive", str(tmp_path / "nowhere")]) == 1
-    assert (
-        capsys.readouterr().err == f"livability: error: {tmp_path / 'nowhere'}: not a directory\n"
-    )
+    assert capsys.readouterr().err == f"livability: error: {tmp_path / 'nowhere'}: no such folder\n"
 
 
 # --- Damaged copies of the real week (skipped without ../shared) -------------------------------
