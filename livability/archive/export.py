@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
@@ -373,7 +373,7 @@ def export(
     table: str,
     start: date,
     end: date,
-    out: Path,
+    out: Path | IO[bytes],
     *,
     fmt: Format,
     warehouse: Warehouse,
@@ -383,34 +383,43 @@ def export(
 ) -> ExportStats:
     """Write the period to `out` (parquet, nested; or CSV, flattened) one chunk at a time.
 
-    The file appears whole or not at all: it is written beside `out` and renamed.
+    To a path, the file appears whole or not at all: it is written beside `out` and renamed.
+    To a stream (the CLI's checked `--out`, livability/cli/outfile.py), as it comes.
     `chunks` is told how many chunks there are, `on_chunk` the rows of each one done.
     """
-    import pyarrow.parquet as pq
-
     spec = export_table(table)
     reader = PeriodReader(spec, start, end, warehouse, archive)
     began = time.perf_counter()
     chunks(len(reader.chunks()))
+    if not isinstance(out, Path):
+        _write(reader, out, fmt, on_chunk)
+        reader.stats.seconds = time.perf_counter() - began
+        return reader.stats
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as sink:
-            if fmt == "parquet":
-                with pq.ParquetWriter(sink, reader.schema, compression="zstd") as writer:
-                    for frame in reader.frames(on_chunk):
-                        writer.write_table(_conform(frame.to_arrow(), reader.schema))
-            else:
-                header = True
-                for frame in reader.frames(on_chunk):
-                    flatten(frame).write_csv(
-                        sink, include_header=header, datetime_format=CSV_DATETIME
-                    )
-                    header = False
+            _write(reader, sink, fmt, on_chunk)
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     reader.stats.seconds = time.perf_counter() - began
     return reader.stats
+
+
+def _write(
+    reader: PeriodReader, sink: IO[bytes], fmt: Format, on_chunk: Callable[[int], None]
+) -> None:
+    import pyarrow.parquet as pq
+
+    if fmt == "parquet":
+        with pq.ParquetWriter(sink, reader.schema, compression="zstd") as writer:
+            for frame in reader.frames(on_chunk):
+                writer.write_table(_conform(frame.to_arrow(), reader.schema))
+    else:
+        header = True
+        for frame in reader.frames(on_chunk):
+            flatten(frame).write_csv(sink, include_header=header, datetime_format=CSV_DATETIME)
+            header = False

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 
@@ -31,16 +31,23 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--week", type=parse_date, required=True, help="first day of the week, YYYY-MM-DD"
     )
-    parser.add_argument("--out", type=Path, help="PNG file (default: report-<home>-<week>.png)")
+    parser.add_argument(
+        "--out",
+        default="",
+        help="PNG file, a folder for report-<home>-<week>.png in it, or - for stdout "
+        "(default: report-<home>-<week>.png here)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    from livability.cli import outfile
     from livability.cli.common import CliError, week_in_contract
     from scoring.model import hourly_series, score_week
 
     week = week_in_contract(args.week)
-    target: Path = args.out or Path(f"report-{args.home}-{week.isoformat()}.png")
+    default = f"report-{args.home}-{week.isoformat()}.png"
+    target = outfile.resolve(args.out or default, default, suffixes=(".png",), binary=True)
     warehouse = settings.open_warehouse()
     try:
         hours = hourly_series(warehouse, week, args.home)
@@ -51,11 +58,14 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
         raise CliError(f"home {args.home} has no readings in the 7 days from {week}")
     [vector] = vectors.filter(vectors["home_id"] == args.home).to_dicts()
     try:
-        render(hours.to_dicts(), vector, target)
+        with outfile.writing(target) as sink:
+            render(hours.to_dicts(), vector, sink)
     except OSError as error:
-        raise CliError(f"cannot write {target}: {error}") from None
+        raise CliError(f"cannot write {target.shown}: {error}") from None
+    if target.path is None:
+        out = err  # stdout holds the PNG
     out.print(summary_table(vector))
-    out.print(f"Wrote {target}")
+    out.print(safe(f"Wrote {target.shown}"))
     return 0
 
 
@@ -121,7 +131,7 @@ def _series(rows: list[dict[str, Any]], mac: int, key: str) -> tuple[list[float]
     return [r["hour"] / 24 for r in chosen], [r[key] for r in chosen]
 
 
-def render(rows: list[dict[str, Any]], vector: dict[str, Any], target: Path) -> None:
+def render(rows: list[dict[str, Any]], vector: dict[str, Any], target: Path | IO[bytes]) -> None:
     """Draw the chart: temperatures, humidities, then the scores."""
     import matplotlib
 
@@ -175,7 +185,7 @@ def render(rows: list[dict[str, Any]], vector: dict[str, Any], target: Path) -> 
     surface.legend(loc="upper left", fontsize=8)
 
     _draw_scores(scores, vector)
-    figure.savefig(target, dpi=110)
+    figure.savefig(target, dpi=110, format="png")
     plt.close(figure)
 
 

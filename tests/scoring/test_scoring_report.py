@@ -42,6 +42,20 @@ def test_report_renders_a_png_of_the_week(
     assert sensor_row(rows[0])["data"]["home_id"] == 1
 
 
+def test_report_into_a_folder_writes_the_default_name_and_says_the_path(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--out somedir` (issue 16): the PNG inside it, and the message names the real file."""
+    store(settings.home / "warehouse.duckdb", steady([19.0] * 168, 55.0), weather(6.0)).close()
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    assert main(["report", "--home", "1", "--week", WEEK.isoformat(), "--out", str(folder)]) == 0
+    written = folder / f"report-1-{WEEK.isoformat()}.png"
+    assert capsys.readouterr().out.rstrip().endswith(f"Wrote {written}")
+    assert written.read_bytes().startswith(PNG_SIGNATURE)
+    assert [p.name for p in folder.iterdir()] == [written.name]
+
+
 def test_the_table_says_the_zone_the_interval_and_the_new_hazards(tmp_path: Path) -> None:
     # A bedroom in Tokyo at 27.5 C every local night: TM59's limit, in local time.
     readings = local_readings(_hot_nights, zone=TOKYO, room="bedroom")
