@@ -22,7 +22,15 @@ from rich.table import Table as RichTable
 from livability import weeks as platform_weeks
 from livability.archive import ArchiveError, schedule, verify, writer
 from livability.archive.format import archived_tables, archived_weeks
-from livability.cli.common import CliError, inert, parse_date, print_json, progress_bar, safe
+from livability.cli.common import (
+    CliError,
+    inert,
+    monday_only,
+    parse_date,
+    print_json,
+    progress_bar,
+    safe,
+)
 
 
 def register(commands: Any) -> None:
@@ -56,7 +64,7 @@ def _check_week(week: date) -> date:
             f"--week {week.isoformat()}: must lie within {low.isoformat()}..{high.isoformat()}, "
             "the plausible range in schemas/tables.toml"
         )
-    return week
+    return monday_only(week)
 
 
 def run(args: argparse.Namespace, settings: Any, out: Console, err: Console) -> int:

@@ -139,4 +139,17 @@ def week_in_contract(week: date, weeks: int = 1, option: str = "--week") -> date
             f"{first.isoformat()}..{last.isoformat()}, the plausible range in "
             "schemas/tables.toml"
         )
+    return monday_only(week, option)
+
+
+def monday_only(week: date, option: str = "--week") -> date:
+    """`week` if it is a Monday: a week is one thing everywhere (livability/weeks.py), so a
+    start on another day is refused rather than read as another seven days."""
+    from livability.weeks import monday
+
+    if week.weekday():
+        raise CliError(
+            f"{option} {week.isoformat()}: a {week:%A}; a week starts on a Monday (the week "
+            f"holding that day starts {monday(week).isoformat()})"
+        )
     return week

@@ -92,11 +92,11 @@ def test_demo_start_outside_the_contract_is_a_one_line_error(tmp_path: Path) -> 
 def test_last_week_inside_the_contract_scores_nothing_without_error(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert score_json(capsys, "2099-12-25") == []
+    assert score_json(capsys, "2099-12-21") == []
 
 
 def readings_in_week(archive: Path, first: str, end: str) -> int:
-    path = archive / first / "sensor_thermo_beacon" / "000000000000.gz"
+    path = archive / "2024-12-01" / "sensor_thermo_beacon" / "000000000000.gz"  # its folder
     with gzip.open(path, "rt") as lines:
         return sum(first <= json.loads(line)["timestamp"][:10] < end for line in lines)
 
@@ -111,24 +111,24 @@ def test_score_of_the_real_week(
 ) -> None:
     assert main(["load-archive", str(archive), "--json"]) == 0
     capsys.readouterr()
-    [vector] = score_json(capsys, "2024-12-01")
+    [vector] = score_json(capsys, "2024-12-02")
     # What ../shared/data/README.md says of that week: 16.54-18.60 °C, 61.5-69.3 %RH, December.
     assert (vector["home_id"], vector["week_start"], vector["model_version"]) == (
         1,
-        "2024-12-01",
+        "2024-12-02",
         MODEL_VERSION,
     )
     assert vector["heating_season"] is True
     assert 16.54 <= vector["temperature_mean"] <= 18.60
     assert 61.5 <= vector["humidity_mean"] <= 69.3
     assert vector["coverage"] > 0.98  # one reading every 10 minutes all week
-    assert vector["readings"] == readings_in_week(archive, "2024-12-01", "2024-12-08")
+    assert vector["readings"] == readings_in_week(archive, "2024-12-02", "2024-12-09")
     assert vector["hours_below_18c"] > 0
     assert 0 < vector["score"] < 69  # a cool, humid home is no better than D
     # The vector went to the bucket and the scores table.
     bucket = settings.open_bucket()
-    assert bucket.list("scores/") == ["scores/2024-12-01/scores.ndjson"]
-    published = json.loads(bucket.get("scores/2024-12-01/scores.ndjson"))
+    assert bucket.list("scores/") == ["scores/2024-12-02/scores.ndjson"]
+    published = json.loads(bucket.get("scores/2024-12-02/scores.ndjson"))
     assert published == vector
 
 
@@ -137,8 +137,8 @@ def test_scoring_a_week_again_adds_no_row(
 ) -> None:
     main(["load-archive", str(archive), "--json"])
     capsys.readouterr()
-    first = score_json(capsys, "2024-12-01")
-    second = score_json(capsys, "2024-12-01")
+    first = score_json(capsys, "2024-12-02")
+    second = score_json(capsys, "2024-12-02")
     assert [{**v, "computed_at": None} for v in first] == [
         {**v, "computed_at": None} for v in second
     ]
@@ -182,3 +182,24 @@ def test_init_creates_every_table_once_and_then_changes_nothing(
     views = {f"{t}_dedup" for t in tables}
     assert first == dict.fromkeys(tables | views, "created")
     assert second == dict.fromkeys(tables | views, "unchanged")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["archive", "--week", "2024-12-01"],
+        ["archive", "--verify", "--week", "2024-12-01"],
+        ["score", "--week", "2024-12-01"],
+        ["report", "--home", "1", "--week", "2024-12-01"],
+    ],
+    ids=["archive", "verify", "score", "report"],
+)
+def test_a_week_that_does_not_start_on_a_monday_is_refused_everywhere(
+    settings: Settings, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """One definition of a week (issue 16): a Sunday is not read as a Sunday-Saturday week."""
+    assert main(command) == 1
+    assert capsys.readouterr().err == (
+        "livability: error: --week 2024-12-01: a Sunday; a week starts on a Monday (the week "
+        "holding that day starts 2024-11-25)\n"
+    )

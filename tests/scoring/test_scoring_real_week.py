@@ -28,7 +28,7 @@ def test_the_real_week_gives_a_complete_vector(
 ) -> None:
     assert main(["load-archive", str(archive), "--json"]) == 0
     capsys.readouterr()
-    assert main(["score", "--week", "2024-12-01", "--json"]) == 0
+    assert main(["score", "--week", "2024-12-02", "--json"]) == 0
     [vector] = json.loads(capsys.readouterr().out)
     assert (vector["home_id"], vector["model_version"]) == (1, MODEL_VERSION)
     missing = [name for name in MODEL_FIELDS if vector[name] is None]
@@ -52,7 +52,7 @@ def test_the_real_week_gives_a_complete_vector(
     assert vector["heating_season"] is True
     assert vector["sensors"] == 1
     bucket = settings.open_bucket()
-    assert json.loads(bucket.get("scores/2024-12-01/scores.ndjson")) == vector
+    assert json.loads(bucket.get("scores/2024-12-02/scores.ndjson")) == vector
 
 
 def test_the_score_table_shows_the_model(
@@ -60,7 +60,7 @@ def test_the_score_table_shows_the_model(
 ) -> None:
     main(["load-archive", str(archive), "--json"])
     capsys.readouterr()
-    assert main(["score", "--week", "2024-12-01"]) == 0
+    assert main(["score", "--week", "2024-12-02"]) == 0
     out = capsys.readouterr().out
     for header in ("score", "grade", "cold", "heat", "damp", "comfort", "surface %RH"):
         assert header in out
