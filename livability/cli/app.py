@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Livability Score platform on one machine. Data lives under "
         "$LIVABILITY_HOME (default .livability/): a DuckDB warehouse and a bucket folder.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log INFO as JSON to stderr")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log INFO as JSON to stderr, and details"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS:
         command.register(commands)
@@ -66,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(logging.INFO if args.verbose else logging.WARNING, "stderr")
+    # The terminal is for people (issue 16): a command's summary, and log lines only for
+    # errors unless -v asks for the JSON details.
+    configure_logging(logging.INFO if args.verbose else logging.ERROR, "stderr")
     out, err = Console(), Console(stderr=True)
     if not out.is_terminal:  # piped or in CI: wide enough for the score table
         out = Console(width=160)

@@ -15,7 +15,7 @@ from livability.cli.common import CliError, fmt, inert, print_json, progress_bar
 from livability.settings import Settings
 
 if TYPE_CHECKING:
-    from livability.archive.survey import Location, Survey
+    from livability.archive.survey import Location, Problem, Survey
 
 
 def register(commands: Any) -> None:
@@ -80,9 +80,7 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
         out.print(table)
         rows = sum(sum(c.values()) for c in counts.values())
         out.print(f"{rows} rows in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
-    for problem in report.problems:
-        kind = "damaged" if problem.damage else "skipped"
-        print(f"livability: {kind}: {inert(problem)}", file=sys.stderr)
+    _print_problems(report.problems, verbose=bool(getattr(args, "verbose", False)))
     damaged = [p for p in report.problems if p.damage]
     if damaged:
         raise CliError(
@@ -91,3 +89,18 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
             "nothing loads twice"
         )
     return 0
+
+
+SHOWN = 5  # problems of each kind printed without -v
+
+
+def _print_problems(problems: list[Problem], *, verbose: bool) -> None:
+    """Each problem with -v; else the first few of each kind and how many more (--json has
+    them all), so a folder of 10,000 stray entries is not 10,000 lines."""
+    for damage, kind in ((True, "damaged"), (False, "skipped")):
+        chosen = [p for p in problems if p.damage is damage]
+        for problem in chosen if verbose else chosen[:SHOWN]:
+            print(f"livability: {kind}: {inert(problem)}", file=sys.stderr)
+        if not verbose and len(chosen) > SHOWN:
+            more = len(chosen) - SHOWN
+            print(f"livability: {kind}: {more} more (see -v or --json)", file=sys.stderr)

@@ -393,3 +393,28 @@ def test_a_manifest_whose_total_is_not_its_files_sum_is_an_error(
             "damage": True,
         }
     ]
+
+
+# --- the terminal is for people ---------------------------------------------------------------
+
+
+def test_without_v_the_terminal_gets_a_summary_and_no_log_lines(
+    tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp_path /= "archive"  # beside the settings' state folder
+    put(tmp_path / SENSOR_FILE, gz([line(1).encode(), b"{}", b'{"day": 1}']))
+    for index in range(7):
+        (tmp_path / f"stray-{index}.txt").write_text("x")
+    assert main(["load-archive", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    skipped = "not a <week start> folder (a YYYY-MM-DD date): skipped"
+    assert err == [
+        *(f"livability: skipped: stray-{index}.txt: {skipped}" for index in range(5)),
+        "livability: skipped: 2 more (see -v or --json)",
+    ]
+    assert main(["-v", "load-archive", str(tmp_path)]) == 0
+    verbose = capsys.readouterr().err.splitlines()
+    assert [text for text in verbose if text.startswith("livability: skipped")] == [
+        f"livability: skipped: stray-{index}.txt: {skipped}" for index in range(7)
+    ]
+    assert any(json.loads(text).get("severity") for text in verbose if text.startswith("{"))
