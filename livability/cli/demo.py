@@ -48,10 +48,12 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     start = week_in_contract(
         args.start or demo.default_start(datetime.now(UTC).date()), args.weeks, "--start"
     )
+    # One sentence per line, never wrapped mid-sentence by the console (issue 16).
     err.print(
-        f"Simulating {args.homes} homes for {args.weeks} weeks from {start} (seed {args.seed}) "
-        f"into {settings.warehouse_url}"
+        f"Simulating {args.homes} homes for {args.weeks} weeks from {start} (seed {args.seed}).",
+        soft_wrap=True,
     )
+    err.print(safe(f"Warehouse: {settings.warehouse_url}"), soft_wrap=True)
     began = time.perf_counter()
     with progress_bar(err) as progress:
         task = progress.add_task("Pub/Sub → event processor", total=None)
@@ -68,11 +70,14 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
             on_message=advance,
         )
     out.print(scores_table(result))
-    out.print(
+    lines = (
         f"{result.messages} messages ingested, {len(result.weeks)} week(s) scored in "
-        f"{time.perf_counter() - began:.1f} s. Vectors: {settings.bucket_url}/scores/, "
-        f"table {settings.dataset}.livability_scores in {settings.warehouse_url}"
+        f"{time.perf_counter() - began:.1f} s.",
+        f"Vectors: {settings.bucket_url}/scores/",
+        f"Table: {settings.dataset}.livability_scores in {settings.warehouse_url}",
     )
+    for text in lines:
+        out.print(safe(text), soft_wrap=True)
     return 0
 
 

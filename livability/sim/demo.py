@@ -44,6 +44,10 @@ from livability.sim.sites import Site
 from livability.sim.weather import weather_rows
 from scoring import job
 
+# The demo's homes are 900001.. so that a demo run in a warehouse that holds real homes (the
+# archived week is home 1) never mixes its readings into a real home's week.
+DEMO_FIRST_HOME = 900_001
+
 SENDERS = 8
 SERVER_STARTUP_SECONDS = 60
 # Each gateway sends what it has every 6 hours (`send_every`, 36 readings a message): fewer,
@@ -124,7 +128,7 @@ def run(
     on_message: Callable[[int, int], None] = lambda _done, _total: None,
 ) -> DemoResult:
     """Simulate; weather to the event processor, sensors through their gateways; score."""
-    population = make_homes(homes, seed)
+    population = make_homes(homes, seed, DEMO_FIRST_HOME)
     days = 7 * weeks
     start_at = datetime.combine(start, time(), UTC)
     weather = _weather(population, start_at, days, seed)

@@ -152,8 +152,9 @@ def make_home(home_id: int, archetype: str, site: Site, seed: int, mac: int | No
     )
 
 
-def make_homes(count: int, seed: int) -> list[Home]:
-    """Homes 1..count; archetypes cycle so any four span good and bad homes; unique MACs."""
+def make_homes(count: int, seed: int, first_id: int = 1) -> list[Home]:
+    """Homes `first_id`.. (count of them); archetypes cycle so any four span good and bad
+    homes; unique MACs."""
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise ValueError(f"count must be a non-negative integer, got {count!r}")
     rng = random.Random(f"{seed}:homes")  # noqa: S311 - simulation, not crypto
@@ -163,7 +164,7 @@ def make_homes(count: int, seed: int) -> list[Home]:
     macs: set[int] = set()
     for index in range(count):
         home = make_home(
-            index + 1, ARCHETYPES[index % len(ARCHETYPES)], sites[index % len(sites)], seed
+            first_id + index, ARCHETYPES[index % len(ARCHETYPES)], sites[index % len(sites)], seed
         )
         while home.mac in macs:  # a 48-bit collision is unlikely, but the contract is unique
             home = make_home(home.home_id, home.archetype, home.site, seed, rng.getrandbits(48))

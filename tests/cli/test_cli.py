@@ -166,8 +166,20 @@ def test_demo_runs_the_whole_job_and_prints_the_score_table(tmp_path: Path) -> N
         json.loads(line)
         for line in settings.open_bucket().get("scores/2025-01-06/scores.ndjson").splitlines()
     ]
-    assert [v["home_id"] for v in vectors] == [1, 2, 3, 4]
+    # 900001..: never a real home's id (the archived week is home 1) in a shared warehouse.
+    assert [v["home_id"] for v in vectors] == [900_001, 900_002, 900_003, 900_004]
     assert all(v["week_start"] == date(2025, 1, 6).isoformat() for v in vectors)
+    # One sentence per line, whatever the width: the header and the closing lines.
+    assert result.stderr.splitlines()[:2] == [
+        "Simulating 4 homes for 1 weeks from 2025-01-06 (seed 7).",
+        f"Warehouse: duckdb://{tmp_path}/warehouse.duckdb",
+    ]
+    closing = result.stdout.rstrip().splitlines()[-3:]
+    assert closing[0].endswith(" s.")
+    assert closing[1:] == [
+        f"Vectors: file://{tmp_path}/bucket/scores/",
+        f"Table: sensor_data.livability_scores in duckdb://{tmp_path}/warehouse.duckdb",
+    ]
 
 
 def test_init_creates_every_table_once_and_then_changes_nothing(
