@@ -14,6 +14,7 @@ from `score_week`.
 from __future__ import annotations
 
 import argparse
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -126,28 +127,40 @@ def summary_table(vector: dict[str, Any]) -> Any:
     return table
 
 
-def _series(rows: list[dict[str, Any]], mac: int, key: str) -> tuple[list[float], list[Any]]:
+def _series(
+    rows: list[dict[str, Any]], mac: int, key: str, start: datetime
+) -> tuple[list[datetime], list[Any]]:
     chosen = [r for r in rows if r["mac"] == mac]
-    return [r["hour"] / 24 for r in chosen], [r[key] for r in chosen]
+    return [start + timedelta(hours=r["hour"]) for r in chosen], [r[key] for r in chosen]
 
 
 def render(rows: list[dict[str, Any]], vector: dict[str, Any], target: Path | IO[bytes]) -> None:
-    """Draw the chart: temperatures, humidities, then the scores."""
+    """Draw the chart (`figure`) into `target` as a PNG."""
+    import matplotlib.pyplot as plt
+
+    drawn = figure(rows, vector)
+    drawn.savefig(target, dpi=110, format="png")
+    plt.close(drawn)
+
+
+def figure(rows: list[dict[str, Any]], vector: dict[str, Any]) -> Any:
+    """The chart: temperatures, humidities, surface RH over the local week's dates, then the
+    scores. One legend below the panels, so no legend hides a curve (issue 16)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: a file
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     macs = sorted({r["mac"] for r in rows})
-    figure = plt.figure(figsize=(12, 9), layout="constrained")
-    grid = figure.add_gridspec(3, 2, width_ratios=(3, 1), height_ratios=(1.2, 1, 1))
-    temp = figure.add_subplot(grid[0, 0])
-    humid = figure.add_subplot(grid[1, 0], sharex=temp)
-    surface = figure.add_subplot(grid[2, 0], sharex=temp)
-    scores = figure.add_subplot(grid[:, 1])
-
+    drawn = plt.figure(figsize=(12, 10), layout="constrained")
+    grid = drawn.add_gridspec(3, 2, width_ratios=(3, 1), height_ratios=(1.2, 1, 1))
+    temp = drawn.add_subplot(grid[0, 0])
+    humid = drawn.add_subplot(grid[1, 0], sharex=temp)
+    surface = drawn.add_subplot(grid[2, 0], sharex=temp)
+    start = datetime.combine(date.fromisoformat(str(vector["week_start"])), time())
     first = [r for r in rows if r["mac"] == macs[0]]
-    days = [r["hour"] / 24 for r in first]
+    days = [start + timedelta(hours=r["hour"]) for r in first]
     temp.fill_between(
         days,
         [r["comfort_low"] for r in first],
@@ -164,29 +177,31 @@ def render(rows: list[dict[str, Any]], vector: dict[str, Any], target: Path | IO
     temp.axhline(32, color="tab:red", lw=1, ls=":", label="32 °C (WHO, day)")
     temp.plot(days, [r["t_out"] for r in first], color="grey", lw=1, label="outdoor")
     for mac in macs:
-        x, y = _series(rows, mac, "t_in")
-        temp.plot(x, y, lw=1.5, label=f"indoor, sensor {mac}" if len(macs) > 1 else "indoor")
-        hx, hy = _series(rows, mac, "rh_in")
-        humid.plot(hx, hy, lw=1.5)
-        sx, sy = _series(rows, mac, "rh_si")
-        surface.plot(sx, sy, lw=1.5)
+        name = f"sensor {mac}" if len(macs) > 1 else "indoor"
+        temp.plot(*_series(rows, mac, "t_in", start), lw=1.5, label=f"{name}, air °C")
+        humid.plot(*_series(rows, mac, "rh_in", start), lw=1.5, label=f"{name}, air %RH")
+        surface.plot(*_series(rows, mac, "rh_si", start), lw=1.5, label=f"{name}, surface %RH")
     temp.set_ylabel("°C")
-    temp.legend(loc="upper left", fontsize=8, ncols=3)
     zone = vector["time_zone"] or "zone assumed"
     temp.set_title(f"Home {vector['home_id']}, local week of {vector['week_start']} ({zone})")
     humid.axhspan(25, 60, color="tab:green", alpha=0.15, label="cat. II 25-60 %RH")
     humid.axhline(70, color="tab:orange", lw=1, ls="--", label="70 %RH")
     humid.set_ylabel("room air %RH")
-    humid.legend(loc="upper left", fontsize=8)
     surface.axhline(80, color="tab:red", lw=1, ls="--", label="80 % (ISO 13788)")
     surface.axhline(100, color="tab:blue", lw=1, ls=":", label="100 %: condensation")
     surface.set_ylabel(f"surface %RH (fRsi {vector['frsi']})")
-    surface.set_xlabel("day of the local week")
-    surface.legend(loc="upper left", fontsize=8)
-
-    _draw_scores(scores, vector)
-    figure.savefig(target, dpi=110, format="png")
-    plt.close(figure)
+    surface.set_xlabel("local date")
+    surface.xaxis.set_major_locator(mdates.DayLocator())
+    surface.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b"))
+    surface.set_xlim(start, start + timedelta(days=7))
+    handles, labels = [], []
+    for axes in (temp, humid, surface):
+        more = axes.get_legend_handles_labels()
+        handles += more[0]
+        labels += more[1]
+    drawn.legend(handles, labels, loc="outside lower left", ncols=4, fontsize=8)
+    _draw_scores(drawn.add_subplot(grid[:, 1]), vector)
+    return drawn
 
 
 def _draw_scores(scores: Any, vector: dict[str, Any]) -> None:
@@ -194,14 +209,18 @@ def _draw_scores(scores: Any, vector: dict[str, Any]) -> None:
     names = ("cold_hazard", "heat_hazard", "damp_hazard", "comfort", "score")
     values = [vector[n] or 0.0 for n in names]
     colours = ["tab:blue", "tab:red", "tab:purple", "tab:green", "black"]
-    bars = scores.barh(["cold", "heat", "damp", "comfort", "overall"], values, color=colours)
-    scores.bar_label(bars, fmt="%.1f", padding=3)
+    scores.barh(["cold", "heat", "damp", "comfort", "overall"], values, color=colours)
     low, high = vector["score_low"], vector["score_high"]
+    # Each value beside its bar; the overall's past its interval's whisker, not on it.
+    for index, value in enumerate(values):
+        at = max(value, high if names[index] == "score" else value) + 2
+        scores.text(at, index, f"{value:.1f}", va="center", fontsize=9)
     scores.errorbar(
         [vector["score"]], ["overall"], xerr=[[vector["score"] - low], [high - vector["score"]]],
         color="orange", capsize=6, lw=2,
     )  # fmt: skip
-    scores.set_xlim(0, 100)
+    scores.set_xlim(0, 115)  # room for a label past 100
+    scores.set_xticks(range(0, 101, 20))
     scores.invert_yaxis()
     grade = vector["grade"] or "not graded"
     mark = " (provisional)" if vector["provisional"] else ""

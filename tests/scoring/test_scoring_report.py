@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from livability.cli.app import main
-from livability.cli.report import summary
+from livability.cli.report import figure, summary
 from livability.settings import Settings
 from tests.scoring.hand_built import PLACES, local_readings, outdoor
 from tests.scoring.weeks import WEEK, one, score, sensor_row, steady, store, weather
@@ -94,3 +95,46 @@ def test_report_of_a_home_without_readings_is_a_one_line_error(
     assert capsys.readouterr().err == (
         f"livability: error: home 7 has no readings in the 7 days from {WEEK}\n"
     )
+
+
+def _chart(tmp_path: Path) -> tuple[Any, dict[str, Any]]:
+    """The report's figure for a week whose indoor curve runs through the top-left corner
+    (where a legend inside the panel would sit) and whose interval is wide."""
+    from scoring.model import hourly_series, score_week
+
+    warehouse = store(
+        tmp_path / "w.duckdb", steady([26.0 + (h % 24) / 4 for h in range(168)], 62.0), weather(6.0)
+    )
+    try:
+        hours = hourly_series(warehouse, WEEK, 1)
+        [vector] = score_week(warehouse, WEEK).to_dicts()
+    finally:
+        warehouse.close()
+    return figure(hours.to_dicts(), vector), vector
+
+
+def test_the_chart_keeps_its_legend_off_the_curves_and_dates_the_week(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    drawn, vector = _chart(tmp_path)
+    try:
+        drawn.canvas.draw()
+        panels = drawn.axes[:3]
+        assert [axes.get_legend() for axes in panels] == [None, None, None]
+        [legend] = drawn.legends
+        box = legend.get_window_extent()
+        for axes in panels:  # the one legend lies below every panel, over no curve
+            assert box.y1 <= axes.get_window_extent().y0
+        texts = [t.get_text() for t in legend.get_texts()]
+        assert {"indoor, air °C", "indoor, air %RH", "indoor, surface %RH", "outdoor"} <= set(texts)
+        ticks = [t.get_text() for t in panels[2].get_xticklabels()]
+        assert ticks[:7] == [
+            "Mon 06 Jan", "Tue 07 Jan", "Wed 08 Jan", "Thu 09 Jan", "Fri 10 Jan", "Sat 11 Jan",
+            "Sun 12 Jan",
+        ]  # fmt: skip
+        scores = drawn.axes[3]
+        [overall] = [t for t in scores.texts if t.get_position()[1] == 4]
+        assert overall.get_text() == f"{vector['score']:.1f}"
+        assert overall.get_position()[0] > vector["score_high"]  # past the whisker, not on it
+    finally:
+        plt.close(drawn)
