@@ -14,7 +14,7 @@ from `score_week`.
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -128,10 +128,11 @@ def summary_table(vector: dict[str, Any]) -> Any:
 
 
 def _series(
-    rows: list[dict[str, Any]], mac: int, key: str, start: datetime
-) -> tuple[list[datetime], list[Any]]:
+    rows: list[dict[str, Any]], mac: int, key: str, start: float
+) -> tuple[list[float], list[Any]]:
+    """(x in matplotlib's days from `start`, values) of one sensor."""
     chosen = [r for r in rows if r["mac"] == mac]
-    return [start + timedelta(hours=r["hour"]) for r in chosen], [r[key] for r in chosen]
+    return [start + r["hour"] / 24 for r in chosen], [r[key] for r in chosen]
 
 
 def render(rows: list[dict[str, Any]], vector: dict[str, Any], target: Path | IO[bytes]) -> None:
@@ -158,9 +159,10 @@ def figure(rows: list[dict[str, Any]], vector: dict[str, Any]) -> Any:
     temp = drawn.add_subplot(grid[0, 0])
     humid = drawn.add_subplot(grid[1, 0], sharex=temp)
     surface = drawn.add_subplot(grid[2, 0], sharex=temp)
-    start = datetime.combine(date.fromisoformat(str(vector["week_start"])), time())
+    # The local week's first midnight as matplotlib's date number: x in days from it.
+    start = float(mdates.date2num(date.fromisoformat(str(vector["week_start"]))))  # type: ignore[no-untyped-call]
     first = [r for r in rows if r["mac"] == macs[0]]
-    days = [start + timedelta(hours=r["hour"]) for r in first]
+    days = [start + r["hour"] / 24 for r in first]
     temp.fill_between(
         days,
         [r["comfort_low"] for r in first],
@@ -191,9 +193,9 @@ def figure(rows: list[dict[str, Any]], vector: dict[str, Any]) -> Any:
     surface.axhline(100, color="tab:blue", lw=1, ls=":", label="100 %: condensation")
     surface.set_ylabel(f"surface %RH (fRsi {vector['frsi']})")
     surface.set_xlabel("local date")
-    surface.xaxis.set_major_locator(mdates.DayLocator())
-    surface.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b"))
-    surface.set_xlim(start, start + timedelta(days=7))
+    surface.xaxis.set_major_locator(mdates.DayLocator())  # type: ignore[no-untyped-call]
+    surface.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b"))  # type: ignore[no-untyped-call]
+    surface.set_xlim(start, start + 7)
     handles, labels = [], []
     for axes in (temp, humid, surface):
         more = axes.get_legend_handles_labels()
