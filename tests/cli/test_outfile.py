@@ -6,9 +6,12 @@ not a regular file is replaced or written through, a folder gets the default nam
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from livability.cli import outfile
 from livability.cli.app import main
@@ -132,3 +135,81 @@ def test_export_refuses_a_device_in_one_line_and_leaves_it(
     )
     after = Path("/dev/null").stat()
     assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+
+
+# --- a property suite over --out (issue 16: "CLI paths") -------------------------------------
+
+KINDS = ("absent", "file", "folder", "link_file", "link_folder", "dangling", "fifo", "device")
+names = st.text(
+    st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=12
+).filter(lambda name: name not in (".", ".."))
+
+
+def _make(base: Path, kind: str, name: str) -> Path:
+    """`base/name` as a `kind` of thing; a victim file outside holds what must not change."""
+    path = base / name
+    victim = base.parent / "victim"
+    if kind == "file":
+        path.write_bytes(b"old")
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "link_file":
+        path.symlink_to(victim)
+    elif kind == "link_folder":
+        path.symlink_to(victim.parent)
+    elif kind == "dangling":
+        path.symlink_to(base.parent / "nowhere")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        return Path("/dev/null")
+    return path
+
+
+@settings(max_examples=60)
+@given(
+    kind=st.sampled_from(KINDS),
+    name=names,
+    slash=st.booleans(),
+    suffixes=st.sampled_from([(), (".png",)]),
+)
+def test_out_never_replaces_or_writes_through_what_is_not_a_regular_file(
+    kind: str, name: str, slash: bool, suffixes: tuple[str, ...]
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder) / "work"
+        base.mkdir()
+        (Path(folder) / "victim").write_bytes(b"keep")
+        path = _make(base, kind, name)
+        before = path.lstat() if path.is_symlink() or path.exists() else None
+        text = str(path) + ("/" if slash else "")
+        refusal: CliError | None = None
+        try:
+            target = outfile.resolve(text, "default.png", suffixes=suffixes)
+            write(target, b"new")
+        except CliError as caught:
+            refusal = caught
+        if refusal is not None:
+            assert "\n" not in str(refusal)
+            assert target_unchanged(path, before)
+        else:
+            assert target.path is not None
+            assert target.path.lstat().st_mode & 0o170000 == 0o100000  # a regular file
+            assert target.path.read_bytes() == b"new"
+            if kind == "folder" or slash:
+                assert target.path.parent == path
+            else:
+                assert kind in ("absent", "file")
+        assert (Path(folder) / "victim").read_bytes() == b"keep"
+        assert not list(Path(folder).rglob("*.tmp"))
+
+
+def target_unchanged(path: Path, before: os.stat_result | None) -> bool:
+    if before is None:
+        return not path.is_symlink() and not path.exists()
+    after = path.lstat()
+    return (after.st_ino, after.st_mode, after.st_size) == (
+        before.st_ino,
+        before.st_mode,
+        before.st_size,
+    )
