@@ -10,6 +10,12 @@ Cases: the largest body the server accepts (a push of 10 MiB of data, the Pub/Su
 string (a poison message, dead-lettered, kept whole in the bucket); 10 MiB of `[{},{},...]`
 (refused by the JSON counts before it is parsed); a gzip bomb (refused at 100:1); a
 Content-Length of 400 MB (refused before a byte is read).
+
+Then `livability load-archive`, one process per case (its peak RSS from `wait4`), against an
+archive of one row as the baseline: 64 lines just under the 1 MiB line cap (all stored, in
+batches cut at 8 MiB); one 64 MiB line (refused at the cap as it grows); 1,000,000 `{}` lines
+(1,000 dead letters, then one summary record); a gzip bomb of 1 GiB of newlines (stopped at
+200:1 past 16 MiB).
 """
 
 from __future__ import annotations
@@ -17,17 +23,20 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import socket
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from benchmarks.ingest import serving
+from livability.archive.format import MAX_LINE_BYTES
 from livability.ingest.delivery import MAX_BODY_BYTES, MAX_MESSAGE_DATA
 from livability.net import free_port
 
@@ -153,9 +162,89 @@ def main() -> None:
         )
     console.print(table)
     console.print(f"Body bound: {MAX_BODY_BYTES:,} bytes (livability/ingest/delivery.py).")
+    main_archive(console)
 
 
-SUITE = "event processor bounds: peak RSS per body against an empty push"
+def row_line(index: int, pad: int = 0) -> bytes:
+    """A valid row as a line; with `pad`, padded to `pad` bytes with an undeclared field of
+    random hex (2:1 in gzip, so the ratio cap is not what a large line meets)."""
+    minute, second = divmod(index, 60)
+    row = {
+        "day": "2024-12-02",
+        "timestamp": f"2024-12-02T{minute // 60:02d}:{minute % 60:02d}:{second:02d}Z",
+        "data": {"mac": 42, "home_id": 3, "temperature": 20.5, "humidity": 48.0},
+    }
+    if pad:
+        row["note"] = ""
+        row["note"] = os.urandom(pad).hex()[: pad - len(json.dumps(row))]
+    return json.dumps(row).encode() + b"\n"
+
+
+def archive_of(pieces: Callable[[], Iterator[bytes]]) -> Callable[[Path], None]:
+    """An archive of one export file holding `pieces` (streamed: this process stays small,
+    and a child inherits its parent's peak RSS at fork on Linux)."""
+
+    def write(root: Path) -> None:
+        folder = root / "2024-12-02" / "sensor_thermo_beacon"
+        folder.mkdir(parents=True)
+        with gzip.open(folder / "000000000000.gz", "wb", compresslevel=1) as out:
+            for piece in pieces():
+                out.write(piece)
+
+    return write
+
+
+def one_long_line() -> Iterator[bytes]:
+    for _ in range(128):  # 64 MiB of hex, then the newline
+        yield os.urandom(1 << 18).hex().encode()
+    yield b"\n"
+
+
+ARCHIVES: dict[str, Callable[[Path], None]] = {
+    "baseline: one row": archive_of(lambda: iter([row_line(0)])),
+    "64 lines at the 1 MiB line cap (stored)": archive_of(
+        lambda: (row_line(i, MAX_LINE_BYTES - 1) for i in range(64))
+    ),
+    "one 64 MiB line (refused at the line cap)": archive_of(one_long_line),
+    "1,000,000 {} lines (dead-letter cap)": archive_of(lambda: (b"{}\n" for _ in range(10**6))),
+    "gzip bomb: 1 GiB of newlines (ratio cap)": archive_of(
+        lambda: (b"\n" * (1 << 20) for _ in range(1024))
+    ),
+}
+
+
+def load_peak(write: Callable[[Path], None]) -> tuple[int, int, int]:
+    """(exit status, compressed bytes, peak RSS KiB) of one `load-archive` in a fresh home."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "archive"
+        write(root)
+        size = sum(p.stat().st_size for p in root.rglob("*.gz"))
+        env = {**os.environ, "LIVABILITY_HOME": str(Path(folder) / "state")}
+        command = [str(BIN / "livability"), "load-archive", str(root), "--json"]
+        child = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        return child.returncode, size, usage.ru_maxrss
+
+
+def main_archive(console: Console) -> None:
+    table = Table(title="load-archive: peak RSS of the process per archive")
+    for column in ("case", "exit", "gzip bytes", "peak RSS MiB", "x baseline"):
+        table.add_column(column, justify="left" if column == "case" else "right")
+    baseline: float | None = None
+    for name, write in ARCHIVES.items():
+        status, size, peak = load_peak(write)
+        baseline = baseline or peak
+        table.add_row(
+            name, str(status), f"{size:,}", f"{peak / 1024:.0f}", f"{peak / baseline:.2f}"
+        )
+    console.print(table)
+    console.print(f"Line cap: {MAX_LINE_BYTES:,} bytes (livability/archive/format.py).")
+
+
+SUITE = "bounds: peak RSS per body (serve) and per archive (load-archive) against a baseline"
 
 if __name__ == "__main__":
     main()
