@@ -308,6 +308,15 @@ def survey_bucket(bucket: Bucket, prefix: str = "") -> Survey:
             found.problems.append(Problem(key, "not a .gz export file: skipped", damage=False))
         else:
             found.files.append(ArchiveFile(parts[1], path, _opener(bucket, key)))
+    if keys and not any(_is_week(key.split("/", 1)[0]) for key in keys):
+        raise ArchiveError(
+            f"{bucket.url}: not an archive: no <week start> folder (YYYY-MM-DD) in it"
+        )
+    if len(found.files) > MAX_FILES:
+        raise ArchiveError(
+            f"{bucket.url}: {len(found.files):,} export files, over load-archive's cap of "
+            f"{MAX_FILES:,} per load; load one <week start> folder at a time"
+        )
     return _filter(found, Path())
 
 

@@ -418,3 +418,25 @@ def test_without_v_the_terminal_gets_a_summary_and_no_log_lines(
         f"livability: skipped: stray-{index}.txt: {skipped}" for index in range(7)
     ]
     assert any(json.loads(text).get("severity") for text in verbose if text.startswith("{"))
+
+
+def test_a_bucket_with_no_week_in_it_is_not_an_archive(
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Against the Cloud Storage stand-in (gcp-storage-emulator), through google-cloud-storage."""
+    from tests.archive.support import new_gcs_bucket
+
+    gcs = new_gcs_bucket(request.getfixturevalue("storage"))
+    gcs.put("notes/readme.txt", CANARY_TEXT, "text/plain")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs._emulator or "")
+    assert main(["load-archive", gcs.url]) == 1
+    assert capsys.readouterr().err == (
+        f"livability: error: {gcs.url}: not an archive: no <week start> folder (YYYY-MM-DD) in it\n"
+    )
+    gcs.close()
+
+
+CANARY_TEXT = b"SECRET_TOKEN=abc"
