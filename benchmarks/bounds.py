@@ -213,6 +213,17 @@ ARCHIVES: dict[str, Callable[[Path], None]] = {
 }
 
 
+# Linux hands a child its parent's resident size at fork as the start of its peak (ru_maxrss
+# and VmHWM), and this process holds the large bodies above: a small launcher process starts
+# each load and reports the load's own peak from wait4.
+_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)\n"
+)
+
+
 def load_peak(write: Callable[[Path], None]) -> tuple[int, int, int]:
     """(exit status, compressed bytes, peak RSS KiB) of one `load-archive` in a fresh home."""
     with tempfile.TemporaryDirectory() as folder:
@@ -221,12 +232,14 @@ def load_peak(write: Callable[[Path], None]) -> tuple[int, int, int]:
         size = sum(p.stat().st_size for p in root.rglob("*.gz"))
         env = {**os.environ, "LIVABILITY_HOME": str(Path(folder) / "state")}
         command = [str(BIN / "livability"), "load-archive", str(root), "--json"]
-        child = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        return child.returncode, size, usage.ru_maxrss
+        answer = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return int(answer[0]), size, int(answer[1])
 
 
 def main_archive(console: Console) -> None:
