@@ -65,6 +65,7 @@ class Survey:
     files: list[ArchiveFile] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     manifests: dict[Path, Manifest] = field(default_factory=dict)  # week folder -> manifest
+    listed: int = 0  # entries listed so far (`MAX_LISTED`)
 
 
 def _is_week(name: str) -> bool:
@@ -75,6 +76,7 @@ def _is_week(name: str) -> bool:
 # a manifest of a few KiB, a dozen table folders and tens of files per table.
 MAX_ENTRIES = 10_000  # entries listed in one folder
 MAX_FILES = 100_000  # export files in one load
+MAX_LISTED = 1_000_000  # entries listed in one load, all folders together
 MAX_MANIFEST_BYTES = 16 << 20
 
 
@@ -124,6 +126,12 @@ def _entries(folder: Path, root: Path, found: Survey) -> list[os.DirEntry[str]]:
                     "(load-archive's cap per folder)"
                 )
             entries.append(entry)
+    found.listed += len(entries)
+    if found.listed > MAX_LISTED:
+        raise ArchiveError(
+            f"{root}: over {MAX_LISTED:,} entries in all (load-archive's cap per load); load one "
+            "<week start> folder at a time"
+        )
     kept = []
     for entry in sorted(entries, key=lambda e: e.name):
         if entry.name.startswith(".tmp-"):

@@ -183,6 +183,24 @@ def test_a_load_over_the_file_cap_is_refused_in_one_line(
     assert counts(settings)["sensor_thermo_beacon"] == 0
 
 
+def test_a_load_over_the_listing_cap_is_refused_in_one_line(
+    tmp_path: Path,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many folders of stray entries, each under the folder cap: the cap on the whole listing
+    (lowered to 5 here; a million entries would take minutes to make) bounds the survey."""
+    monkeypatch.setattr(survey, "MAX_LISTED", 5)
+    for week in ("2024-12-02", "2024-12-09", "2024-12-16"):
+        (tmp_path / week / "notes").mkdir(parents=True)
+    assert main(["load-archive", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        f"livability: error: {tmp_path}: over 5 entries in all (load-archive's cap per load); "
+        "load one <week start> folder at a time\n"
+    )
+
+
 def test_a_manifest_over_the_cap_is_not_read_and_every_file_loads(
     tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
