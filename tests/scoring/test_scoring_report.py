@@ -57,6 +57,17 @@ def test_report_into_a_folder_writes_the_default_name_and_says_the_path(
     assert [p.name for p in folder.iterdir()] == [written.name]
 
 
+def test_report_to_stdout_writes_the_png_there_and_the_table_to_stderr(
+    settings: Settings, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """`--out -` (issue 16): stdout on purpose, so a pipe gets the PNG and nothing else."""
+    store(settings.home / "warehouse.duckdb", steady([19.0] * 168, 55.0), weather(6.0)).close()
+    assert main(["report", "--home", "1", "--week", WEEK.isoformat(), "--out", "-"]) == 0
+    captured = capfdbinary.readouterr()
+    assert captured.out.startswith(PNG_SIGNATURE)
+    assert captured.err.rstrip().endswith(b"Wrote stdout")
+
+
 def test_the_table_says_the_zone_the_interval_and_the_new_hazards(tmp_path: Path) -> None:
     # A bedroom in Tokyo at 27.5 C every local night: TM59's limit, in local time.
     readings = local_readings(_hot_nights, zone=TOKYO, room="bedroom")
