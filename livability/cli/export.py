@@ -117,7 +117,8 @@ def _summary(
             f"{stats.rows} rows of {args.table} from {args.start} to {args.end} written to "
             f"{target.shown} ({args.format}): {stats.warehouse_rows} from the warehouse, "
             f"{stats.archive_rows} from the archive, {stats.duplicates} duplicates removed, "
-            f"{stats.skipped} archived lines refused; {stats.seconds:.2f} s ({rate:,.0f} rows/s)"
+            f"{stats.skipped} archived lines refused; {stats.seconds:.2f} s ({rate:,.0f} rows/s)",
+            soft_wrap=True,  # one line, never cut mid-sentence by the console's width
         )
         for reason in stats.skipped_reasons:
             err.print(safe(f"skipped: {reason}"))

@@ -327,3 +327,26 @@ def test_cli_all_complete_weeks_archives_every_monday_week_with_rows_then_verifi
     with pytest.raises(SystemExit) as usage:
         main(["archive", "--week", "2025-01-06", "--all-complete-weeks"])
     assert usage.value.code == 2
+
+
+def test_cli_export_csv_to_stdout_and_into_a_folder(
+    cli_settings: Settings, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--out -` is stdout on purpose (the counts go to stderr); `--out FOLDER` writes the
+    default name inside it and says so (issue 16)."""
+    warehouse = cli_settings.open_warehouse()
+    load(warehouse, week_rows())
+    rows = warehouse_rows(warehouse, SENSOR, WEEK, LAST).height  # type: ignore[arg-type]
+    warehouse.close()
+    period = ["--table", SENSOR, "--from", WEEK.isoformat(), "--to", LAST.isoformat()]
+    assert main(["export", *period, "--format", "csv", "--out", "-"]) == 0
+    captured = capfd.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("day,")
+    assert len(lines) == rows + 1
+    assert f"{rows} rows of {SENSOR}" in captured.err
+    assert "written to stdout (csv)" in captured.err
+    assert main(["export", *period, "--format", "csv", "--out", str(tmp_path)]) == 0
+    written = tmp_path / f"{SENSOR}-{WEEK.isoformat()}-{LAST.isoformat()}.csv"
+    assert f"written to {written} (csv)" in capfd.readouterr().out
+    assert written.read_text().splitlines() == lines
