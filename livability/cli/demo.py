@@ -73,6 +73,12 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
         f"{time.perf_counter() - began:.1f} s. Vectors: {settings.bucket_url}/scores/, "
         f"table {settings.dataset}.livability_scores in {settings.warehouse_url}"
     )
+    if result.fleet is not None:
+        out.print(
+            f"Fleet at {result.fleet.now:%Y-%m-%d %H:%M} UTC (`livability fleet --at`): "
+            f"{result.fleet.summary()}",
+            markup=False,
+        )
     return 0
 
 

@@ -168,6 +168,17 @@ def test_demo_runs_the_whole_job_and_prints_the_score_table(tmp_path: Path) -> N
     ]
     assert [v["home_id"] for v in vectors] == [1, 2, 3, 4]
     assert all(v["week_start"] == date(2025, 1, 6).isoformat() for v in vectors)
+    # The last home's gateway is silent for the last 20 h; the first sensor's battery dies.
+    assert (
+        "Fleet at 2025-01-13 00:00 UTC (`livability fleet --at`): 4 home(s); silent gateways "
+        "(> 3 h): 1; sensors below 20 % battery: 1; dead letters: 0"
+    ) in " ".join(result.stdout.split())
+    fleet = run("fleet", "--at", "2025-01-13T00:00", "--json", home=tmp_path)
+    assert fleet.returncode == 0, fleet.stderr
+    report = json.loads(fleet.stdout)
+    states = [(r["home_id"], r["gateway_silent"], r["battery_low"]) for r in report["sensor_rows"]]
+    assert states == [(4, True, False), (1, False, True), (2, False, False), (3, False, False)]
+    assert report["sensor_rows"][1]["battery_trend"] < -5  # percent per day
 
 
 def test_init_creates_every_table_once_and_then_changes_nothing(
