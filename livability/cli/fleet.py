@@ -89,6 +89,6 @@ def table(report: FleetReport) -> RichTable:
             f"{r.coverage_7d:.0%}",
             fmt(r.battery),
             fmt(r.battery_trend),
-            ", ".join(state) or "ok",
+            safe(", ".join(state) or "ok"),
         )
     return found
