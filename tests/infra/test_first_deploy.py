@@ -16,9 +16,9 @@ from infra.constructs.access import GCF_SOURCES
 from infra.constructs.audit import AUDITED
 from infra.constructs.ci import PLANNER_ROLES, subjects
 from infra.constructs.messaging import TOPICS
-from infra.entrypoints import FUNCTIONS
 from infra.constructs.platform import DELETE_AFTER, KEEP_IMAGES, RELEASE_TAG_PREFIX
 from infra.constructs.storage import COLDLINE_MIN_DAYS, NONCURRENT_DAYS
+from infra.entrypoints import FUNCTIONS
 from schemas import registry
 from tests.infra.synth import Synth
 
