@@ -10,8 +10,12 @@ Three queries share the readings' CTEs (`_sensor_ctes`):
   (`livability.signals.reason_class`: the field a reason names, or the message-level cause).
 
 Only the partitions needed are read: `day BETWEEN @first_day AND @last_day` on the readings
-and the dead letters (BigQuery requires the filter; it prunes the rest), and only the four
-columns the figures need (timestamp, home, MAC, battery).
+and the dead letters (BigQuery requires the filter; it prunes the rest), and only the columns
+the figures need (day, timestamp, home, MAC, battery). The base tables, not the `_dedup`
+views: the view's window would read `row_id` (the widest column, most of the bytes) and
+`room` as well, and no figure changes with a copy a best-effort streaming insert let through
+(a last reading, distinct 10-minute slots, distinct dead-letter row ids; a battery trend
+weighs a copied reading twice, which moves the slope by a hair).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def _sensor_ctes(dataset: str) -> str:
 readings AS (
   SELECT data.home_id AS home_id, data.mac AS mac, timestamp AS ts, battery,
     UNIX_SECONDS(timestamp) AS ts_s
-  FROM {dataset}.sensor_thermo_beacon_dedup
+  FROM {dataset}.sensor_thermo_beacon
   WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @since AND timestamp <= @now
 ),
 batteries AS (
