@@ -41,6 +41,8 @@ def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
         (["demo", "--weeks", "53"], "'53' is not an integer from 1 to 52"),
         (["serve", "--port", "70000"], "'70000' is not a TCP port (1-65535)"),
         (["launch"], "invalid choice: 'launch'"),
+        (["fleet", "--at", "yesterday"], "'yesterday' is not an ISO date-time"),
+        (["fleet", "--since", "2025-02-30"], "'2025-02-30' is not a date (YYYY-MM-DD)"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(
@@ -51,6 +53,15 @@ def test_bad_arguments_give_one_line_and_exit_2(
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert message in result.stderr
+
+
+def test_a_fleet_period_too_long_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run("fleet", "--since", "2024-01-01", "--at", "2025-01-01T00:00", home=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "livability: error: since: 2024-01-01T00:00:00+00:00 is more than 92 days before "
+        "2025-01-01T00:00:00+00:00\n"
+    )
 
 
 def test_bad_dataset_setting_is_a_one_line_error(
