@@ -32,13 +32,20 @@ class LogMetric:
     where: str = ""  # a further clause on the signal's fields
     labels: tuple[str, ...] = ()  # jsonPayload fields kept as metric labels
     value_field: str | None = None
+    # Other (signal, clause) pairs the metric also counts, ORed with the first.
+    alternatives: tuple[tuple[str, str], ...] = ()
 
     def name(self, env: Environment) -> str:
         return f"{env.name_prefix}-{self.key}".replace("-", "_")
 
     def filter(self) -> str:
-        clauses = [LOGGED, f'jsonPayload.{signals.SIGNAL}="{self.signal}"']
-        return " AND ".join([*clauses, *([f"({self.where})"] if self.where else [])])
+        terms = [
+            f'jsonPayload.{signals.SIGNAL}="{signal}"' + (f" AND ({where})" if where else "")
+            for signal, where in ((self.signal, self.where), *self.alternatives)
+        ]
+        if len(terms) == 1:
+            return f"{LOGGED} AND {terms[0]}"
+        return f"{LOGGED} AND (" + " OR ".join(f"({t})" for t in terms) + ")"
 
 
 def silent_threshold(env: Environment) -> int:
@@ -54,8 +61,9 @@ def log_metrics(env: Environment) -> tuple[LogMetric, ...]:
                   s.JOB_FAILED, labels=(s.JOB,)),
         LogMetric("archive-expiry", "Weeks whose partitions expire before a verified archive.",
                   s.ARCHIVE_EXPIRY, where=f"jsonPayload.{s.ALERT}=true AND severity=ERROR"),
-        LogMetric("weather-failed-ticks", "Weather poller runs in which a location failed.",
-                  s.WEATHER_TICK, where=f"jsonPayload.{s.FAILED}>0"),
+        LogMetric("weather-failed-ticks", "Weather poller runs in which a location failed, or "
+                  "which failed as a whole.", s.WEATHER_TICK, where=f"jsonPayload.{s.FAILED}>0",
+                  alternatives=((s.JOB_FAILED, f'jsonPayload.{s.JOB}="weather"'),)),
         LogMetric("weather-key-rejected", "Weather poller runs refused with 401 (bad key).",
                   s.WEATHER_TICK, where=f"jsonPayload.{s.KEY_REJECTED}=true"),
         LogMetric("fleet-checks", "Runs of the hourly fleet check.", s.FLEET_CHECK),
