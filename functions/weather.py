@@ -22,6 +22,7 @@ from typing import Any
 import flask
 import functions_framework
 
+from livability import signals
 from livability.logs import configure_logging
 from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_publisher
@@ -30,6 +31,7 @@ from livability.weather.poller import run_tick
 from livability.weather.settings import WeatherSettings
 
 log = logging.getLogger("functions.weather")  # a fixed name: the runtime loads this file by path
+_FAILED = signals.fields(signals.JOB_FAILED, job="weather")
 
 
 @functions_framework.http
@@ -41,14 +43,21 @@ def meteodata_event(request: flask.Request) -> tuple[dict[str, Any], int]:
         config = WeatherSettings.from_env(os.environ)
         publisher = open_publisher(settings)
     except (SettingsError, WeatherConfigError) as err:
-        log.error("weather poller misconfigured", extra={"reason": str(err)})  # noqa: TRY400
+        log.error(  # noqa: TRY400
+            "weather poller misconfigured", extra={"reason": str(err), **_FAILED}
+        )
         return {"error": str(err)}, 500
     try:
         report = run_tick(settings, config, publisher, now=datetime.now(UTC))
     except (BackendError, WeatherConfigError) as err:
         # No traceback: the reason says it, and a transport error could quote a URL.
-        log.error("weather tick failed", extra={"reason": str(err)})  # noqa: TRY400
+        log.error("weather tick failed", extra={"reason": str(err), **_FAILED})  # noqa: TRY400
         return {"error": str(err)}, 500
     finally:
         publisher.close()
+    failed = report.count("failed")
+    tick = signals.fields(
+        signals.WEATHER_TICK, failed=failed, key_rejected=bool(report.key_rejected)
+    )
+    log.log(logging.WARNING if failed else logging.INFO, "weather tick", extra=tick)
     return report.to_json(), 500 if report.key_rejected else 200

@@ -27,6 +27,7 @@ import flask
 import functions_framework
 
 from functions.http_args import requested_week
+from livability import signals
 from livability.archive import ArchiveError
 from livability.archive.schedule import RunReport, scheduled_run
 from livability.archive.writer import WeekOutcome, archive_week
@@ -34,6 +35,7 @@ from livability.logs import configure_logging
 from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_warehouse
 
+_FAILED = signals.fields(signals.JOB_FAILED, job="weekly_archive")
 log = logging.getLogger("functions.weekly_archive")  # the runtime loads this file by path
 
 
@@ -49,7 +51,9 @@ def weekly_archive(request: flask.Request) -> tuple[dict[str, Any], int]:
         week = requested_week(request)
         settings = Settings.from_env()
     except SettingsError as err:  # before ValueError, which it is: the deployment's fault
-        log.error("weekly archive misconfigured", extra={"reason": str(err)})  # noqa: TRY400
+        log.error(  # noqa: TRY400
+            "weekly archive misconfigured", extra={"reason": str(err), **_FAILED}
+        )
         return {"error": str(err)}, 500
     except ValueError as err:  # the request's week
         return {"error": str(err)}, 400
@@ -63,7 +67,7 @@ def weekly_archive(request: flask.Request) -> tuple[dict[str, Any], int]:
         else:
             report = scheduled_run(warehouse, bucket, datetime.now(UTC).date(), source=source)
     except (BackendError, ArchiveError) as err:
-        log.error("weekly archive failed", extra={"reason": str(err)})  # noqa: TRY400
+        log.error("weekly archive failed", extra={"reason": str(err), **_FAILED})  # noqa: TRY400
         return {"error": str(err)}, 500
     finally:
         warehouse.close()
@@ -74,7 +78,7 @@ def weekly_archive(request: flask.Request) -> tuple[dict[str, Any], int]:
         "at_risk": report.at_risk,
     }
     if not report.ok:
-        log.error("weekly archive left weeks unverified", extra={"alert": True, **body})
+        log.error("weekly archive left weeks unverified", extra={"alert": True, **body, **_FAILED})
         return body, 500
     log.info("weekly archive done", extra=body)
     return body, 200

@@ -23,7 +23,7 @@ import flask
 import functions_framework
 
 from functions.http_args import requested_week
-from livability import weeks
+from livability import signals, weeks
 from livability.logs import configure_logging
 from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_warehouse
@@ -32,6 +32,7 @@ from scoring import job
 from scoring.model import MODEL_VERSION
 
 log = logging.getLogger("functions.weekly_score")  # the runtime loads this file by path
+_FAILED = signals.fields(signals.JOB_FAILED, job="weekly_score")
 
 
 def _requested_week(request: flask.Request) -> date | None:
@@ -60,7 +61,9 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
     try:
         settings = Settings.from_env()
     except SettingsError as err:
-        log.error("weekly scoring misconfigured", extra={"reason": str(err)})  # noqa: TRY400
+        log.error(  # noqa: TRY400
+            "weekly scoring misconfigured", extra={"reason": str(err), **_FAILED}
+        )
         return {"error": str(err)}, 500
     warehouse = open_warehouse(settings, init=False)
     bucket = settings.open_bucket()
@@ -68,7 +71,8 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
         published = job.run(warehouse, bucket, week, now)
     except BackendError as err:
         log.error(  # noqa: TRY400 - the reason is the message; a trace adds nothing here
-            "weekly scoring failed", extra={"week_start": week.isoformat(), "reason": str(err)}
+            "weekly scoring failed",
+            extra={"week_start": week.isoformat(), "reason": str(err), **_FAILED},
         )
         return {"error": str(err), "week_start": week.isoformat()}, 500
     finally:

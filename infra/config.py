@@ -33,6 +33,7 @@ _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 # One branch, or tags by a prefix: what the Workload Identity condition can state exactly.
 _DEPLOY_REF = re.compile(r"^refs/(heads/[A-Za-z0-9._/-]+|tags/[A-Za-z0-9._/-]+\*?)$")
 _BILLING = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 _CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
 # "lat,lon;lat,lon" as the weather poller reads LIVABILITY_WEATHER_LOCATIONS.
 _LOCATIONS = re.compile(r"^-?[0-9.]+,-?[0-9.]+(;-?[0-9.]+,-?[0-9.]+)*$")
@@ -51,6 +52,7 @@ class Schedules:
     weather: str = "*/10 * * * *"
     scoring: str = "0 3 * * 1"
     archive: str = "0 4 * * 1"
+    fleet: str = "0 * * * *"  # the fleet check, hourly
     time_zone: str = "Etc/UTC"
 
 
@@ -70,6 +72,19 @@ class Budget:
     currency: str = "EUR"
     thresholds: tuple[float, ...] = (0.5, 0.9, 1.0)
     billing_account: str | None = None
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Who is told, and the two thresholds that depend on the fleet's size (docs/operations.md).
+
+    `emails`: one email notification channel each; every alert policy and the budget notify
+    them all. `dead_letters_per_hour`: more in an hour is a flood, not the odd bad reading.
+    `silent_homes`: more silent gateways in one hourly check than this alerts."""
+
+    emails: tuple[str, ...]
+    dead_letters_per_hour: int = 60
+    silent_homes: int = 0
 
 
 @dataclass(frozen=True)
@@ -128,6 +143,7 @@ class Environment:
     schedules: Schedules = field(default_factory=Schedules)
     device_groups: tuple[DeviceGroup, ...] = ()
     budget: Budget | None = None
+    alerts: Alerts | None = None
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Any, re.Pattern[str], str]] = [
@@ -147,7 +163,7 @@ class Environment:
         for key, value, pattern, what in checks:
             if not pattern.match(value):
                 raise ConfigError(f"{key}: {value!r} is not {what}")
-        for name in ("weather", "scoring", "archive"):
+        for name in ("weather", "scoring", "archive", "fleet"):
             cron = getattr(self.schedules, name)
             parts = cron.split()
             if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
@@ -170,6 +186,7 @@ class Environment:
             )
         self._check_groups()
         self._check_budget()
+        self._check_alerts()
 
     def _check_groups(self) -> None:
         seen: set[str] = set()
@@ -198,6 +215,22 @@ class Environment:
             raise ConfigError(
                 f"budget.thresholds: {list(budget.thresholds)} must be fractions in (0, 2]"
             )
+
+    def _check_alerts(self) -> None:
+        alerts = self.alerts
+        if alerts is None:
+            return
+        if not alerts.emails:
+            raise ConfigError("alerts.emails: give at least one address")
+        for i, email in enumerate(alerts.emails):
+            if not _EMAIL.match(email):
+                raise ConfigError(f"alerts.emails[{i}]: {email!r} is not an email address")
+        if alerts.dead_letters_per_hour < 1:
+            raise ConfigError(
+                f"alerts.dead_letters_per_hour: {alerts.dead_letters_per_hour} must be at least 1"
+            )
+        if alerts.silent_homes < 0:
+            raise ConfigError(f"alerts.silent_homes: {alerts.silent_homes} must be at least 0")
 
     def device_account_id(self, group: DeviceGroup) -> str:
         return f"{self.name_prefix}-dev-{group.name}"

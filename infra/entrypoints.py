@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 PENDING_MODULES: frozenset[str] = frozenset()
 DEFAULT_MEMORY = "512Mi"
 DEFAULT_TIMEOUT = 60  # seconds
-Schedule = Literal["weather", "scoring", "archive"]
+Schedule = Literal["weather", "scoring", "archive", "fleet"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ class FunctionSpec:
 WAREHOUSE = ("LIVABILITY_WAREHOUSE", "bigquery://{project}/{dataset}")
 # A weekly job may run as long as Cloud Scheduler waits for an HTTP target: 30 minutes.
 WEEKLY_TIMEOUT = 1800
+# The hourly fleet check: one query of 7 days of four columns; well inside its hour.
+FLEET_TIMEOUT = 300
 
 
 def _scheduled(
@@ -142,6 +144,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ("functions",),
         (WAREHOUSE, ("LIVABILITY_ARCHIVE", "gs://{archive_bucket}")),
         timeout_seconds=WEEKLY_TIMEOUT,
+    ),
+    # The fleet query's SQL is transpiled by SQLGlot (the scoring group); no bucket.
+    _scheduled(
+        "fleet_health",
+        "fleet check",
+        "fleet",
+        ("scoring", "functions"),
+        (WAREHOUSE,),
+        timeout_seconds=FLEET_TIMEOUT,
     ),
 )
 

@@ -20,6 +20,7 @@ from infra.constructs.cloud_functions import Functions
 from infra.constructs.identities import Identities
 from infra.constructs.ingest import Ingest
 from infra.constructs.messaging import Messaging
+from infra.constructs.monitoring import Monitoring
 from infra.constructs.platform import Artifacts, Budget, Secrets
 from infra.constructs.scheduler import Scheduler
 from infra.constructs.storage import Storage
@@ -97,7 +98,8 @@ class LivabilityStack(TerraformStack):
             self, "ci", inputs, identities=self.identities, storage=self.storage,
             artifacts=self.artifacts,
         )  # fmt: skip
-        self.budget = Budget(self, "budget", inputs)
+        self.monitoring = Monitoring(self, "monitoring", inputs)
+        self.budget = Budget(self, "budget", inputs, channels=self.monitoring.channels)
 
         self._outputs(env)
 

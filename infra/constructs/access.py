@@ -132,6 +132,10 @@ def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...])
         *_query_job("archive", "roles/bigquery.dataViewer", "archive",
                     why=("read last week's rows", "run the export queries",
                          "write (and rewrite on a re-run) the weekly export")),
+        Grant("fleet", "roles/bigquery.dataViewer", "dataset", "dataset",
+              "read the readings and dead letters of the fleet check"),
+        Grant("fleet", "roles/bigquery.jobUser", "project", "project",
+              "run the fleet query"),
         # Each scheduler job's account may call its one function (scheduler.py).
         *(Grant(f"sched-{spec.schedule}", "roles/run.invoker", "function", spec.key,
                 f"call the {spec.title}") for spec in FUNCTIONS if spec.schedule),

@@ -41,6 +41,7 @@ RUNTIME_ACCOUNT = {
     "weather": "weather",
     "weekly_score": "scoring",
     "weekly_archive": "archive",
+    "fleet_health": "fleet",
 }
 
 

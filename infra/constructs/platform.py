@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktn_provider_google.artifact_registry_repository import (
     ArtifactRegistryRepository,
     ArtifactRegistryRepositoryCleanupPolicies,
@@ -10,6 +12,7 @@ from cdktn_provider_google.artifact_registry_repository import (
 )
 from cdktn_provider_google.billing_budget import (
     BillingBudget,
+    BillingBudgetAllUpdatesRule,
     BillingBudgetAmount,
     BillingBudgetAmountSpecifiedAmount,
     BillingBudgetBudgetFilter,
@@ -20,8 +23,9 @@ from cdktn_provider_google.secret_manager_secret import (
     SecretManagerSecretReplication,
     SecretManagerSecretReplicationAuto,
 )
+from constructs import Construct
 
-from infra.constructs import Part
+from infra.constructs import Inputs, Part
 
 SECRET_ID = "OPENWEATHER_API_KEY"  # noqa: S105 - the secret's name, not its value
 EDGE_REPOSITORY = "edge"
@@ -91,9 +95,16 @@ class Artifacts(Part):
 
 
 class Budget(Part):
-    """A monthly budget on the project with alert thresholds, if a billing account is set.
+    """A monthly budget on the project with alert thresholds, if a billing account is set;
+    each threshold crossed also notifies the monitoring `channels` (the `[alerts]` emails).
 
     Out: `budget` or None."""
+
+    def __init__(
+        self, scope: Construct, id_: str, inputs: Inputs, *, channels: Sequence[str] = ()
+    ) -> None:
+        self.channels = list(channels)
+        super().__init__(scope, id_, inputs)
 
     def declare(self) -> None:
         env = self.env
@@ -116,5 +127,11 @@ class Budget(Part):
             threshold_rules=[
                 BillingBudgetThresholdRules(threshold_percent=t) for t in env.budget.thresholds
             ],
+            # The billing account's admins are still emailed; the channels add the on-call.
+            all_updates_rule=BillingBudgetAllUpdatesRule(
+                monitoring_notification_channels=self.channels
+            )
+            if self.channels
+            else None,
             **self.after_apis(),
         )

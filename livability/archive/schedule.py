@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from livability import signals
 from livability.archive import ArchiveError
 from livability.archive.format import archived_tables, week_name
 from livability.archive.verify import is_verified
@@ -98,6 +99,10 @@ def scheduled_run(
             report.at_risk.append(message)
             log.error(
                 "archive not verified before partition expiry",
-                extra={"week": week_name(week), "expires": expires.isoformat(), "alert": True},
+                extra={
+                    "week": week_name(week),
+                    "expires": expires.isoformat(),
+                    **signals.fields(signals.ARCHIVE_EXPIRY, alert=True),
+                },
             )
     return report

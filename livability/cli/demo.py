@@ -76,6 +76,11 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
         f"Vectors: {settings.bucket_url}/scores/",
         f"Table: {settings.dataset}.livability_scores in {settings.warehouse_url}",
     )
+    if result.fleet is not None:
+        lines += (
+            f"Fleet at {result.fleet.now:%Y-%m-%d %H:%M} UTC (`livability fleet --at`): "
+            f"{result.fleet.summary()}",
+        )
     for text in lines:
         out.print(safe(text), soft_wrap=True)
     return 0

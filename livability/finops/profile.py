@@ -40,8 +40,15 @@ SCORING_COLUMNS = (
 # `_location_sql`): `day` (the partition filter) and `data.location`, over the last
 # LOCATION_DAYS days.
 LOCATION_QUERY_COLUMNS = ("day", "data.location")
-# Cloud Scheduler jobs the deployment defines: weather poller, weekly scoring, weekly archive.
-SCHEDULER_JOBS = ("weather poller", "weekly scoring", "weekly archive")
+# Cloud Scheduler jobs the deployment defines: weather poller, weekly scoring, weekly archive,
+# the hourly fleet check.
+SCHEDULER_JOBS = ("weather poller", "weekly scoring", "weekly archive", "fleet check")
+# The hourly fleet check (livability/fleet/sql.py, on the base table): 7 days
+# (livability.fleet.check.WINDOW_DAYS) of these columns, and the dead letters' query, billed
+# at least QUERY_TABLE_MIN per table; 24 checks a day.
+FLEET_COLUMNS = ("day", "timestamp", "data.home_id", "data.mac", "battery")
+FLEET_DAYS = 7
+FLEET_CHECKS_PER_DAY = 24
 # The scoring query reads the scored week of readings and two weeks of weather (the running
 # mean outdoor temperature needs the 7 days before each day: scoring/model.py `week_params`).
 SCORING_WEATHER_DAYS = 14
@@ -82,7 +89,10 @@ class Profile:
     scoring_rows_per_second: Decimal = Decimal(1_000_000)
     archive: Gen2Function = Gen2Function("weekly archive", Decimal("0.25"), Decimal("0.167"))
     archive_ms: Decimal = Decimal(120_000)  # waits for one EXPORT DATA job per table
-    functions_deployed: int = 4  # sources kept in the function-sources bucket
+    # The fleet check waits for its two queries (512 MiB comes with 0.333 vCPU).
+    fleet: Gen2Function = Gen2Function("fleet check", Decimal("0.5"), Decimal("0.333"))
+    fleet_ms: Decimal = Decimal(10_000)
+    functions_deployed: int = 5  # sources kept in the function-sources bucket
     # The BigQuery `<table>_dedup` views partition and order by columns, never the whole row
     # (schemas/views.py), so a query through them reads the columns it
     # selects and the view's key; True prices the former whole-row views (tests/finops checks

@@ -16,6 +16,9 @@ from livability.finops.pricing import Estimate, Usage, price
 from livability.finops.profile import (
     DEFAULT_PROFILE,
     EXPORT_FILE_MAX,
+    FLEET_CHECKS_PER_DAY,
+    FLEET_COLUMNS,
+    FLEET_DAYS,
     LOCATION_QUERY_COLUMNS,
     LONG_TERM_AFTER_MONTHS,
     MESSAGE_ID_BYTES,
@@ -184,6 +187,7 @@ def _bigquery_queries(s: Scenario, m: Measurements, profile: Profile) -> list[Us
             "a week of each raw table, de-duplicated",
         )
     )
+    out.append(_fleet_queries(s, m))
     location_queries = _location_queries()
     location_scan = max(
         Decimal(QUERY_TABLE_MIN),
@@ -205,6 +209,20 @@ def _bigquery_queries(s: Scenario, m: Measurements, profile: Profile) -> list[Us
     )
 
     return out
+
+
+def _fleet_queries(s: Scenario, m: Measurements) -> Usage:
+    """The hourly fleet check: 7 days of five columns of the readings, and the dead letters."""
+    days = s.sensor_rows * FLEET_DAYS / MONTH_DAYS
+    readings = days * m.sensor.columns(FLEET_COLUMNS)
+    per_check = max(Decimal(QUERY_TABLE_MIN), readings) + Decimal(QUERY_TABLE_MIN)
+    return Usage(
+        "BigQuery",
+        "queries: hourly fleet check",
+        "bigquery.on_demand_query",
+        per_check * FLEET_CHECKS_PER_DAY * MONTH_DAYS,
+        f"{FLEET_DAYS} days of " + " + ".join(FLEET_COLUMNS) + ", and dead letters, hourly",
+    )
 
 
 def _pubsub_usage(s: Scenario, m: Measurements) -> list[Usage]:
@@ -298,6 +316,8 @@ def _functions_usage(s: Scenario, profile: Profile) -> list[Usage]:
     scoring_ms = profile.scoring_fixed_ms + 1000 * aggregates / profile.scoring_rows_per_second
     out += _function_usage(profile.scoring, WEEKS_PER_MONTH, scoring_ms, "a row per home-day")
     out += _function_usage(profile.archive, WEEKS_PER_MONTH, profile.archive_ms, "EXPORT DATA")
+    checks = Decimal(FLEET_CHECKS_PER_DAY * MONTH_DAYS)
+    out += _function_usage(profile.fleet, checks, profile.fleet_ms, "two queries an hour")
 
     out.append(
         Usage(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from livability import signals
 from livability.ports import Bucket, InsertResult, Warehouse, WarehouseError
 from schemas import ROW_ID, Table, registry
 from schemas.validation import RowError, to_json, validate_row
@@ -181,9 +182,10 @@ def dead_letter(
                 },
             )
         )
-        log.warning(
-            "rejected", extra={"reason": reason[:500], "target_table": target, "source": source}
+        signal = signals.fields(
+            signals.DEAD_LETTER, reason_class=signals.reason_class(reason), target_table=target
         )
+        log.warning("rejected", extra={"reason": reason[:500], "source": source, **signal})
     result = warehouse.insert_rows(DEAD_LETTER, rows, [row[ROW_ID] for row in rows])
     if result.failed:
         # The dead-letter table refusing a dead letter is a backend fault: retry later.

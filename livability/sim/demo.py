@@ -35,6 +35,8 @@ from edge.messages import Message, hourly
 from edge.outbox import Outbox
 from edge.sinks import HttpSink
 from livability import weeks
+from livability.fleet.check import FleetReport
+from livability.fleet.check import check as fleet_check
 from livability.net import NotListeningError, free_port, wait_listening
 from livability.settings import Settings, shared_warehouse
 from livability.sim.homes import Home, make_homes
@@ -53,6 +55,12 @@ SERVER_STARTUP_SECONDS = 60
 # Each gateway sends what it has every 6 hours (`send_every`, 36 readings a message): fewer,
 # fuller messages, as a FinOps-minded deployment would configure it.
 GATEWAY_SEND_EVERY = 6 * 3600
+# Fleet health to show: the last home's gateway goes silent for the last SILENT_HOURS of the
+# period; the first home's sensor battery dies, losing DRAINED_MV evenly from its boot (a week
+# before the start) to the end: from 2950-3070 mV to below 2450 mV (20 %) in the last days.
+# Homes by position, not id.
+SILENT_HOURS = 20
+DRAINED_MV = 700
 TOPIC = "//pubsub.googleapis.com/projects/livability-local/topics/sensor_data"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 
@@ -67,6 +75,7 @@ class DemoResult:
     messages: int
     weeks: list[date]
     vectors: pl.DataFrame  # every scored week, all homes
+    fleet: FleetReport | None = None  # the fleet's health at the end of the period
 
 
 def default_start(today: date) -> date:
@@ -141,6 +150,8 @@ def run(
     progress = _Progress(len(weather_messages) + sends, on_message)
     folder = settings.home / "edge-demo"
     shutil.rmtree(folder, ignore_errors=True)  # the last demo's gateways, not this one's
+    end_at = start_at + timedelta(days=days)
+    silent = population[-1].home_id if population else None
     with served(settings) as url:
         _push_all(url, weather_messages, progress)
         with ThreadPoolExecutor(SENDERS, thread_name_prefix="gateway") as pool:
@@ -148,12 +159,16 @@ def run(
                 pool.submit(
                     run_gateway,
                     home,
-                    rows=sensor_rows(home, weather[home.site], start_at, days, seed),
+                    rows=_until(
+                        sensor_rows(home, weather[home.site], start_at, days, seed),
+                        end_at - timedelta(hours=SILENT_HOURS if home.home_id == silent else 0),
+                    ),
                     start=start_at,
                     days=days,
                     url=url,
                     folder=folder,
                     on_send=progress.advance,
+                    drain_mv_per_day=DRAINED_MV / (days + 7) if home is population[0] else 0.0,
                 )
                 for home in population
             ]
@@ -165,7 +180,13 @@ def run(
     scored = [start + timedelta(days=7 * w) for w in range(weeks)]
     now = datetime.now(UTC)
     vectors = pl.concat([job.run(warehouse, bucket, week, now).vectors for week in scored])
-    return DemoResult(population, progress.done, scored, vectors)
+    fleet = fleet_check(warehouse, end_at, max_rows=0)
+    return DemoResult(population, progress.done, scored, vectors, fleet)
+
+
+def _until(rows: list[dict[str, Any]], end: datetime) -> list[dict[str, Any]]:
+    """The rows before `end`: a sensor whose gateway stopped hearing it then."""
+    return [r for r in rows if datetime.fromisoformat(r["timestamp"]) < end]
 
 
 class _Progress:
@@ -196,6 +217,7 @@ def run_gateway(
     url: str,
     folder: Path,
     on_send: Callable[[], None] = lambda: None,
+    drain_mv_per_day: float = 0.0,
 ) -> int:
     """One home's gateway for `days` of simulated time; the readings it delivered."""
     sensor = edge_config.Sensor(
@@ -212,7 +234,10 @@ def run_gateway(
     loop = VirtualTimeLoop()
     now = virtual_clock(loop, start)
     # The sensor was switched on a week before; it logs every 10 minutes since.
-    radio = Radio(homes_sensors([(home, rows)], boot_at=start - timedelta(days=7)), now)
+    sensors = homes_sensors([(home, rows)], boot_at=start - timedelta(days=7))
+    for simulated in sensors:
+        simulated.drain_mv_per_day = drain_mv_per_day
+    radio = Radio(sensors, now)
     sink = _CountingSink(url, on_send)
     outbox = Outbox(gateway.outbox, gateway.outbox_limit, durable=False)
     try:

@@ -37,6 +37,7 @@ from edge.thermobeacon import (
     RX_CHARACTERISTIC,
     SERVICE_UUID,
     TX_CHARACTERISTIC,
+    VOLTAGE_RANGE_MV,
     Advert,
     HistoryPage,
     MinMax,
@@ -148,8 +149,9 @@ class SimulatedSensor:
     boot_at: datetime
     readings: Sequence[tuple[datetime, float, float]]  # what it advertises, in time order
     model: int = 0x11
-    voltage_mv: int = 3010
+    voltage_mv: int = 3010  # at boot
     reachable: bool = True  # answers GATT connections
+    drain_mv_per_day: float = 0.0  # a dying battery loses this much a day from boot
     _times: list[float] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -161,6 +163,11 @@ class SimulatedSensor:
 
     def uptime(self, moment: datetime) -> int:
         return int((moment - self.boot_at).total_seconds())
+
+    def voltage(self, moment: datetime) -> int:
+        """The coin cell's voltage at `moment`, in the advert's range (edge.thermobeacon)."""
+        drained = self.drain_mv_per_day * self.uptime(moment) / 86400
+        return max(VOLTAGE_RANGE_MV[0], round(self.voltage_mv - drained))
 
     def measured(self, moment: datetime) -> tuple[float, float]:
         """Temperature and humidity at `moment`, between the advertised ones (1/16 steps)."""
@@ -190,7 +197,7 @@ def _sixteenth(value: float) -> float:
 
 def _advert(sensor: SimulatedSensor, moment: datetime, t: float, h: float) -> Advert:
     return Advert(
-        sensor.model, sensor.mac, t, h, sensor.voltage_mv, 100, sensor.uptime(moment), False
+        sensor.model, sensor.mac, t, h, sensor.voltage(moment), 100, sensor.uptime(moment), False
     )
 
 

@@ -41,6 +41,8 @@ def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
         (["demo", "--weeks", "53"], "'53' is not an integer from 1 to 52"),
         (["serve", "--port", "70000"], "'70000' is not a TCP port (1-65535)"),
         (["launch"], "invalid choice: 'launch'"),
+        (["fleet", "--at", "yesterday"], "'yesterday' is not an ISO date-time"),
+        (["fleet", "--since", "2025-02-30"], "'2025-02-30' is not a date (YYYY-MM-DD)"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(
@@ -51,6 +53,15 @@ def test_bad_arguments_give_one_line_and_exit_2(
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert message in result.stderr
+
+
+def test_a_fleet_period_too_long_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run("fleet", "--since", "2024-01-01", "--at", "2025-01-01T00:00", home=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "livability: error: since: 2024-01-01T00:00:00+00:00 is more than 92 days before "
+        "2025-01-01T00:00:00+00:00\n"
+    )
 
 
 def test_bad_dataset_setting_is_a_one_line_error(
@@ -174,12 +185,26 @@ def test_demo_runs_the_whole_job_and_prints_the_score_table(tmp_path: Path) -> N
         "Simulating 4 homes for 1 weeks from 2025-01-06 (seed 7).",
         f"Warehouse: duckdb://{tmp_path}/warehouse.duckdb",
     ]
-    closing = result.stdout.rstrip().splitlines()[-3:]
+    closing = result.stdout.rstrip().splitlines()[-4:]
     assert closing[0].endswith(" s.")
+    # The last home's gateway is silent for the last 20 h; the first sensor's battery dies.
     assert closing[1:] == [
         f"Vectors: file://{tmp_path}/bucket/scores/",
         f"Table: sensor_data.livability_scores in duckdb://{tmp_path}/warehouse.duckdb",
+        "Fleet at 2025-01-13 00:00 UTC (`livability fleet --at`): 4 home(s); silent gateways "
+        "(> 3 h): 1; sensors below 20 % battery: 1; dead letters: 0",
     ]
+    fleet = run("fleet", "--at", "2025-01-13T00:00", "--json", home=tmp_path)
+    assert fleet.returncode == 0, fleet.stderr
+    report = json.loads(fleet.stdout)
+    states = [(r["home_id"], r["gateway_silent"], r["battery_low"]) for r in report["sensor_rows"]]
+    assert states == [
+        (900_004, True, False),
+        (900_001, False, True),
+        (900_002, False, False),
+        (900_003, False, False),
+    ]
+    assert report["sensor_rows"][1]["battery_trend"] < -5  # percent per day
 
 
 def test_init_creates_every_table_once_and_then_changes_nothing(

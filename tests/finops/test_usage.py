@@ -106,11 +106,12 @@ def test_the_ingest_modes_bill_different_things(
     assert any(i.startswith("event processor") for i in items)
 
 
-def test_three_scheduler_jobs_fit_the_free_tier(
+def test_four_scheduler_jobs_one_beyond_the_free_tier(
     measured: finops.Measurements, book: finops.PriceBook
 ) -> None:
+    """Three jobs a billing account are free; the hourly fleet check is the fourth."""
     [jobs] = [x for x in finops.estimate(scenario(), measured, book).lines if x.unit == "job-month"]
-    assert (jobs.quantity, jobs.cost) == (Decimal(3), Decimal(0))
+    assert (jobs.quantity, jobs.cost) == (Decimal(4), Decimal("0.10"))
 
 
 def test_views_reading_needed_columns_only_scan_less_than_whole_rows(
@@ -129,3 +130,32 @@ def test_views_reading_needed_columns_only_scan_less_than_whole_rows(
     whole = scanned(finops.Profile(dedup_view_reads_all_columns=True))
     needed = scanned(finops.Profile())
     assert Decimal(0) < needed < whole
+
+
+def test_the_hourly_fleet_check_reads_what_its_sql_reads_every_hour(
+    measured: finops.Measurements, book: finops.PriceBook
+) -> None:
+    """7 days of the columns the fleet query names, 720 checks a month, plus the dead letters'
+    10 MB minimum; twice the homes, about twice the bytes."""
+    from livability.finops.profile import FLEET_COLUMNS, FLEET_DAYS, QUERY_TABLE_MIN
+    from livability.fleet import sql
+    from livability.fleet.check import WINDOW_DAYS
+
+    assert FLEET_DAYS == WINDOW_DAYS
+    readings = sql.sensors_query("sensor_data", "bigquery").split("batteries AS")[0]
+    named = {c for c in ("day", "timestamp", "home_id", "mac", "battery") if c in readings}
+    assert {c.split(".")[-1] for c in FLEET_COLUMNS} == named
+    for unread in ("temperature", "humidity", "location", "room", "row_id"):
+        assert unread not in readings
+
+    def fleet_bytes(homes: int) -> Decimal:
+        lines = finops.estimate(scenario(homes=homes), measured, book).lines
+        [line] = [x for x in lines if x.item == "queries: hourly fleet check"]
+        return line.quantity
+
+    one, two = fleet_bytes(1_000_000), fleet_bytes(2_000_000)
+    tib = Decimal(2**40)
+    per_check = one * tib / 720 - QUERY_TABLE_MIN  # the line is in TiB
+    expected = Decimal(1_000_000 * 144 * 7) * measured.sensor.columns(FLEET_COLUMNS)
+    assert per_check == expected
+    assert 1.99 < two / one < 2.0

@@ -6,6 +6,7 @@ written here with one mistake each.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -155,3 +156,33 @@ def test_optional_budget_and_defaults() -> None:
     assert env.billing_account is None
     assert env.schedules == config.Schedules()
     assert env.device_groups == ()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("emails", [], "alerts.emails: give at least one address"),
+        ("emails", ["ops"], "alerts.emails[0]: 'ops' is not an email address"),
+        ("dead_letters_per_hour", 0, "alerts.dead_letters_per_hour: 0 must be at least 1"),
+        ("silent_homes", -1, "alerts.silent_homes: -1 must be at least 0"),
+    ],
+)
+def test_alerts_are_checked(key: str, value: Any, message: str) -> None:
+    document = raw("prod")
+    document["alerts"][key] = value
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config.parse("prod", document)
+
+
+def test_alerts_and_the_fleet_schedule_as_shipped() -> None:
+    dev, prod = config.load("dev"), config.load("prod")
+    assert dev.alerts == config.Alerts(("livability-dev-alerts@example.org",), 60, 0)
+    assert prod.alerts is not None
+    assert (prod.alerts.dead_letters_per_hour, prod.alerts.silent_homes) == (600, 50)
+    assert dev.schedules.fleet == prod.schedules.fleet == "0 * * * *"
+    document = raw()
+    del document["alerts"]
+    assert config.parse("dev", document).alerts is None
+    document["schedules"]["fleet"] = "hourly"
+    with pytest.raises(ConfigError, match=r"schedules.fleet: 'hourly' is not a 5-field"):
+        config.parse("dev", document)

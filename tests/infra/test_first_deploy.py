@@ -18,6 +18,7 @@ from infra.constructs.ci import PLANNER_ROLES, subjects
 from infra.constructs.messaging import TOPICS
 from infra.constructs.platform import DELETE_AFTER, KEEP_IMAGES, RELEASE_TAG_PREFIX
 from infra.constructs.storage import COLDLINE_MIN_DAYS, NONCURRENT_DAYS
+from infra.entrypoints import FUNCTIONS
 from schemas import registry
 from tests.infra.synth import Synth
 
@@ -145,7 +146,8 @@ def test_5_push_and_scheduler_call_the_run_app_uri(synth: Synth) -> None:
             targets += [push["push_endpoint"], push["oidc_token"]["audience"]]
     for job in synth.resources("google_cloud_scheduler_job").values():
         targets += [job["http_target"]["uri"], job["http_target"]["oidc_token"]["audience"]]
-    assert len(targets) == 2 * (len(TOPICS) + 3)
+    scheduled = sum(1 for s in FUNCTIONS if s.schedule)  # weather, weekly x2, fleet
+    assert len(targets) == 2 * (len(TOPICS) + scheduled)
     assert set(targets) <= uris, set(targets) - uris
     assert ".url}" not in synth.text, "something still calls a cloudfunctions.net URL"
 

@@ -23,6 +23,7 @@ from infra.constructs.ci import ACTS_AS, DEPLOYER_ROLES, PLANNER_ROLES, subjects
 from infra.constructs.cloud_functions import deployed
 from infra.constructs.identities import WORKLOADS
 from infra.constructs.messaging import TOPICS
+from infra.constructs.monitoring_rules import log_metrics, policies
 from infra.entrypoints import FUNCTIONS
 from schemas import registry
 from schemas.topic import avro_schema_json
@@ -50,6 +51,7 @@ def has(synth: Synth, type_: str, properties: dict[str, Any]) -> None:
 
 def expected_counts(synth: Synth) -> Counter[str]:
     env = synth.env
+    alerts = env.alerts
     functions = [s for s in deployed(env) if not s.pending]
     processor = any(s.key == "event_processor" for s in functions)
     subscriptions = len(TOPICS) if env.ingest_mode == "bigquery_subscription" or processor else 0
@@ -72,6 +74,12 @@ def expected_counts(synth: Synth) -> Counter[str]:
             "google_iam_workload_identity_pool_provider": 1,
             "google_billing_budget": 1 if env.billing_account else 0,
             "google_project_iam_audit_config": len(AUDITED),
+            # Monitoring: a channel per address, every log metric, the policies of the
+            # environment (none without [alerts]), one dashboard.
+            "google_monitoring_notification_channel": len(alerts.emails) if alerts else 0,
+            "google_logging_metric": len(log_metrics(env)),
+            "google_monitoring_alert_policy": len(policies(env)) if alerts else 0,
+            "google_monitoring_dashboard": 1,
         }
     )
     # One IAM member per row of the security model, plus the CI accounts' grants.
@@ -111,6 +119,9 @@ def test_remote_state_per_environment(synth: Synth) -> None:
     ]
 
 
+CONFIG_LABELS = ("google_monitoring_notification_channel",)
+
+
 def _accepts_labels(type_: str) -> bool:
     module = import_module(f"cdktn_provider_google.{type_.removeprefix('google_')}")
     classes = [
@@ -130,7 +141,9 @@ def test_labels_on_everything_that_takes_labels(synth: Synth) -> None:
             continue
         for key, resource in resources.items():
             checked += 1
-            labels = resource.get("labels", {})
+            # A notification channel's `labels` configure it (the email address); its own
+            # labels are `user_labels`.
+            labels = resource.get("user_labels" if type_ in CONFIG_LABELS else "labels", {})
             if labels.get("env") != synth.env.name or not labels.get("component"):
                 missing.append(f"{type_}.{key}: {labels}")
     assert checked > 20, f"only {checked} labelled resources: the check found too little"
@@ -448,6 +461,7 @@ def test_no_project_wide_editor_and_exact_project_roles(synth: Synth) -> None:
         ("roles/bigquery.jobUser", "weather"),
         ("roles/bigquery.jobUser", "scoring"),
         ("roles/bigquery.jobUser", "archive"),
+        ("roles/bigquery.jobUser", "fleet"),
         ("roles/logging.logWriter", "build"),
         ("roles/artifactregistry.writer", "build"),
         ("roles/storage.objectAdmin", "build"),  # on Cloud Functions' source bucket only
