@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
             on_message=advance,
         )
     out.print(scores_table(result))
-    lines = (
+    lines: tuple[str, ...] = (
         f"{result.messages} messages ingested, {len(result.weeks)} week(s) scored in "
         f"{time.perf_counter() - began:.1f} s.",
         f"Vectors: {settings.bucket_url}/scores/",
