@@ -1,10 +1,11 @@
 """Cloud Function `weekly_score`: score the last complete week, called by Cloud Scheduler.
 
 HTTP in (Mondays 03:00 UTC, OIDC), JSON out: the week scored, how many homes, how many rows
-were new, how many older vectors they replaced, how many are provisional, and where the
-vectors went. It runs the same code as `livability score` (`scoring.job.run`): the SQL runs in
-the warehouse (BigQuery), polars finishes per home, the vectors go to
-`LIVABILITY_BUCKET/scores/<week start>/scores.ndjson` and to `livability_scores`.
+were new, how many older vectors they replaced, how many are provisional, where the vectors
+went, and the homes' certificates (`certificates/<week start>/`: a page per home and the
+portfolio `index.html`, docs/certificates.md). It runs the same code as `livability score`
+(`scoring.job.run`): the SQL runs in the warehouse (BigQuery), polars finishes per home,
+the vectors go to `LIVABILITY_BUCKET/scores/<week start>/scores.ndjson` and to `livability_scores`.
 
 The week is the last complete Monday-Sunday week before the call's UTC date. A body
 `{"week": "YYYY-MM-DD"}` (or `?week=`) scores the 7 days from that date instead, e.g. to
@@ -24,8 +25,9 @@ import functions_framework
 
 from functions.http_args import requested_week
 from livability import weeks
+from livability.certificate import publish as certificates
 from livability.logs import configure_logging
-from livability.ports import BackendError
+from livability.ports import BackendError, Bucket, Warehouse
 from livability.settings import Settings, SettingsError, open_warehouse
 from schemas import registry
 from scoring import job
@@ -66,6 +68,7 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
     bucket = settings.open_bucket()
     try:
         published = job.run(warehouse, bucket, week, now)
+        index = _certificates(warehouse, bucket, week, published.vectors.to_dicts())
     except BackendError as err:
         log.error(  # noqa: TRY400 - the reason is the message; a trace adds nothing here
             "weekly scoring failed", extra={"week_start": week.isoformat(), "reason": str(err)}
@@ -84,4 +87,15 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
         "replaced": published.replaced,
         "provisional": provisional,
         "uri": published.object_uri,
+        "certificates": index,
     }, 200
+
+
+def _certificates(
+    warehouse: Warehouse, bucket: Bucket, week: date, vectors: list[dict[str, Any]]
+) -> str | None:
+    """Each home's certificate and the portfolio page, `certificates/<week>/` in the bucket;
+    the portfolio's URI (None for a week without vectors)."""
+    if not vectors:
+        return None
+    return certificates.publish(bucket, certificates.week_pages(warehouse, week, vectors))[-1]

@@ -6,6 +6,8 @@ import argparse
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from rich.console import Console
 from rich.table import Table as RichTable
@@ -73,6 +75,11 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
         f"{time.perf_counter() - began:.1f} s. Vectors: {settings.bucket_url}/scores/, "
         f"table {settings.dataset}.livability_scores in {settings.warehouse_url}"
     )
+    if result.certificates:
+        index = result.certificates
+        if index.startswith("file://"):  # the embedded bucket: a path to open
+            index = url2pathname(urlparse(index).path)
+        out.print(f"Certificates of the last week (open in a browser): {index}")
     return 0
 
 

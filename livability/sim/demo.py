@@ -35,6 +35,7 @@ from edge.messages import Message, hourly
 from edge.outbox import Outbox
 from edge.sinks import HttpSink
 from livability import weeks
+from livability.certificate import publish as certificates
 from livability.net import NotListeningError, free_port, wait_listening
 from livability.settings import Settings, shared_warehouse
 from livability.sim.homes import Home, make_homes
@@ -63,6 +64,7 @@ class DemoResult:
     messages: int
     weeks: list[date]
     vectors: pl.DataFrame  # every scored week, all homes
+    certificates: str | None = None  # the last week's portfolio page (its URI in the bucket)
 
 
 def default_start(today: date) -> date:
@@ -160,8 +162,14 @@ def run(
     bucket = settings.open_bucket()
     scored = [start + timedelta(days=7 * w) for w in range(weeks)]
     now = datetime.now(UTC)
-    vectors = pl.concat([job.run(warehouse, bucket, week, now).vectors for week in scored])
-    return DemoResult(population, progress.done, scored, vectors)
+    published = [job.run(warehouse, bucket, week, now).vectors for week in scored]
+    # Oldest week first, so each week's certificates show the weeks before as their trend.
+    index = None
+    for week, week_vectors in zip(scored, published, strict=True):
+        if not week_vectors.is_empty():
+            pages = certificates.week_pages(warehouse, week, week_vectors.to_dicts())
+            index = certificates.publish(bucket, pages)[-1]
+    return DemoResult(population, progress.done, scored, pl.concat(published), index)
 
 
 class _Progress:
