@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from livability.certificate import content, render
+from livability.certificate import content, render, rooms
 from livability.ports import Bucket, Warehouse
 from scoring.model import MODEL_VERSION
 from scoring.ranges import daily_ranges
@@ -74,8 +74,8 @@ def pages(
                 f"week_start: {vector['week_start']!r} in the vectors of week {week_start}"
             )
         home = int(vector["home_id"])
-        rooms, outdoor = content.rooms_of(by_home.get(home, []))
-        certs.append(content.certificate(vector, rooms, outdoor, earlier.get(home, [])))
+        measured, outdoor = rooms.rooms_of(by_home.get(home, []))
+        certs.append(content.certificate(vector, measured, outdoor, earlier.get(home, [])))
     if wanted is not None and (missing := wanted - {c.home_id for c in certs}):
         raise content.CertificateError(
             f"home: {sorted(missing)[0]} has no vector in the week of {week_start}"
