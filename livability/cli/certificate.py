@@ -57,12 +57,15 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     if args.out.exists() and not args.out.is_dir():
         raise CliError(f"--out {str(args.out)!r}: is a file, not a folder")
     from livability.certificate import publish
+    from livability.certificate.content import CertificateError
 
     warehouse = settings.open_warehouse()
     try:
         pages = publish.week_pages(
             warehouse, week, homes=None if args.home is None else [args.home]
         )
+    except CertificateError as error:
+        raise CliError(str(error)) from error
     finally:
         warehouse.close()
     if pages.homes == 0:
