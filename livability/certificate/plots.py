@@ -80,7 +80,7 @@ def _f(value: float) -> str:
     return f"{value:.1f}"
 
 
-def range_chart(cert: Certificate, width: int = 680, height: int = 200) -> RangeChart:
+def range_chart(cert: Certificate, width: int = 680, height: int = 180) -> RangeChart:
     """Each room's daily range of hourly means, and the outdoor range, against the limits."""
     left, right, top, bottom = 40, width - 8, 8, height - 22
     values = [v for room in cert.rooms for day in room.days if day for v in day]
