@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from livability.certificate.content import COLOURS, MAX_HISTORY_WEEKS, Certificate
+from livability.certificate.content import COLOURS, MAX_HISTORY_WEEKS, Certificate, Week
 from scoring import thresholds as th
 
 # Colour-blind-safe palette (Okabe-Ito, then darker variants) for up to MAX_ROOMS rooms.
@@ -73,7 +73,8 @@ class TrendChart:
     points: str  # a polyline's points
     marks: tuple[Tick, ...]  # position "x,y", label the grade
     x_ticks: tuple[Tick, ...]
-    description: str
+    description: str  # every scored week (the chart's title, read by screen readers)
+    summary: str  # the first and last scored weeks, under the chart
 
 
 def _f(value: float) -> str:
@@ -200,6 +201,16 @@ def trend_chart(cert: Certificate, width: int = 300, height: int = 90) -> TrendC
         )
         + "."
     )
+
+    def said(w: Week) -> str:
+        return f"{w.week_start.isoformat()} {w.score:.1f} ({w.grade or 'not graded'})"
+
+    summary = (
+        "No week scored."
+        if not scored
+        else f"{len(scored)} scored week(s): {said(scored[0])}"
+        + (f" to {said(scored[-1])}." if len(scored) > 1 else ".")
+    )
     return TrendChart(
-        width, height, tuple(bands), " ".join(points), tuple(marks), x_ticks, description
+        width, height, tuple(bands), " ".join(points), tuple(marks), x_ticks, description, summary
     )
