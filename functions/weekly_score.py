@@ -27,7 +27,7 @@ from functions.http_args import requested_week
 from livability import weeks
 from livability.certificate import publish as certificates
 from livability.logs import configure_logging
-from livability.ports import BackendError, Bucket, Warehouse
+from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_warehouse
 from schemas import registry
 from scoring import job
@@ -68,7 +68,7 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
     bucket = settings.open_bucket()
     try:
         published = job.run(warehouse, bucket, week, now)
-        index = _certificates(warehouse, bucket, week, published.vectors.to_dicts())
+        index = certificates.publish_week(warehouse, bucket, week, published.vectors)
     except BackendError as err:
         log.error(  # noqa: TRY400 - the reason is the message; a trace adds nothing here
             "weekly scoring failed", extra={"week_start": week.isoformat(), "reason": str(err)}
@@ -89,13 +89,3 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
         "uri": published.object_uri,
         "certificates": index,
     }, 200
-
-
-def _certificates(
-    warehouse: Warehouse, bucket: Bucket, week: date, vectors: list[dict[str, Any]]
-) -> str | None:
-    """Each home's certificate and the portfolio page, `certificates/<week>/` in the bucket;
-    the portfolio's URI (None for a week without vectors)."""
-    if not vectors:
-        return None
-    return certificates.publish(bucket, certificates.week_pages(warehouse, week, vectors))[-1]

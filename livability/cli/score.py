@@ -62,12 +62,10 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     week = week_in_contract(args.week)
     warehouse = settings.open_warehouse()
     bucket = settings.open_bucket()
-    index = None
     try:
         published = job.run(warehouse, bucket, week, datetime.now(UTC))
-        if not published.vectors.is_empty():  # as the weekly function does
-            pages = certificates.week_pages(warehouse, week, published.vectors.to_dicts())
-            index = certificates.publish(bucket, pages)[-1]
+        # As the weekly function does.
+        index = certificates.publish_week(warehouse, bucket, week, published.vectors)
     finally:
         warehouse.close()
         bucket.close()

@@ -166,9 +166,7 @@ def run(
     # Oldest week first, so each week's certificates show the weeks before as their trend.
     index = None
     for week, week_vectors in zip(scored, published, strict=True):
-        if not week_vectors.is_empty():
-            pages = certificates.week_pages(warehouse, week, week_vectors.to_dicts())
-            index = certificates.publish(bucket, pages)[-1]
+        index = certificates.publish_week(warehouse, bucket, week, week_vectors) or index
     return DemoResult(population, progress.done, scored, pl.concat(published), index)
 
 

@@ -220,3 +220,18 @@ def test_portfolio_sorts_by_risk_counts_bands_and_finds_rising_flags() -> None:
     assert "0 → 1 homes" in text
     assert "down 6.6" in text  # home 8 fell from 45.0 to 38.4
     assert "<script" not in markup
+
+
+def test_portfolio_lists_the_riskiest_homes_and_counts_them_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(render, "MAX_INDEX_HOMES", 2)
+    certs = [
+        content.certificate({**VECTOR, "home_id": home, "cold_hazard": cold})
+        for home, cold in ((1, 90.0), (2, 30.0), (3, 60.0))
+    ]
+    markup = render.index_page(certs, {}, {})
+    assert re.findall(r'<a href="(\d+)\.html">', markup) == ["2", "3"]
+    text = words(markup)
+    assert "3 home(s), riskiest first" in text
+    assert "1 less risky home(s) not listed" in text

@@ -14,6 +14,7 @@ from pathlib import Path
 import functions_framework
 import pytest
 
+from livability.adapters.local_bucket import LocalBucket
 from livability.certificate import publish
 from livability.cli.app import main
 from livability.settings import shared_warehouse
@@ -116,3 +117,19 @@ def test_weekly_function_writes_certificates_to_the_bucket(env: Path, portfolio:
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [*(f"{h.home_id}.html" for h in portfolio.homes), "index.html"]
     )
+
+
+def test_the_bucket_gets_the_same_pages_a_chunk_of_homes_at_a_time(
+    env: Path, portfolio: Portfolio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(publish, "CHUNK_HOMES", 3)  # 7 homes: chunks of 3, 3 and 1
+    warehouse = portfolio.warehouse()
+    try:
+        in_memory = publish.week_pages(warehouse, LAST)
+        uri = publish.publish_week(warehouse, LocalBucket(env / "chunked"), LAST)
+    finally:
+        warehouse.close()
+    folder = env / "chunked" / publish.PREFIX / LAST.isoformat()
+    assert uri == (folder / publish.INDEX).resolve().as_uri()
+    written = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert written == dict(in_memory.files)
