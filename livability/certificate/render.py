@@ -121,7 +121,7 @@ def index_page(
         .render(
             week=min(weeks).isoformat() if weeks else "",
             rows=rows[:MAX_INDEX_HOMES],
-        unlisted=max(0, len(rows) - MAX_INDEX_HOMES),
+            unlisted=max(0, len(rows) - MAX_INDEX_HOMES),
             counts=counts,
             ungraded=ungraded,
             colours=COLOURS,
