@@ -38,8 +38,18 @@ demo: $(VENV)/.group-cli ## Simulate homes for 2 weeks, ingest them through the 
 emulators: $(VENV)/.group-dev ## Build the local stand-ins' venvs under .emulators/ (cached)
 	$(BIN)/python -m tools.emulators build
 
-test: $(VENV)/.group-dev emulators infra-tools node_modules/.installed ## Run the test suite
+test: $(VENV)/.group-dev emulators infra-tools node_modules/.installed browser ## Run the test suite
 	$(BIN)/pytest
+
+.PHONY: browser
+# The certificates' browser tests (tests/certificate) drive Debian's chromium through
+# Playwright. Installed here when missing; where it cannot be (no apt-get, not root, no
+# network), this says so and succeeds, and those tests skip with the reason.
+browser: ## Install Debian's chromium for the certificates' browser tests, if missing and possible
+	@command -v chromium >/dev/null 2>&1 || { \
+		command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	} || echo "notice: chromium could not be installed; the browser tests will skip" >&2
 
 # --- Infrastructure: infra/, docs/deploy.md. Only `infra-tools` is part of `make test`. ---
 TERRAFORM ?= terraform

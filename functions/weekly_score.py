@@ -1,10 +1,11 @@
 """Cloud Function `weekly_score`: score the last complete week, called by Cloud Scheduler.
 
 HTTP in (Mondays 03:00 UTC, OIDC), JSON out: the week scored, how many homes, how many rows
-were new, how many older vectors they replaced, how many are provisional, and where the
-vectors went. It runs the same code as `livability score` (`scoring.job.run`): the SQL runs in
-the warehouse (BigQuery), polars finishes per home, the vectors go to
-`LIVABILITY_BUCKET/scores/<week start>/scores.ndjson` and to `livability_scores`.
+were new, how many older vectors they replaced, how many are provisional, where the vectors
+went, and the homes' certificates (`certificates/<week start>/`: a page per home and the
+portfolio `index.html`, docs/certificates.md). It runs the same code as `livability score`
+(`scoring.job.run`): the SQL runs in the warehouse (BigQuery), polars finishes per home,
+the vectors go to `LIVABILITY_BUCKET/scores/<week start>/scores.ndjson` and to `livability_scores`.
 
 The week is the last complete Monday-Sunday week before the call's UTC date. A body
 `{"week": "YYYY-MM-DD"}` (or `?week=`) scores the 7 days from that date instead, e.g. to
@@ -24,6 +25,7 @@ import functions_framework
 
 from functions.http_args import requested_week
 from livability import signals, weeks
+from livability.certificate import publish as certificates
 from livability.logs import configure_logging
 from livability.ports import BackendError
 from livability.settings import Settings, SettingsError, open_warehouse
@@ -69,6 +71,7 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
     bucket = settings.open_bucket()
     try:
         published = job.run(warehouse, bucket, week, now)
+        index = certificates.publish_week(warehouse, bucket, week, published.vectors)
     except BackendError as err:
         log.error(  # noqa: TRY400 - the reason is the message; a trace adds nothing here
             "weekly scoring failed",
@@ -88,4 +91,5 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
         "replaced": published.replaced,
         "provisional": provisional,
         "uri": published.object_uri,
+        "certificates": index,
     }, 200

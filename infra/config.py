@@ -136,6 +136,8 @@ class Environment:
     public_archive: bool = False
     # Members (group:..., user:...) who may read the archive bucket, and nothing else.
     archive_readers: tuple[str, ...] = ()
+    # Members who may read the certificates (`certificates/` of the data bucket), nothing else.
+    certificate_readers: tuple[str, ...] = ()
     deletion_protection: bool = True
     partition_expiration_days: int = 365
     load: Load = field(default_factory=lambda: Load(homes=100))
@@ -156,6 +158,10 @@ class Environment:
         ]
         for i, member in enumerate(self.archive_readers):
             checks.append((f"archive_readers[{i}]", member, _MEMBER, "group:EMAIL or user:EMAIL"))
+        for i, member in enumerate(self.certificate_readers):
+            checks.append(
+                (f"certificate_readers[{i}]", member, _MEMBER, "group:EMAIL or user:EMAIL")
+            )
         if self.weather_locations:
             checks.append(
                 ("weather_locations", self.weather_locations, _LOCATIONS, "'lat,lon;lat,lon'")

@@ -132,7 +132,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "weekly_score",
         "weekly scoring",
         "scoring",
-        ("scoring", "functions"),
+        ("scoring", "functions", "certificate"),
         (WAREHOUSE, ("LIVABILITY_BUCKET", "gs://{data_bucket}")),
         memory="2Gi",
         timeout_seconds=WEEKLY_TIMEOUT,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -181,6 +181,20 @@ class Bucket(Protocol):
 
     def close(self) -> None:
         """Release the client's connections."""
+        ...
+
+
+# V4 signed URLs are valid for at most 7 days (Cloud Storage's limit).
+MAX_SIGNED_URL_LIFETIME = timedelta(days=7)
+
+
+class SignedBucket(Bucket, Protocol):
+    """A bucket that can hand out a time-limited URL to one object (sharing a certificate)."""
+
+    def signed_url(self, key: str, expires: timedelta) -> str:
+        """A V4 signed GET URL of the object under `key`, valid for `expires` (more than 0,
+        at most `MAX_SIGNED_URL_LIFETIME`); `ObjectNotFoundError` if there is no object,
+        `BucketError` when the credentials cannot sign."""
         ...
 
 

@@ -43,7 +43,7 @@ from livability.messages import MAX_ROWS_PER_MESSAGE
 from schemas import Registry, registry
 
 if TYPE_CHECKING:
-    from livability.ports import Bucket, RawPublisher, Warehouse
+    from livability.ports import Bucket, RawPublisher, SignedBucket, Warehouse
 
 DEFAULT_HOME = Path(".livability")
 DEFAULT_DATASET = "sensor_data"
@@ -331,6 +331,21 @@ def open_bucket(settings: Settings, url: BucketURL | None = None) -> Bucket:
 
         assert url.path is not None
         return LocalBucket(url.path)
+    from livability.adapters.gcs import GCSBucket
+
+    assert url.bucket is not None
+    return GCSBucket(url.bucket, url.prefix, emulator=settings.emulators.storage)
+
+
+def open_signed_bucket(settings: Settings) -> SignedBucket:
+    """The data bucket, able to sign URLs: Cloud Storage only (a local folder has no URL to
+    share)."""
+    url = settings.bucket_url
+    if url.kind != "gs":
+        raise SettingsError(
+            f"LIVABILITY_BUCKET: {url} is a local folder; sharing a certificate by a signed "
+            "URL needs a gs://BUCKET"
+        )
     from livability.adapters.gcs import GCSBucket
 
     assert url.bucket is not None

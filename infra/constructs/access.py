@@ -129,6 +129,8 @@ def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...])
         *_query_job("scoring", "roles/bigquery.dataEditor", "data", prefix="scores/",
                     why=("read readings, write livability_scores through a staging table",
                          "run the scoring queries and load jobs", "write the score vectors")),
+        Grant("scoring", "roles/storage.objectUser", "bucket", "data",
+              "write the homes' certificates", prefix="certificates/"),
         *_query_job("archive", "roles/bigquery.dataViewer", "archive",
                     why=("read last week's rows", "run the export queries",
                          "write (and rewrite on a re-run) the weekly export")),
@@ -172,6 +174,11 @@ def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...])
         out.append(
             Grant(member, "roles/storage.objectViewer", "bucket", "archive",
                   "read the archive (data scientists)")
+        )  # fmt: skip
+    for member in env.certificate_readers:
+        out.append(
+            Grant(member, "roles/storage.objectViewer", "bucket", "data",
+                  "read the homes' certificates (operators)", prefix="certificates/")
         )  # fmt: skip
     if env.public_archive:
         out.append(
@@ -239,11 +246,15 @@ class Access(Construct):
         self.functions, self.ingest = functions, ingest
         self.rows = rows
         self.members: list[Any] = []
+        keys: set[str] = set()
         for grant in self.rows:
             # Stable ids (no position): adding a grant leaves the others' state untouched.
             who = grant.who.split(":")[-1].replace("@", "-at-")
             short = grant.role.removeprefix("roles/")
             key = f"{grant.kind}-{grant.target}-{who}-{short}".replace(".", "-")
+            if key in keys and grant.prefix:  # the same role again, on another prefix
+                key += "-" + grant.prefix.strip("/").replace("/", "-")
+            keys.add(key)
             member = self._member(grant.who)
             if grant.kind in ("project", "dataset", "table", "bucket", "secret"):
                 resource = self._on_data(grant, key, member)

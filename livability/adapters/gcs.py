@@ -13,11 +13,19 @@ Credentials.
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from livability.ports import BucketError, ObjectNotFoundError, check_key
+from livability.ports import (
+    MAX_SIGNED_URL_LIFETIME,
+    BucketError,
+    ObjectNotFoundError,
+    check_key,
+)
 
 if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
     # Not `from google.cloud import storage`: mypy finds no such attribute on the namespace.
     from google.cloud.storage import Bucket as StorageBucket
     from google.cloud.storage import Client
@@ -39,8 +47,10 @@ class GCSBucket:
         project: str | None = None,
         timeout: float = 60.0,
         retry_deadline: float = 120.0,
+        signer: Credentials | None = None,
     ) -> None:
-        """`timeout` bounds each HTTP request, `retry_deadline` all retries of one call."""
+        """`timeout` bounds each HTTP request, `retry_deadline` all retries of one call;
+        `signer` signs URLs (default: the client's own credentials)."""
         self.bucket = bucket
         self.prefix = check_key(prefix.strip("/")) if prefix.strip("/") else ""
         self.url = f"gs://{bucket}/{self.prefix}" if self.prefix else f"gs://{bucket}"
@@ -51,6 +61,7 @@ class GCSBucket:
         self._client = client
         self._owns_client = client is None
         self._lock = threading.Lock()
+        self._signer = signer
 
     def __repr__(self) -> str:
         where = f", emulator={self._emulator!r}" if self._emulator else ""
@@ -96,6 +107,41 @@ class GCSBucket:
         except _errors() as err:
             raise BucketError(f"cannot list {self.url} under {prefix!r}: {_describe(err)}") from err
         return sorted(str(name).removeprefix(base) for name in names)
+
+    # The SignedBucket port.
+
+    def signed_url(self, key: str, expires: timedelta) -> str:
+        if not timedelta(0) < expires <= MAX_SIGNED_URL_LIFETIME:
+            raise ValueError(
+                f"expires: {expires} is not within 0..{MAX_SIGNED_URL_LIFETIME} (V4 signing)"
+            )
+        from google.api_core.exceptions import NotFound
+
+        name = self._name(key)
+        uri = f"gs://{self.bucket}/{name}"
+        blob = self._bucket().blob(name)
+        try:
+            blob.reload(timeout=self._timeout, retry=self._retry())  # it must exist
+        except NotFound:
+            raise ObjectNotFoundError(f"no object {key} in {self.url}") from None
+        except _errors() as err:
+            raise BucketError(f"cannot read {uri}: {_describe(err)}") from err
+        endpoint = {"api_access_endpoint": _endpoint(self._emulator)} if self._emulator else {}
+        try:
+            url = blob.generate_signed_url(
+                version="v4",
+                expiration=expires,
+                method="GET",
+                credentials=self._signer,
+                **endpoint,
+            )
+        except AttributeError as err:  # google-auth's word for credentials without a key
+            raise BucketError(
+                f"cannot sign a URL for {uri}: these credentials cannot sign ({err}); use a "
+                "service account's, e.g. `gcloud auth application-default login "
+                "--impersonate-service-account=SA`"
+            ) from err
+        return str(url)
 
     # Not part of the port: release the client's HTTP connections.
 

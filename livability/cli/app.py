@@ -15,6 +15,7 @@ from rich.console import Console
 
 from livability.cli import (
     archive,
+    certificate,
     dead_letter,
     demo,
     edge,
@@ -39,6 +40,7 @@ COMMANDS = (
     load_archive,
     serve,
     archive,
+    certificate,
     dead_letter,
     edge,
     export,

@@ -6,6 +6,8 @@ import argparse
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from rich.console import Console
 from rich.table import Table as RichTable
@@ -81,6 +83,11 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
             f"Fleet at {result.fleet.now:%Y-%m-%d %H:%M} UTC (`livability fleet --at`): "
             f"{result.fleet.summary()}",
         )
+    if result.certificates:
+        index = result.certificates
+        if index.startswith("file://"):  # the embedded bucket: a path to open
+            index = url2pathname(urlparse(index).path)
+        lines += (f"Certificates of the last week (open in a browser): {index}",)
     for text in lines:
         out.print(safe(text), soft_wrap=True)
     return 0

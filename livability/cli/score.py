@@ -1,4 +1,5 @@
-"""`livability score --week D [--json]`: score a week in the warehouse and publish the vectors."""
+"""`livability score --week D [--json]`: score a week in the warehouse and publish the vectors
+and the homes' certificates (`certificates/<week>/` in the bucket), as the weekly job does."""
 
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ def score_table(vectors: list[dict[str, Any]], title: str) -> RichTable:
 
 
 def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
+    from livability.certificate import publish as certificates
     from schemas import registry
     from schemas.validation import to_json, validate_row
     from scoring import job
@@ -59,10 +61,14 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
 
     week = week_in_contract(args.week)
     warehouse = settings.open_warehouse()
+    bucket = settings.open_bucket()
     try:
-        published = job.run(warehouse, settings.open_bucket(), week, datetime.now(UTC))
+        published = job.run(warehouse, bucket, week, datetime.now(UTC))
+        # As the weekly function does.
+        index = certificates.publish_week(warehouse, bucket, week, published.vectors)
     finally:
         warehouse.close()
+        bucket.close()
     vectors = published.vectors.to_dicts()
     if args.json:
         # As published to the bucket and the table: validated, with their row ids.
@@ -73,5 +79,5 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
         err.print(f"No readings in the 7 days from {week}: nothing to score.")
         return 0
     out.print(score_table(vectors, f"Livability scores, week of {week} (model {MODEL_VERSION})"))
-    out.print(f"Published to {published.object_uri}")
+    out.print(f"Published to {published.object_uri}; certificates: {index}")
     return 0

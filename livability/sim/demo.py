@@ -35,6 +35,7 @@ from edge.messages import Message, hourly
 from edge.outbox import Outbox
 from edge.sinks import HttpSink
 from livability import weeks
+from livability.certificate import publish as certificates
 from livability.fleet.check import FleetReport
 from livability.fleet.check import check as fleet_check
 from livability.net import NotListeningError, free_port, wait_listening
@@ -76,6 +77,7 @@ class DemoResult:
     weeks: list[date]
     vectors: pl.DataFrame  # every scored week, all homes
     fleet: FleetReport | None = None  # the fleet's health at the end of the period
+    certificates: str | None = None  # the last week's portfolio page (its URI in the bucket)
 
 
 def default_start(today: date) -> date:
@@ -179,9 +181,13 @@ def run(
     bucket = settings.open_bucket()
     scored = [start + timedelta(days=7 * w) for w in range(weeks)]
     now = datetime.now(UTC)
-    vectors = pl.concat([job.run(warehouse, bucket, week, now).vectors for week in scored])
+    published = [job.run(warehouse, bucket, week, now).vectors for week in scored]
+    # Oldest week first, so each week's certificates show the weeks before as their trend.
+    index = None
+    for week, week_vectors in zip(scored, published, strict=True):
+        index = certificates.publish_week(warehouse, bucket, week, week_vectors) or index
     fleet = fleet_check(warehouse, end_at, max_rows=0)
-    return DemoResult(population, progress.done, scored, vectors, fleet)
+    return DemoResult(population, progress.done, scored, pl.concat(published), fleet, index)
 
 
 def _until(rows: list[dict[str, Any]], end: datetime) -> list[dict[str, Any]]:

@@ -172,7 +172,12 @@ def test_demo_runs_the_whole_job_and_prints_the_score_table(tmp_path: Path) -> N
     for archetype in ("insulated heated flat", "cold damp house"):
         assert archetype in result.stdout
     settings = Settings(home=tmp_path)
-    assert settings.open_bucket().list() == ["scores/2025-01-06/scores.ndjson"]
+    pages = [f"certificates/2025-01-06/{name}.html" for name in ("1", "2", "3", "4", "index")]
+    assert settings.open_bucket().list() == [*pages, "scores/2025-01-06/scores.ndjson"]
+    index = tmp_path / "bucket" / "certificates" / "2025-01-06" / "index.html"
+    assert f"Certificates of the last week (open in a browser): {index}" in " ".join(
+        result.stdout.split()
+    )
     vectors = [
         json.loads(line)
         for line in settings.open_bucket().get("scores/2025-01-06/scores.ndjson").splitlines()

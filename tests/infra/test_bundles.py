@@ -84,6 +84,16 @@ def test_bundle_holds_only_its_code(spec: FunctionSpec, built: dict[str, bundles
     )
 
 
+def test_weekly_scoring_ships_the_certificates_and_only_it(
+    built: dict[str, bundles.Bundle],
+) -> None:
+    templates = {f"livability/certificate/templates/{n}" for n in
+                 ("home.html.j2", "index.html.j2", "style.css.j2")}  # fmt: skip
+    for key, bundle in built.items():
+        assert (templates <= set(bundle.files)) == (key == "weekly_score"), key
+    assert "jinja2==3.1.6" in built["weekly_score"].requirements
+
+
 def _imported_roots(source: bytes) -> set[str]:
     roots = set()
     for node in ast.walk(ast.parse(source)):

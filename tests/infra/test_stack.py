@@ -435,11 +435,42 @@ def test_archive_readers_get_object_viewer_on_the_archive_only(synth: Synth) -> 
 
 def test_prefix_conditions_narrow_the_data_bucket(synth: Synth) -> None:
     data = synth.env.bucket_name("data")
-    for account, prefix in (("weather", "state/weather/"), ("scoring", "scores/")):
+    for account, prefixes in (
+        ("weather", ["state/weather/"]),
+        ("scoring", ["scores/", "certificates/"]),
+    ):
         sa = synth.ref("google_service_account", account_id=f"{synth.env.name_prefix}-{account}")
-        grant = synth.one("google_storage_bucket_iam_member", member=f"serviceAccount:{sa}.email}}")
-        assert grant["role"] == "roles/storage.objectUser"
-        assert f'"projects/_/buckets/{data}/objects/{prefix}"' in grant["condition"]["expression"]
+        grants = [
+            g
+            for g in synth.resources("google_storage_bucket_iam_member").values()
+            if g["member"] == f"serviceAccount:{sa}.email}}"
+        ]
+        assert [g["role"] for g in grants] == ["roles/storage.objectUser"] * len(prefixes)
+        found = sorted(
+            prefix
+            for prefix in prefixes
+            for g in grants
+            if f'"projects/_/buckets/{data}/objects/{prefix}"' in g["condition"]["expression"]
+        )
+        assert found == sorted(prefixes), [g["condition"] for g in grants]
+
+
+def test_certificate_readers_see_the_certificates_only(synth: Synth) -> None:
+    data = synth.ref("google_storage_bucket", name=synth.env.bucket_name("data")) + ".name}"
+    assert synth.env.certificate_readers, "the environments name their certificate readers"
+    for member in synth.env.certificate_readers:
+        grants = [
+            g
+            for g in synth.resources("google_storage_bucket_iam_member").values()
+            if g["member"] == member
+        ]
+        assert [(g["bucket"], g["role"]) for g in grants] == [(data, "roles/storage.objectViewer")]
+        expression = grants[0]["condition"]["expression"]
+        name = synth.env.bucket_name("data")
+        assert f'resource.name.startsWith("projects/_/buckets/{name}/objects/certificates/")' in (
+            expression
+        )
+        assert "scores/" not in expression
 
 
 # --- identities and IAM ---
