@@ -172,7 +172,10 @@ def test_demo_runs_the_whole_job_and_prints_the_score_table(tmp_path: Path) -> N
     for archetype in ("insulated heated flat", "cold damp house"):
         assert archetype in result.stdout
     settings = Settings(home=tmp_path)
-    pages = [f"certificates/2025-01-06/{name}.html" for name in ("1", "2", "3", "4", "index")]
+    pages = [
+        f"certificates/2025-01-06/{name}.html"
+        for name in ("900001", "900002", "900003", "900004", "index")
+    ]
     assert settings.open_bucket().list() == [*pages, "scores/2025-01-06/scores.ndjson"]
     index = tmp_path / "bucket" / "certificates" / "2025-01-06" / "index.html"
     assert f"Certificates of the last week (open in a browser): {index}" in " ".join(
@@ -190,7 +193,7 @@ def test_demo_runs_the_whole_job_and_prints_the_score_table(tmp_path: Path) -> N
         "Simulating 4 homes for 1 weeks from 2025-01-06 (seed 7).",
         f"Warehouse: duckdb://{tmp_path}/warehouse.duckdb",
     ]
-    closing = result.stdout.rstrip().splitlines()[-4:]
+    closing = result.stdout.rstrip().splitlines()[-5:]
     assert closing[0].endswith(" s.")
     # The last home's gateway is silent for the last 20 h; the first sensor's battery dies.
     assert closing[1:] == [
@@ -198,6 +201,7 @@ def test_demo_runs_the_whole_job_and_prints_the_score_table(tmp_path: Path) -> N
         f"Table: sensor_data.livability_scores in duckdb://{tmp_path}/warehouse.duckdb",
         "Fleet at 2025-01-13 00:00 UTC (`livability fleet --at`): 4 home(s); silent gateways "
         "(> 3 h): 1; sensors below 20 % battery: 1; dead letters: 0",
+        f"Certificates of the last week (open in a browser): {index}",
     ]
     fleet = run("fleet", "--at", "2025-01-13T00:00", "--json", home=tmp_path)
     assert fleet.returncode == 0, fleet.stderr
