@@ -15,6 +15,7 @@ See `docs/scoring.md` for what the numbers mean and where each threshold comes f
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -22,7 +23,7 @@ import polars as pl
 from livability.ports import ParamValue, Warehouse
 from livability.weeks import WEEK
 from schemas import registry
-from scoring import dialects, hazards, interval, sql, vector, zones
+from scoring import dialects, hazards, interval, selects, sql, vector, zones
 from scoring import thresholds as th
 
 MODEL_VERSION: str = "3.0.0"
@@ -77,11 +78,25 @@ def week_params(week_start: date, plan: zones.ZonePlan | None = None) -> dict[st
     }
 
 
-def zone_plan(warehouse: Warehouse, week_start: date) -> zones.ZonePlan:
-    """The week's time-zone classes, from its distinct home locations."""
-    query = sql.locations_query(warehouse.dataset, sql.dialect_of(warehouse))
-    utc_week = {k: v for k, v in week_params(week_start).items() if k in _UTC_WEEK}
-    rows = warehouse.query(query, utc_week).to_pylist()
+def zone_plan(
+    warehouse: Warehouse,
+    week_start: date,
+    source: selects.Source = "raw",
+    home_id: int | None = None,
+) -> zones.ZonePlan:
+    """The week's time-zone classes, from its distinct home locations (`home_id`: that home's
+    only; the week's when it has none, as an unlocated home takes the zone of most homes)."""
+    query = sql.locations_query(
+        warehouse.dataset, sql.dialect_of(warehouse), source, one_home=home_id is not None
+    )
+    utc_week: dict[str, ParamValue] = {
+        k: v for k, v in week_params(week_start).items() if k in _UTC_WEEK
+    }
+    if home_id is not None:
+        utc_week["home_id"] = home_id
+    rows = warehouse.query(query, _used(query, utc_week)).to_pylist()
+    if home_id is not None and not rows:
+        return zone_plan(warehouse, week_start, source)
     return zones.plan(
         week_start,
         [
@@ -91,6 +106,11 @@ def zone_plan(warehouse: Warehouse, week_start: date) -> zones.ZonePlan:
     )
 
 
+def _used(query: str, params: dict[str, ParamValue]) -> dict[str, ParamValue]:
+    """The parameters `query` names (DuckDB refuses any other; each source names its own)."""
+    return {k: v for k, v in params.items() if re.search(rf"[@$]{k}\b", query)}
+
+
 def _tables(plan: zones.ZonePlan) -> dict[str, str]:
     return {
         dialects.ZONE_CLASSES: zones.class_rows(plan),
@@ -98,43 +118,70 @@ def _tables(plan: zones.ZonePlan) -> dict[str, str]:
     }
 
 
-def daily_aggregates(
-    warehouse: Warehouse, week_start: date, plan: zones.ZonePlan | None = None
-) -> tuple[pl.DataFrame, zones.ZonePlan]:
-    """Per sensor and local day of the week: the warehouse's sums, and the zone plan."""
-    plan = plan or zone_plan(warehouse, week_start)
-    one_class = len(plan.classes) == 1
-    query = dialects.fill(
-        sql.render(sql.dialect_of(warehouse), warehouse.dataset, one_class=one_class),
-        _tables(plan),
-    )
-    frame = pl.from_arrow(warehouse.query(query, week_params(week_start, plan)))
-    assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
-    return frame, plan
+def readings_source(plan: zones.ZonePlan, wanted: selects.Source) -> selects.Source:
+    """The rollup where it holds the week's local hours, the raw readings elsewhere."""
+    return "rollup" if wanted == "rollup" and plan.whole_hours else "raw"
 
 
-def hourly_series(warehouse: Warehouse, week_start: date, home_id: int) -> pl.DataFrame:
-    """One home's sensor-hours with the limits they were judged against (for the chart)."""
-    plan = zone_plan(warehouse, week_start)
+def _query(
+    warehouse: Warehouse,
+    week_start: date,
+    plan: zones.ZonePlan,
+    source: selects.Source,
+    *,
+    select: str = "daily",
+    home_id: int | None = None,
+) -> pl.DataFrame:
     query = dialects.fill(
         sql.render(
             sql.dialect_of(warehouse),
             warehouse.dataset,
-            "hourly",
-            one_home=True,
+            select,
+            one_home=home_id is not None,
             one_class=len(plan.classes) == 1,
+            source=readings_source(plan, source),
         ),
         _tables(plan),
     )
-    params = {**week_params(week_start, plan), "home_id": home_id}
-    frame = pl.from_arrow(warehouse.query(query, params))
-    assert isinstance(frame, pl.DataFrame)
+    params = week_params(week_start, plan)
+    if home_id is not None:
+        params["home_id"] = home_id
+    frame = pl.from_arrow(warehouse.query(query, _used(query, params)))
+    assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
     return frame
 
 
-def score_week(warehouse: Warehouse, week_start: date) -> pl.DataFrame:
-    """The week's vectors, one per home with readings, sorted by home_id."""
-    daily, plan = daily_aggregates(warehouse, week_start)
+def daily_aggregates(
+    warehouse: Warehouse,
+    week_start: date,
+    plan: zones.ZonePlan | None = None,
+    source: selects.Source = "raw",
+    home_id: int | None = None,
+) -> tuple[pl.DataFrame, zones.ZonePlan]:
+    """Per sensor and local day of the week: the warehouse's sums, and the zone plan.
+    `source`: the raw readings, or the daily rollup (`scoring/rollup.py` must have written
+    the week's days); `home_id`: that home's only."""
+    plan = plan or zone_plan(warehouse, week_start, source, home_id)
+    return _query(warehouse, week_start, plan, source, home_id=home_id), plan
+
+
+def hourly_series(
+    warehouse: Warehouse, week_start: date, home_id: int, source: selects.Source = "raw"
+) -> pl.DataFrame:
+    """One home's sensor-hours with the limits they were judged against (for the chart)."""
+    plan = zone_plan(warehouse, week_start, source, home_id)
+    return _query(warehouse, week_start, plan, source, select="hourly", home_id=home_id)
+
+
+def score_week(
+    warehouse: Warehouse,
+    week_start: date,
+    source: selects.Source = "raw",
+    home_id: int | None = None,
+) -> pl.DataFrame:
+    """The week's vectors, one per home with readings, sorted by home_id (`home_id`: that
+    home's only, the same vector as in the week's)."""
+    daily, plan = daily_aggregates(warehouse, week_start, source=source, home_id=home_id)
     return vectors(daily.lazy(), week_start, plan)
 
 

@@ -43,14 +43,16 @@ def deduplicated(dataset: str, where: str, *, exact_storage: bool) -> str:
     GROUP BY day, timestamp, data.home_id, data.mac, data.temperature, data.humidity"""  # noqa: S608
 
 
-def week_locations(dataset: str, source: Source) -> str:
-    """FROM ... WHERE of the UTC week's located rows, with `wkt`: for the zone plan."""
+def week_locations(dataset: str, source: Source, one_home: bool = False) -> str:
+    """The UTC week's distinct locations, `wkt` (`one_home`: of `@home_id`): for the plan."""
     if source == "rollup":
+        home = "AND home_id = @home_id" if one_home else ""
         return f"""SELECT DISTINCT ST_ASTEXT(location) AS wkt FROM {dataset}.{ROLLUP_TABLE}
-  WHERE hour >= @start AND hour < @utc_end AND location IS NOT NULL"""  # noqa: S608
+  WHERE hour >= @start AND hour < @utc_end AND location IS NOT NULL {home}"""  # noqa: S608
+    home = "AND data.home_id = @home_id" if one_home else ""
     return f"""SELECT DISTINCT ST_ASTEXT(data.location) AS wkt FROM {dataset}.{RAW_TABLE}
   WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @start AND timestamp < @utc_end
-    AND data.location IS NOT NULL"""  # noqa: S608
+    AND data.location IS NOT NULL {home}"""  # noqa: S608
 
 
 def located(dataset: str, source: Source, one_home: bool) -> str:

@@ -52,9 +52,12 @@ SEVERITIES: Final = ("sev_cold", "sev_heat", "sev_night", "sev_damp", "credit")
 
 
 @cache
-def locations_query(dataset: str, dialect: str, source: selects.Source = "raw") -> str:
-    """The week's distinct home locations with their cell keys (for `zones.plan`)."""
-    source_sql = selects.week_locations(checked(dataset), source)
+def locations_query(
+    dataset: str, dialect: str, source: selects.Source = "raw", *, one_home: bool = False
+) -> str:
+    """The week's distinct home locations with their cell keys (for `zones.plan`);
+    `one_home`: those of `@home_id`."""
+    source_sql = selects.week_locations(checked(dataset), source, one_home)
     cells = ", ".join(f"{cell(level)} AS cell{level}" for level in range(CELL_LEVELS))
     text = f"""
 WITH located AS ({source_sql}),
