@@ -8,7 +8,10 @@ and the flags. The PNG draws indoor temperature and humidity over the local week
 comfort band and the hazard limits they were judged by, the outdoor temperature, the surface
 RH at a thermal bridge, the sub-scores, and the grade with its interval. The hourly series
 come from the same warehouse SQL as the score (`scoring.model.hourly_series`); the vector
-from `score_week`.
+from `score_week` for that home alone. Both read that home's rows of the daily rollup (the
+raw readings with `--raw`, or when the rollup has none of the home's week, e.g. before the
+weekly job wrote its days): a query filtered on the home, which BigQuery prunes to its
+clustered blocks.
 """
 
 from __future__ import annotations
@@ -32,19 +35,26 @@ def register(commands: Any) -> None:
         "--week", type=parse_date, required=True, help="first day of the week, YYYY-MM-DD"
     )
     parser.add_argument("--out", type=Path, help="PNG file (default: report-<home>-<week>.png)")
+    parser.add_argument(
+        "--raw", action="store_true", help="read the raw readings, not the daily rollup"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console) -> int:
     from livability.cli.common import CliError, week_in_contract
     from scoring.model import hourly_series, score_week
+    from scoring.selects import Source
 
     week = week_in_contract(args.week)
     target: Path = args.out or Path(f"report-{args.home}-{week.isoformat()}.png")
     warehouse = settings.open_warehouse()
+    source: Source = "raw" if args.raw else "rollup"
     try:
-        hours = hourly_series(warehouse, week, args.home)
-        vectors = score_week(warehouse, week) if hours.height else None
+        hours = hourly_series(warehouse, week, args.home, source)
+        if not hours.height and source == "rollup":  # the week's days not rolled up yet
+            source, hours = "raw", hourly_series(warehouse, week, args.home)
+        vectors = score_week(warehouse, week, source, home_id=args.home) if hours.height else None
     finally:
         warehouse.close()
     if vectors is None:

@@ -1,4 +1,6 @@
-"""`livability score --week D [--json]`: score a week in the warehouse and publish the vectors."""
+"""`livability score --week D [--json] [--refresh | --raw]`: score a week in the warehouse and
+publish the vectors. From the daily rollup (its missing days written first), `--refresh`
+writing the week's days again, or `--raw` from the readings (scoring/job.py)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,15 @@ def register(commands: Any) -> None:
         "--week", type=parse_date, required=True, help="first day of the week, YYYY-MM-DD"
     )
     parser.add_argument("--json", action="store_true", help="print the vectors as a JSON list")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--refresh",
+        action="store_true",
+        help="write the week's days of the daily rollup again first (after late data)",
+    )
+    source.add_argument(
+        "--raw", action="store_true", help="score from the raw readings, not the daily rollup"
+    )
     parser.set_defaults(run=run)
 
 
@@ -60,7 +71,14 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     week = week_in_contract(args.week)
     warehouse = settings.open_warehouse()
     try:
-        published = job.run(warehouse, settings.open_bucket(), week, datetime.now(UTC))
+        published = job.run(
+            warehouse,
+            settings.open_bucket(),
+            week,
+            datetime.now(UTC),
+            "raw" if args.raw else "rollup",
+            refresh=args.refresh,
+        )
     finally:
         warehouse.close()
     vectors = published.vectors.to_dicts()
