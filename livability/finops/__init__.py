@@ -24,6 +24,7 @@ from livability.finops.pricing import Estimate, Line, Method, Usage, price
 from livability.finops.profile import (
     LOCATION_QUERY_COLUMNS,
     PUBLISH_BATCH,
+    READS,
     ROLLUP_DAYS_CHECKED,
     SCORING_COLUMNS,
     SCORING_WEATHER_DAYS,
@@ -64,6 +65,7 @@ __all__ = [
     "MONTH_DAYS",
     "PRICES_FILE",
     "PUBLISH_BATCH",
+    "READS",
     "REFERENCE_MEMORY_GIB",
     "REFERENCE_METHOD",
     "REFERENCE_ROW_COLUMNS",

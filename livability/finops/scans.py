@@ -4,8 +4,9 @@
   the model needs (`SCORING_COLUMNS`), and writes one `sensor_hours` row per sensor and hour
   (scoring/rollup.py); the weekly job checks which of its 9 days exist, plans the zones and
   scores from the rollup's week, and reads 14 days of weather.
-- `raw`: the weekly query reads the needed columns of the week's readings (each column once
-  per query, however often the query names the table) and the weather.
+- `raw`: the zone plan's query reads the week's locations, the weekly query the needed
+  columns of the week's readings (each column once per query, however often the query names
+  the table), and the weather.
 - `views`: main before the rollup (the `_dedup` views, their window adding `row_id` and
   `battery`), for the before/after comparison.
 
@@ -36,6 +37,10 @@ from schemas import registry
 ROLLUP = "sensor_hours"
 _PER_HOME_DAY = ("location", "located_at")
 HOURS_PER_DAY = 24
+# What the zone plan's query reads of the readings (scoring/selects.py `week_locations`), and
+# what the former views' window added to it.
+PLAN_COLUMNS = ("day", "timestamp", "data.location")
+VIEW_WINDOW = ("row_id", "battery", "room")
 
 
 def rollup_row_bytes(sensor: TableSample) -> Decimal:
@@ -83,9 +88,12 @@ def week_scan(
     day_readings = homes * readings_per_day
     weather = max(Decimal(QUERY_TABLE_MIN), weather_day_bytes * SCORING_WEATHER_DAYS)
     if reads != "rollup":
+        # The zone plan's query of the week's locations, then the model's query.
         columns = SCORING_COLUMNS if reads == "raw" else VIEW_COLUMNS
+        plan_columns = PLAN_COLUMNS if reads == "raw" else (*PLAN_COLUMNS, *VIEW_WINDOW)
         week = max(Decimal(QUERY_TABLE_MIN), 7 * day_readings * sensor.columns(columns))
-        return WeekScan(week, Decimal(0), weather, 1)
+        plan = max(Decimal(QUERY_TABLE_MIN), 7 * day_readings * sensor.columns(plan_columns))
+        return WeekScan(week + plan, Decimal(0), weather, 2)
     minimum = Decimal(QUERY_TABLE_MIN)
     daily = max(minimum, day_readings * sensor.columns(SCORING_COLUMNS))
     hours_day = homes * min(readings_per_day, Decimal(HOURS_PER_DAY))
