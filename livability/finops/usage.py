@@ -30,11 +30,12 @@ from livability.finops.profile import (
     Gen2Function,
     Profile,
 )
-from livability.finops.scans import rollup_location_bytes, rollup_row_bytes, week_scan
+from livability.finops.scans import ROLLUP, rollup_location_bytes, rollup_row_bytes, week_scan
 from livability.finops.scenario import Scenario, format_interval
 from livability.finops.sizes import Measurements
 from livability.finops.units import MONTH_DAYS, WEEKS_PER_MONTH, as_decimal
 from livability.weather.locations import LOCATION_DAYS, LOCATIONS_MAX_AGE
+from schemas import registry
 
 
 def _message_bytes(body: Decimal, attributes: int) -> Decimal:
@@ -113,26 +114,19 @@ def _bigquery_storage(s: Scenario, m: Measurements) -> list[Usage]:
             f"days {recent + 1}-{s.retention_days}, untouched for 90 days",
         )
     )
-    # The daily rollup, kept as long as the raw partitions (the same expiry): a row per sensor
-    # and hour, the location once per home and day.
+    # The daily rollup (a row per sensor and hour, the location once per home and day), kept
+    # for its table's `expire_days` (schemas/tables.toml), within the raw partitions' expiry:
+    # written days are never touched again, so none is older than 90 days and long-term.
     hours_day = s.homes * min(s.readings_per_home / MONTH_DAYS, Decimal(24))
     rollup_day = hours_day * rollup_row_bytes(m.sensor) + s.homes * rollup_location_bytes(m.sensor)
+    rollup_days = min(kept, Decimal(registry()[ROLLUP].expire_days or s.retention_days))
     out.append(
         Usage(
             "BigQuery",
             "storage: daily rollup",
             "bigquery.active_storage",
-            rollup_day * recent,
-            f"the last {recent} days, a row per sensor and hour",
-        )
-    )
-    out.append(
-        Usage(
-            "BigQuery",
-            "storage: daily rollup (long-term)",
-            "bigquery.long_term_storage",
-            rollup_day * (kept - recent),
-            f"days {recent + 1}-{s.retention_days}",
+            rollup_day * rollup_days,
+            f"{rollup_days} days, a row per sensor and hour",
         )
     )
     scores_month = s.homes * WEEKS_PER_MONTH * m.score_bytes

@@ -712,9 +712,15 @@ def test_unreadable_manifest_is_rejected(schema_copy: Path) -> None:
             'derived = { home_id = "data.home_id" }',
             'derived = { home_id = "data.mac" }\nderived_by = "hand"',
             "tables.toml [sensor_thermo_beacon]: unknown key(s) ['derived_by'] (known: "
-            "['cluster', 'derived', 'description', 'identity', 'ingest', 'partition', "
-            "'version'], ranges, lengths, values)",
+            "['cluster', 'derived', 'description', 'expire_days', 'identity', 'ingest', "
+            "'partition', 'version'], ranges, lengths, values)",
             id="unknown manifest key",
+        ),
+        pytest.param(
+            "expire_days = 35",
+            "expire_days = 0",
+            "tables.toml [sensor_hours]: expire_days 0 is not a positive integer",
+            id="expire days not positive",
         ),
         pytest.param(
             '"data.description" = 200',
