@@ -25,6 +25,7 @@ from livability.weeks import WEEK
 from schemas import registry
 from scoring import dialects, hazards, interval, selects, sql, vector, zones
 from scoring import thresholds as th
+from scoring.sql_parts import checked
 
 MODEL_VERSION: str = "3.0.0"
 SCORES_TABLE = "livability_scores"
@@ -32,6 +33,9 @@ SCORES_TABLE = "livability_scores"
 # Added by the job that publishes the vectors, not by the model.
 _ADDED_BY_JOB = ("computed_at", "row_id")
 _SLICE_SENSORS = 25_000
+# Rows of the week DuckDB reads per slice of the homes (`slices_for`): about 1 GB of the
+# query's memory at the most either way, measured by `make bench` (benchmarks/scoring.py).
+SLICE_ROWS: dict[str, int] = {"raw": 50_000_000, "rollup": 5_000_000}
 _UTC_WEEK = ("first_day", "last_day", "start", "utc_end")
 
 _POLARS_TYPES: dict[str, pl.DataType] = {
@@ -131,6 +135,7 @@ def _query(
     *,
     select: str = "daily",
     home_id: int | None = None,
+    slices: int = 1,
 ) -> pl.DataFrame:
     query = dialects.fill(
         sql.render(
@@ -140,15 +145,41 @@ def _query(
             one_home=home_id is not None,
             one_class=len(plan.classes) == 1,
             source=readings_source(plan, source),
+            sliced=slices > 1,
         ),
         _tables(plan),
     )
     params = week_params(week_start, plan)
     if home_id is not None:
         params["home_id"] = home_id
-    frame = pl.from_arrow(warehouse.query(query, _used(query, params)))
-    assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
-    return frame
+    frames = []
+    for part in range(slices):  # one query per slice of the homes, in turn
+        sliced = {**params, "slices": slices, "slice": part} if slices > 1 else params
+        frame = pl.from_arrow(warehouse.query(query, _used(query, sliced)))
+        assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
+        frames.append(frame)
+    return pl.concat(frames) if slices > 1 else frames[0]
+
+
+def slices_for(
+    warehouse: Warehouse, week_start: date, plan: zones.ZonePlan, source: selects.Source
+) -> int:
+    """How many slices of the homes DuckDB scores in turn: one per SLICE_ROWS rows of the
+    week it reads, so its memory stays bounded at any number of homes. BigQuery takes the
+    week at once (its slots, not this process, hold the rows)."""
+    if sql.dialect_of(warehouse) != "duckdb":
+        return 1
+    source = readings_source(plan, source)
+    table = selects.ROLLUP_TABLE if source == "rollup" else selects.RAW_TABLE
+    span = (
+        "hour >= @read_start AND hour < @read_end"
+        if source == "rollup"
+        else ("day BETWEEN @read_first_day AND @read_last_day")
+    )
+    query = f"SELECT COUNT(*) AS n FROM {checked(warehouse.dataset)}.{table} WHERE {span}"  # noqa: S608
+    params = week_params(week_start, plan)
+    rows = int(warehouse.query(query, _used(query, params))["n"][0].as_py())
+    return 1 + rows // SLICE_ROWS[source]
 
 
 def daily_aggregates(
@@ -156,13 +187,19 @@ def daily_aggregates(
     week_start: date,
     plan: zones.ZonePlan | None = None,
     source: selects.Source = "raw",
+    *,
     home_id: int | None = None,
+    slices: int | None = None,
 ) -> tuple[pl.DataFrame, zones.ZonePlan]:
     """Per sensor and local day of the week: the warehouse's sums, and the zone plan.
     `source`: the raw readings, or the daily rollup (`scoring/rollup.py` must have written
-    the week's days); `home_id`: that home's only."""
+    the week's days); `home_id`: that home's only; `slices`: how many slices of the homes
+    to query in turn (default: `slices_for`)."""
     plan = plan or zone_plan(warehouse, week_start, source, home_id)
-    return _query(warehouse, week_start, plan, source, home_id=home_id), plan
+    if slices is None:
+        slices = 1 if home_id is not None else slices_for(warehouse, week_start, plan, source)
+    daily = _query(warehouse, week_start, plan, source, home_id=home_id, slices=slices)
+    return daily, plan
 
 
 def hourly_series(

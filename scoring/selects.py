@@ -55,22 +55,30 @@ def week_locations(dataset: str, source: Source, one_home: bool = False) -> str:
     AND data.location IS NOT NULL {home}"""  # noqa: S608
 
 
-def located(dataset: str, source: Source, one_home: bool) -> str:
+def located(dataset: str, source: Source, one_home: bool, sliced: bool = False) -> str:
     """Each home's earliest located reading of the UTC week: `home_id`, `wkt`."""
     if source == "rollup":
-        home = "AND home_id = @home_id" if one_home else ""
+        home = home_filter("home_id", one_home=one_home, sliced=sliced)
         return f"""
   SELECT home_id, ST_ASTEXT(MIN_BY(location, located_at)) AS wkt
   FROM {dataset}.{ROLLUP_TABLE}
   WHERE hour >= @start AND hour < @utc_end AND location IS NOT NULL {home}
   GROUP BY home_id"""  # noqa: S608
-    home = "AND data.home_id = @home_id" if one_home else ""
+    home = home_filter("data.home_id", one_home=one_home, sliced=sliced)
     return f"""
   SELECT data.home_id AS home_id, ST_ASTEXT(MIN_BY(data.location, timestamp)) AS wkt
   FROM {dataset}.{RAW_TABLE}
   WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @start AND timestamp < @utc_end
     AND data.location IS NOT NULL {home}
   GROUP BY data.home_id"""  # noqa: S608
+
+
+def home_filter(column: str, *, one_home: bool, sliced: bool = False) -> str:
+    """`AND ...` keeping one home (`@home_id`) or one slice of the homes (`@slice` of
+    `@slices`, by home id: DuckDB's bounded memory), or nothing."""
+    if one_home:
+        return f"AND {column} = @home_id"
+    return f"AND MOD({column}, @slices) = @slice" if sliced else ""
 
 
 def _zone_join(alias: str, one_class: bool) -> str:
@@ -83,12 +91,18 @@ def _zone_join(alias: str, one_class: bool) -> str:
 
 
 def sensor_hours(
-    dataset: str, source: Source, *, one_home: bool, one_class: bool, exact_storage: bool
+    dataset: str,
+    source: Source,
+    *,
+    one_home: bool,
+    one_class: bool,
+    exact_storage: bool,
+    sliced: bool = False,
 ) -> str:
     """The CTE bodies `readings` (raw only) and `sensor_hours`, as `name AS (...)` text."""
 
     def home(column: str) -> str:
-        return f"AND {column} = @home_id" if one_home else ""
+        return home_filter(column, one_home=one_home, sliced=sliced)
 
     if source == "rollup":
         return f"""

@@ -245,8 +245,10 @@ def hourly_ctes(
     one_class: bool = False,
     source: selects.Source = "raw",
     exact_storage: bool = False,
+    sliced: bool = False,
 ) -> str:
-    """The CTEs down to `hours`, GoogleSQL; `one_home` adds `home_id = @home_id`;
+    """The CTEs down to `hours`, GoogleSQL; `one_home` adds `home_id = @home_id`, `sliced`
+    `MOD(home_id, @slices) = @slice`;
     `one_class`: every home of the week is in one time-zone class (the usual deployment), so
     the readings need no join with their homes to find their local hour. `source`: the raw
     readings or the daily rollup (`scoring/selects.py`); `exact_storage`: the warehouse stores
@@ -266,10 +268,15 @@ def hourly_ctes(
         f"({th.MOISTURE_EXCESS_ZERO_AT_C} - t_out) / {th.MOISTURE_EXCESS_ZERO_AT_C}", 0, 1
     )
     hours = selects.sensor_hours(
-        dataset, source, one_home=one_home, one_class=one_class, exact_storage=exact_storage
+        dataset,
+        source,
+        one_home=one_home,
+        one_class=one_class,
+        exact_storage=exact_storage,
+        sliced=sliced,
     )
     return f"""
-WITH{_zone_ctes(selects.located(dataset, source, one_home))}{hours}
+WITH{_zone_ctes(selects.located(dataset, source, one_home, sliced))}{hours}
 -- Each sensor-hour's local day and hour by arithmetic on its class's row, not a join with
 -- `class_local`: a join with that small derived table makes DuckDB misjudge the sizes and
 -- build its hash table on the sensor-hours, so that everything after it ran on one thread.
@@ -388,6 +395,7 @@ def render(
     one_home: bool = False,
     one_class: bool = False,
     source: selects.Source = "raw",
+    sliced: bool = False,
 ) -> str:
     """The main query for `dialect` (its zone tables still placeholders: `dialects.fill`)."""
     final = {"daily": daily_select, "hourly": hourly_select}[select]()
@@ -397,6 +405,7 @@ def render(
         one_class=one_class,
         source=source,
         exact_storage=dialect == "duckdb",
+        sliced=sliced,
     )
     return dialects.transpile(ctes + final, dialect)
 

@@ -26,7 +26,15 @@ from livability.ports import Warehouse
 from schemas import ROW_ID, registry
 from schemas.validation import to_json, validate_row
 from scoring import rollup
-from scoring.model import hourly_series, readings_source, score_week, zone_plan
+from scoring.model import (
+    daily_aggregates,
+    hourly_series,
+    readings_source,
+    score_week,
+    slices_for,
+    vectors,
+    zone_plan,
+)
 from tests.scoring import hand_built
 from tests.scoring.hand_built import local_readings
 from tests.scoring.weeks import WEEK, Reading, sensor_row, steady, weather
@@ -244,3 +252,26 @@ def test_a_day_that_has_not_closed_is_not_written(tmp_path: Path) -> None:
             rollup.write_days(warehouse, [date(2020, 1, 1)] * 401, today=today)
     finally:
         warehouse.close()
+
+
+def test_homes_scored_in_slices_give_the_same_vectors(warehouse: Warehouse) -> None:
+    """DuckDB's bounded memory: the homes in slices by id, one query each, the same vectors
+    as in one query, from the rollup and from the raw readings."""
+    sensor, outdoor = _week()
+    _load(warehouse, sensor, outdoor)
+    rollup.write_days(warehouse, DAYS[:-1])
+    for source in ("rollup", "raw"):
+        whole, plan = daily_aggregates(warehouse, WEEK, source=source, slices=1)  # type: ignore[arg-type]
+        sliced, _ = daily_aggregates(warehouse, WEEK, plan, source, slices=2)  # type: ignore[arg-type]
+        keys = ["home_id", "mac", "d"]
+        assert sorted(sliced["home_id"].unique().to_list()) == [1, 2, 3]
+        # The spacings are a list in no order (ARRAY_AGG): compared sorted.
+        spaced = [
+            f.sort(keys).with_columns(pl.col("spacings").list.sort()) for f in (sliced, whole)
+        ]
+        polars.testing.assert_frame_equal(*spaced)
+        polars.testing.assert_frame_equal(
+            vectors(sliced.lazy(), WEEK, plan), vectors(whole.lazy(), WEEK, plan)
+        )
+    # One slice per SLICE_ROWS rows of the week read: these few hundred rows are one.
+    assert slices_for(warehouse, WEEK, plan, "rollup") == 1
