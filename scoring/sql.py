@@ -4,10 +4,12 @@
 (`scoring/zones.py`). What the main query does, in order (each a CTE below):
 1. `located`: each home's earliest located reading of the UTC week, parsed once per
    distinct location; its time-zone class from the cells of `zone_cells`.
-2. `readings`: the rows of each home's own local week (the `_dedup` view, only the columns
-   the model needs; `day BETWEEN` prunes partitions), with their local hour index `k`.
+2. `readings` (raw source only): the rows of each home's own local week (the table, only
+   the columns the model needs, copies grouped away; `day BETWEEN` prunes partitions), with
+   their local hour index `k`.
 3. `sensor_hours`: one row per sensor and local hour: the readings' count, mean
-   temperature and RH, first and last instant, room type. The only pass over the readings.
+   temperature and RH, first and last instant, room type. The only pass over the readings,
+   or the daily rollup's rows of the week (`scoring/selects.py`).
 4. The nearest weather point within 50 km; per weather point and time-zone class and hour:
    outdoor temperature and vapour density (gaps filled from the day's, then the week's
    mean), their exponentially weighted running mean (the surface's outdoor temperature)
