@@ -1,24 +1,32 @@
-"""Model 3 in the warehouse vs model 2 (the named baseline) on the same rows in the same run.
+"""Scoring at warehouse scale: the daily rollup, the raw readings and main's former model 3
+against a plain scan of the same rows, in the same run.
 
 SUITE: scoring — 1k, 10k and 100k simulated homes x 1 week at one reading per 5 minutes.
 
-The baseline is model 2 as main last held it: `benchmarks/model2_baseline.py` loads its
-`scoring/` modules from commit `MODEL_2_COMMIT` with `git show`. Model 3 must not be slower
-than model 2 by more than 20 %: the table's "3 / 2" column. A plain scan is also timed.
+The named baseline is a plain scan: `SELECT home_id, count(*), avg(temperature), avg(humidity)
+... GROUP BY home_id` over the same week's rows (and over one day, for the rollup's day). Timed
+beside it, each in its own subprocess on the same DuckDB file:
+- "before": model 3 as main held it before the rollup (`benchmarks/main_baseline.py` loads its
+  `scoring/` from `BEFORE_COMMIT` with `git show`), reading the raw rows;
+- "raw": today's model straight from the raw rows (`livability score --raw`);
+- "rollup": today's model from the daily rollup (`sensor_hours`, written for the week's days
+  before the cases run), what the weekly job does;
+- "rollup day": writing one day of the rollup (`scoring/rollup.py`: DELETE + INSERT), against
+  the plain scan of that day.
+Goals: rollup / scan <= 1 at each size; rollup day / scan day <= 3; peak memory at 100k
+<= 2 GB. `LIVABILITY_BENCH_MODEL2=1` adds model 2 (`benchmarks/model2_baseline.py`).
 
 The rows are generated inside DuckDB with SQL (no Python rows) into a DuckDB file in a temp
-folder, with the contract's columns and `_dedup` views (no primary-key index: building one
-over 200M keys is a load cost, not a scoring one). Each case runs in its own subprocess with
-DuckDB at 2 threads and a 3 GB memory limit; wall time and peak memory (VmHWM) are read
-there. The baseline, measured in the same run on the same file: `SELECT home_id, count(*),
-avg(temperature), avg(humidity) ... GROUP BY home_id` over the same week's rows.
-`LIVABILITY_BENCH_HOMES=1000,10000` picks the sizes (default: all three). Every home is in
-Great Britain (one time-zone class, as a deployment in one country); `LIVABILITY_BENCH_ZONES=2`
-puts a quarter of them in France (two classes: the readings join their homes' classes).
-The machine is shared, so scan and model run alternately three times up to 10k homes and the
-fastest of each is reported (`LIVABILITY_BENCH_REPEAT=N` to change; 100k runs once); "of which
-SQL" is the warehouse query's part of the model's time, the rest is polars. Also prints the
-bytes a BigQuery run would scan per week for 1M homes.
+folder, with the contract's columns (no primary-key index: building one over 200M keys is a
+load cost, not a scoring one; DuckDB's key is why the raw path needs no de-duplication). Each
+case runs in its own subprocess with DuckDB at 2 threads and a 3 GB memory limit; wall time and
+peak memory (VmHWM) are read there. `LIVABILITY_BENCH_HOMES=1000,10000` picks the sizes
+(default: all three). Every home is in Great Britain (one time-zone class);
+`LIVABILITY_BENCH_ZONES=2` puts a quarter of them in France. The machine is shared, so the
+cases run alternately three times up to 10k homes and the fastest of each is reported
+(`LIVABILITY_BENCH_REPEAT=N` to change; 100k runs once). Then the BigQuery bytes per week at
+1M homes, from the contract's sizes and rows our code makes (`livability/finops/scans.py`, as
+`livability finops` prices them).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +83,7 @@ FROM range({sites}) AS r(w), range(2 * 7 * 144) AS s(i),
   LATERAL (SELECT TIMESTAMP '{week}' - INTERVAL 7 DAY + to_microseconds(i * 600000000) AS ts);
 CREATE VIEW sensor_data.sensor_thermo_beacon_dedup AS
   SELECT * FROM sensor_data.sensor_thermo_beacon;
+{rollup_ddl};
 CREATE VIEW sensor_data.weather_data_dedup AS SELECT * FROM sensor_data.weather_data;
 """
 
@@ -86,6 +95,15 @@ WHERE day BETWEEN $first_day AND $last_day AND "timestamp" >= $start AND "timest
 GROUP BY data.home_id
 """
 SCAN_PARAMS = ("first_day", "last_day", "start", "utc_end")
+SCAN_DAY = """
+SELECT data.home_id AS home_id, count(*) AS n, avg(data.temperature) AS t,
+       avg(data.humidity) AS rh
+FROM sensor_data.sensor_thermo_beacon WHERE day = $day GROUP BY data.home_id
+"""
+DAY = WEEK + timedelta(days=2)  # the rollup's day timed: a Wednesday
+# The days the week's local hours touch (scoring/job.py `roll_up`).
+ROLLUP_DAYS = [WEEK + timedelta(days=i) for i in range(-1, 8)]
+CASES = ("scan", "scan_day", "rollup_day", "before", "raw", "rollup")
 
 
 class _Warehouse:
@@ -116,31 +134,48 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _model(con: Any, kind: str) -> tuple[int, float]:
+    """One model case: (homes scored, seconds in the warehouse)."""
+    from benchmarks import main_baseline, model2_baseline
+    from scoring import model
+
+    began = time.perf_counter()
+    if kind in ("raw", "rollup"):
+        # score_week, in its two steps: the warehouse's SQL (with the zone plan's query),
+        # then polars per home.
+        daily, plan = model.daily_aggregates(_Warehouse(con), WEEK, source=kind)  # type: ignore[arg-type]
+        in_warehouse = time.perf_counter() - began
+        return model.vectors(daily.lazy(), WEEK, plan).height, in_warehouse
+    if kind == "before":
+        former = main_baseline.load()
+        daily, plan = former.daily_aggregates(_Warehouse(con), WEEK)
+        in_warehouse = time.perf_counter() - began
+        return former.vectors(daily.lazy(), WEEK, plan).height, in_warehouse
+    baseline = model2_baseline.load()
+    frame = baseline.daily_aggregates(_Warehouse(con), WEEK)
+    in_warehouse = time.perf_counter() - began
+    return baseline.vectors(frame.lazy(), WEEK).height, in_warehouse
+
+
 def _case(path: str, kind: str) -> None:
     """Runs in a subprocess: one case, prints JSON."""
     import duckdb
 
-    from benchmarks import model2_baseline
-    from scoring import model
+    from scoring import model, rollup
 
-    con = duckdb.connect(path, read_only=True)
+    con = duckdb.connect(path, read_only=kind != "rollup_day")
     con.execute(f"SET threads = {THREADS}; SET memory_limit = '{MEMORY_LIMIT}'")
     began = time.perf_counter()
     in_warehouse = 0.0
     if kind == "scan":
         params = {k: v for k, v in model.week_params(WEEK).items() if k in SCAN_PARAMS}
         rows = _Warehouse(con).query(SCAN, params).num_rows
-    elif kind == "model3":
-        # score_week, in its two steps: the warehouse's SQL (with the zone plan's query),
-        # then polars per home.
-        daily, plan = model.daily_aggregates(_Warehouse(con), WEEK)
-        in_warehouse = time.perf_counter() - began
-        rows = model.vectors(daily.lazy(), WEEK, plan).height
+    elif kind == "scan_day":
+        rows = _Warehouse(con).query(SCAN_DAY, {"day": DAY}).num_rows
+    elif kind == "rollup_day":
+        rows = rollup.write_days(_Warehouse(con), [DAY])
     else:
-        baseline = model2_baseline.load()
-        frame = baseline.daily_aggregates(_Warehouse(con), WEEK)
-        in_warehouse = time.perf_counter() - began
-        rows = baseline.vectors(frame.lazy(), WEEK).height
+        rows, in_warehouse = _model(con, kind)
     seconds = time.perf_counter() - began
     print(
         json.dumps(
@@ -154,8 +189,10 @@ def _run(path: Path, kind: str) -> dict[str, Any]:
         [sys.executable, "-m", "benchmarks.scoring", "--case", str(path), kind],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if out.returncode:
+        raise SystemExit(f"benchmark case {kind} failed:\n{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -165,10 +202,14 @@ def _repeats(homes: int) -> int:
     return int(os.environ.get("LIVABILITY_BENCH_REPEAT", default))
 
 
+def _cases() -> tuple[str, ...]:
+    return (*CASES, "model2") if os.environ.get("LIVABILITY_BENCH_MODEL2") == "1" else CASES
+
+
 def _best_of(path: Path, repeats: int) -> dict[str, dict[str, Any]]:
-    """Scan, model 2 and model 3 in turn, `repeats` times each (the machine is shared): the
-    fastest run of each, and the highest peak memory of any run."""
-    runs: dict[str, list[dict[str, Any]]] = {"scan": [], "model2": [], "model3": []}
+    """Every case in turn, `repeats` times each (the machine is shared): the fastest run of
+    each, and the highest peak memory of any run."""
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _cases()}
     for _ in range(repeats):
         for kind, results in runs.items():
             results.append(_run(path, kind))
@@ -189,8 +230,13 @@ def _generate(path: Path, homes: int, zones: int = 1) -> float:
     con = duckdb.connect(str(path))
     con.execute(f"SET threads = {THREADS}; SET memory_limit = '{MEMORY_LIMIT}'")
     abroad = zones == 2
+    from livability.adapters.duckdb_schema import duckdb_ddl
+    from schemas import registry
+    from scoring import rollup
+
     con.execute(
         GENERATE.format(
+            rollup_ddl=duckdb_ddl(registry()[rollup.TABLE], "sensor_data"),
             homes=homes,
             readings=READINGS_PER_WEEK,
             sites=SITES,
@@ -199,22 +245,69 @@ def _generate(path: Path, homes: int, zones: int = 1) -> float:
             abroad_site="CAST(w % 4 = 0 AS INT)" if abroad else "0",
         )
     )
+    rollup.write_days(_Warehouse(con), ROLLUP_DAYS)
     con.close()
     return time.perf_counter() - began
 
 
-def bigquery_bytes(homes: int = 1_000_000) -> dict[str, float]:
-    """Bytes a week's scoring query bills on BigQuery (its logical sizes: 8 bytes per
-    INT64/FLOAT64/DATE/TIMESTAMP, 2 + length per STRING, 16 + 24 per point GEOGRAPHY)."""
-    readings = homes * READINGS_PER_WEEK
-    needed = 8 * 6 + 40  # day, timestamp, mac, home_id, temperature, humidity, location
-    row_id = 2 + 64
-    all_columns = needed + 8 + 8 + row_id  # + top-level home_id, battery
+def bigquery_bytes(homes: int = 1_000_000, minutes: int = 10) -> dict[str, float]:
+    """GB a week of scoring reads on BigQuery at `homes` homes, one reading every `minutes`,
+    and one home's report: logical sizes of the contract's columns as rows our code makes
+    measure them (`livability finops`'s measurements: the row id is 32 hex characters)."""
+    from decimal import Decimal
+
+    from livability import finops
+    from livability.cli.finops import measurements
+
+    m = measurements()
+    per_day = Decimal(24 * 60 // minutes)
+    week_rows = 7 * homes * per_day
+    weather_day = Decimal(100 * 144) * m.weather.logical_bytes  # finops: 100 points, 10 min
+    needed = week_rows * m.sensor.columns(finops.SCORING_COLUMNS)
+    table = week_rows * m.sensor.logical_bytes
+    scans = {r: finops.week_scan(homes, per_day, m.sensor, weather_day, r) for r in finops.READS}
+    rollup = scans["rollup"]
+    # main's report: one home's hourly series (its plan, then the week through the views: the
+    # home filter was above the window) and the vectors of every home (plan and model again).
+    before_report = 2 * scans["views"].total
+    report = finops.one_home_report(m.sensor, weather_day)
+    gb = Decimal(10) ** 9
     return {
-        "needed columns, no de-duplication": readings * needed,
-        "needed columns + row_id (a view keyed on row_id only)": readings * (needed + row_id),
-        "every column (the current _dedup view hashes TO_JSON_STRING(t))": readings * all_columns,
+        "a week's table, every column": float(table / gb),
+        "the needed columns, each reading once": float(needed / gb),
+        "before: through the _dedup views (plan + model)": float(scans["views"].total / gb),
+        "--raw: the raw table (plan + model), weather": float(scans["raw"].total / gb),
+        "rollup: 7 days written": float(rollup.readings / gb),
+        "rollup: the weekly job's reads of it": float(rollup.rollup / gb),
+        "rollup + scoring (incl. weather)": float(rollup.total / gb),
+        "rollup + scoring / needed columns once (goal <= 1.05)": float(rollup.total / needed),
+        "before / needed columns once": float(scans["views"].total / needed),
+        "one home's report before, % of the week's table": float(100 * before_report / table),
+        "one home's report now, % of the week's table (goal <= 1)": float(100 * report / table),
     }
+
+
+def _row(best: dict[str, dict[str, Any]], homes: int) -> list[str]:
+    scan, day = best["scan"]["seconds"], best["scan_day"]["seconds"]
+
+    def timed(kind: str) -> str:
+        case = best[kind]
+        return f"{case['seconds']:.2f} ({case['seconds'] / scan:.1f}x)"
+
+    return [
+        f"{homes:,}",
+        f"{homes * READINGS_PER_WEEK:,}",
+        f"{scan:.2f}",
+        timed("before"),
+        timed("raw"),
+        timed("rollup"),
+        f"{best['rollup_day']['seconds']:.2f} / {day:.2f} "
+        f"({best['rollup_day']['seconds'] / day:.1f}x)",
+        f"{best['before']['peak_mb']:,.0f}",
+        f"{best['raw']['peak_mb']:,.0f}",
+        f"{best['rollup']['peak_mb']:,.0f}",
+        *([timed("model2")] if "model2" in best else []),
+    ]
 
 
 def main() -> None:
@@ -224,21 +317,24 @@ def main() -> None:
     zones = int(os.environ.get("LIVABILITY_BENCH_ZONES", "1"))
     if zones not in (1, 2):
         raise SystemExit(f"LIVABILITY_BENCH_ZONES={zones}: 1 or 2")
-    console = Console(width=120)
+    console = Console(width=160)
     table = Table(
-        title="Model 3 vs model 2 (baseline, same rows, same run) on DuckDB, 2 threads, "
-        f"{zones} time-zone class(es)"
+        title="Scoring a week on DuckDB, 2 threads, against a plain scan of the same rows "
+        f"(baseline, same run), {zones} time-zone class(es); s (x scan)"
     )
-    columns = (
+    columns = [
         "homes",
         "readings",
-        "model 3 s (SQL)",
-        "model 2 s (SQL)",
-        "3 / 2",
         "scan s",
-        "model 3 MB",
-        "model 2 MB",
-    )
+        "before",
+        "raw",
+        "rollup",
+        "rollup day / scan day s",
+        "before MB",
+        "raw MB",
+        "rollup MB",
+        *(["model 2"] if "model2" in _cases() else []),
+    ]
     for column in columns:
         table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory(prefix="livability-bench-") as folder:
@@ -246,26 +342,16 @@ def main() -> None:
             path = Path(folder) / f"homes-{homes}.duckdb"
             console.print(f"generating {homes:,} homes x {READINGS_PER_WEEK} readings ...")
             _generate(path, homes, zones)
-            best = _best_of(path, _repeats(homes))
-            new, old, scan = best["model3"], best["model2"], best["scan"]
-            table.add_row(
-                f"{homes:,}",
-                f"{homes * READINGS_PER_WEEK:,}",
-                f"{new['seconds']:.2f} ({new['sql_s']:.2f})",
-                f"{old['seconds']:.2f} ({old['sql_s']:.2f})",
-                f"{new['seconds'] / old['seconds']:.2f}x",
-                f"{scan['seconds']:.2f}",
-                f"{new['peak_mb']:,.0f}",
-                f"{old['peak_mb']:,.0f}",
-            )
+            table.add_row(*_row(_best_of(path, _repeats(homes)), homes))
             path.unlink()
     console.print(table)
-    bytes_table = Table(title="BigQuery bytes scanned per week, 1M homes, one reading per 5 min")
-    bytes_table.add_column("reading")
-    bytes_table.add_column("GB", justify="right")
-    for what, size in bigquery_bytes().items():
-        bytes_table.add_row(what, f"{size / 1e9:,.0f}")
-    console.print(bytes_table)
+    for minutes in (10, 5):
+        bytes_table = Table(title=f"BigQuery per week, 1M homes, one reading per {minutes} min")
+        bytes_table.add_column("what")
+        bytes_table.add_column("GB, ratio or %", justify="right")
+        for what, size in bigquery_bytes(minutes=minutes).items():
+            bytes_table.add_row(what, f"{size:,.2f}" if size < 100 else f"{size:,.0f}")
+        console.print(bytes_table)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ the vectors go to `LIVABILITY_BUCKET/scores/<week start>/scores.ndjson` and to `
 
 The week is the last complete Monday-Sunday week before the call's UTC date. A body
 `{"week": "YYYY-MM-DD"}` (or `?week=`) scores the 7 days from that date instead, e.g. to
-re-score a week after late data: the new vectors replace the old ones. Status 500 when a
+re-score a week after late data: its days of the daily rollup are written again from the
+readings, and the new vectors replace the old ones. Status 500 when a
 backend fails, so Scheduler retries; a rerun on unchanged data adds nothing. Settings are
 read on each call, never at import.
 """
@@ -70,7 +71,8 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
     warehouse = open_warehouse(settings, init=False)
     bucket = settings.open_bucket()
     try:
-        published = job.run(warehouse, bucket, week, now)
+        # A week asked for is a re-score (late data): its rollup days are written again.
+        published = job.run(warehouse, bucket, week, now, refresh=requested is not None)
         index = certificates.publish_week(warehouse, bucket, week, published.vectors)
     except BackendError as err:
         log.error(  # noqa: TRY400 - the reason is the message; a trace adds nothing here

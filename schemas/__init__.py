@@ -142,6 +142,8 @@ class Table:
     identity_excludes: tuple[str, ...] = ()
     lengths: Mapping[str, int] = field(default_factory=dict)  # STRING path → most characters
     values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Days a partition is kept, where the table keeps fewer than the environment's expiry.
+    expire_days: int | None = None
 
     @cached_property
     def keyed(self) -> bool:
@@ -285,15 +287,28 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
     if not _NAME.match(path.stem) or len(path.stem) > MAX_TABLE_NAME:
         raise SchemaError(f"{path}: {path.stem!r} is not a valid BigQuery table name")
     where = f"{MANIFEST} [{path.stem}]"
-    known = {"description", "version", "ingest", "partition", "cluster", "derived", "identity"}
+    known = {
+        "description",
+        "version",
+        "ingest",
+        "partition",
+        "cluster",
+        "derived",
+        "identity",
+        "expire_days",
+    }
     unknown = sorted(set(meta) - known - {"ranges", "lengths", "values"})
     if unknown:
         raise SchemaError(
             f"{where}: unknown key(s) {unknown} (known: {sorted(known)}, ranges, lengths, values)"
         )
-    version = meta.get("version", 1)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SchemaError(f"{where}: version {version!r} is not a positive integer")
+    version, expire_days = meta.get("version", 1), meta.get("expire_days")
+    for key, number in (
+        ("version", version),
+        ("expire_days", 1 if expire_days is None else expire_days),
+    ):
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise SchemaError(f"{where}: {key} {number!r} is not a positive integer")
     fields = _fields(raw, path.stem)
     leaves = dict(_walk("", fields))
     top = {f.name: f for f in fields}
@@ -319,6 +334,7 @@ def _load_table(path: Path, meta: Mapping[str, Any]) -> Table:
         identity_excludes=tuple(meta.get("identity", ())),
         lengths=lengths,
         values=values,
+        expire_days=expire_days,
     )
     _check_bigquery_layout(table, where, top, leaves)
     return table

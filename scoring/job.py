@@ -1,8 +1,11 @@
 """The weekly scoring job: score a week in the warehouse, publish the vectors.
 
-The warehouse does the per-reading work (`scoring/sql.py`), reading only the week's
-partitions and columns through the de-duplicated views; polars finishes per home
-(`scoring/model.py`). The vectors go to the bucket (`scores/<week start>/scores.ndjson`) and to
+The warehouse does the per-reading work (`scoring/sql.py`): first the daily rollup's days
+that the week needs and that are missing (`scoring/rollup.py`: each day's readings read once,
+de-duplicated on the columns read), then the model over the rollup's sensor-hours (the raw
+readings where a time zone's hours are not UTC hours, or when asked); polars finishes per home
+(`scoring/model.py`). After late data, a re-score with `refresh` writes the week's days
+again. The vectors go to the bucket (`scores/<week start>/scores.ndjson`) and to
 `livability_scores`.
 
 Re-scoring replaces, never duplicates. A vector's row id leaves out `computed_at`, so scoring
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
@@ -26,7 +29,9 @@ from livability.ports import Bucket, ParamValue, Warehouse
 from livability.weeks import WEEK
 from schemas import ROW_ID, registry
 from schemas.validation import to_json, validate_row
+from scoring import rollup
 from scoring.model import MODEL_VERSION, SCORES_TABLE, score_week, week_params
+from scoring.selects import Source
 
 __all__ = [
     "SCORES_TABLE",
@@ -62,11 +67,36 @@ class Published:
     replaced: int = 0
 
 
-def compute(warehouse: Warehouse, week_start: date, computed_at: datetime) -> pl.DataFrame:
-    """The week's vectors, one per home, with the columns of `livability_scores`."""
+def roll_up(warehouse: Warehouse, week_start: date, *, refresh: bool = False) -> list[date]:
+    """Write the rollup's days that the week's local hours touch (the day before the UTC
+    week to the day after it) and that have closed: those missing, or with `refresh` all of
+    them (after late data). The days written."""
+    first, last = week_start - timedelta(days=1), week_start + WEEK
+    if not refresh:
+        return rollup.fill(warehouse, first, last)
+    today = datetime.now(UTC).date()
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    closed = [d for d in days if d < today]
+    rollup.write_days(warehouse, closed, today)
+    return closed
+
+
+def compute(
+    warehouse: Warehouse,
+    week_start: date,
+    computed_at: datetime,
+    source: Source = "rollup",
+    *,
+    refresh: bool = False,
+) -> pl.DataFrame:
+    """The week's vectors, one per home, with the columns of `livability_scores`. From the
+    daily rollup (its missing days written first; every day with `refresh`), or `raw`."""
+    if source == "rollup":
+        roll_up(warehouse, week_start, refresh=refresh)
     columns = [f.name for f in registry()[SCORES_TABLE].fields if f.name != ROW_ID]
     stamp = pl.lit(computed_at.astimezone(UTC), dtype=pl.Datetime("us", "UTC"))
-    return score_week(warehouse, week_start).with_columns(computed_at=stamp).select(columns)
+    vectors = score_week(warehouse, week_start, source)
+    return vectors.with_columns(computed_at=stamp).select(columns)
 
 
 COUNT_SQL = """
@@ -113,5 +143,14 @@ def publish(
     return Published(vectors, uri, new_rows, replaced)
 
 
-def run(warehouse: Warehouse, bucket: Bucket, week_start: date, computed_at: datetime) -> Published:
-    return publish(compute(warehouse, week_start, computed_at), warehouse, bucket, week_start)
+def run(
+    warehouse: Warehouse,
+    bucket: Bucket,
+    week_start: date,
+    computed_at: datetime,
+    source: Source = "rollup",
+    *,
+    refresh: bool = False,
+) -> Published:
+    vectors = compute(warehouse, week_start, computed_at, source, refresh=refresh)
+    return publish(vectors, warehouse, bucket, week_start)

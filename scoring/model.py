@@ -15,6 +15,7 @@ See `docs/scoring.md` for what the numbers mean and where each threshold comes f
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -22,8 +23,9 @@ import polars as pl
 from livability.ports import ParamValue, Warehouse
 from livability.weeks import WEEK
 from schemas import registry
-from scoring import dialects, hazards, interval, sql, vector, zones
+from scoring import dialects, hazards, interval, selects, sql, vector, zones
 from scoring import thresholds as th
+from scoring.sql_parts import checked
 
 MODEL_VERSION: str = "3.0.0"
 SCORES_TABLE = "livability_scores"
@@ -31,6 +33,9 @@ SCORES_TABLE = "livability_scores"
 # Added by the job that publishes the vectors, not by the model.
 _ADDED_BY_JOB = ("computed_at", "row_id")
 _SLICE_SENSORS = 25_000
+# Rows of the week DuckDB reads per slice of the homes (`slices_for`): about 1 GB of the
+# query's memory at the most either way, measured by `make bench` (benchmarks/scoring.py).
+SLICE_ROWS: dict[str, int] = {"raw": 50_000_000, "rollup": 5_000_000}
 _UTC_WEEK = ("first_day", "last_day", "start", "utc_end")
 
 _POLARS_TYPES: dict[str, pl.DataType] = {
@@ -77,11 +82,25 @@ def week_params(week_start: date, plan: zones.ZonePlan | None = None) -> dict[st
     }
 
 
-def zone_plan(warehouse: Warehouse, week_start: date) -> zones.ZonePlan:
-    """The week's time-zone classes, from its distinct home locations."""
-    query = sql.locations_query(warehouse.dataset, sql.dialect_of(warehouse))
-    utc_week = {k: v for k, v in week_params(week_start).items() if k in _UTC_WEEK}
-    rows = warehouse.query(query, utc_week).to_pylist()
+def zone_plan(
+    warehouse: Warehouse,
+    week_start: date,
+    source: selects.Source = "raw",
+    home_id: int | None = None,
+) -> zones.ZonePlan:
+    """The week's time-zone classes, from its distinct home locations (`home_id`: that home's
+    only; the week's when it has none, as an unlocated home takes the zone of most homes)."""
+    query = sql.locations_query(
+        warehouse.dataset, sql.dialect_of(warehouse), source, one_home=home_id is not None
+    )
+    utc_week: dict[str, ParamValue] = {
+        k: v for k, v in week_params(week_start).items() if k in _UTC_WEEK
+    }
+    if home_id is not None:
+        utc_week["home_id"] = home_id
+    rows = warehouse.query(query, _used(query, utc_week)).to_pylist()
+    if home_id is not None and not rows:
+        return zone_plan(warehouse, week_start, source)
     return zones.plan(
         week_start,
         [
@@ -91,6 +110,11 @@ def zone_plan(warehouse: Warehouse, week_start: date) -> zones.ZonePlan:
     )
 
 
+def _used(query: str, params: dict[str, ParamValue]) -> dict[str, ParamValue]:
+    """The parameters `query` names (DuckDB refuses any other; each source names its own)."""
+    return {k: v for k, v in params.items() if re.search(rf"[@$]{k}\b", query)}
+
+
 def _tables(plan: zones.ZonePlan) -> dict[str, str]:
     return {
         dialects.ZONE_CLASSES: zones.class_rows(plan),
@@ -98,43 +122,103 @@ def _tables(plan: zones.ZonePlan) -> dict[str, str]:
     }
 
 
-def daily_aggregates(
-    warehouse: Warehouse, week_start: date, plan: zones.ZonePlan | None = None
-) -> tuple[pl.DataFrame, zones.ZonePlan]:
-    """Per sensor and local day of the week: the warehouse's sums, and the zone plan."""
-    plan = plan or zone_plan(warehouse, week_start)
-    one_class = len(plan.classes) == 1
-    query = dialects.fill(
-        sql.render(sql.dialect_of(warehouse), warehouse.dataset, one_class=one_class),
-        _tables(plan),
-    )
-    frame = pl.from_arrow(warehouse.query(query, week_params(week_start, plan)))
-    assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
-    return frame, plan
+def readings_source(plan: zones.ZonePlan, wanted: selects.Source) -> selects.Source:
+    """The rollup where it holds the week's local hours, the raw readings elsewhere."""
+    return "rollup" if wanted == "rollup" and plan.whole_hours else "raw"
 
 
-def hourly_series(warehouse: Warehouse, week_start: date, home_id: int) -> pl.DataFrame:
-    """One home's sensor-hours with the limits they were judged against (for the chart)."""
-    plan = zone_plan(warehouse, week_start)
+def _query(
+    warehouse: Warehouse,
+    week_start: date,
+    plan: zones.ZonePlan,
+    source: selects.Source,
+    *,
+    select: str = "daily",
+    home_id: int | None = None,
+    slices: int = 1,
+) -> pl.DataFrame:
     query = dialects.fill(
         sql.render(
             sql.dialect_of(warehouse),
             warehouse.dataset,
-            "hourly",
-            one_home=True,
+            select,
+            one_home=home_id is not None,
             one_class=len(plan.classes) == 1,
+            source=readings_source(plan, source),
+            sliced=slices > 1,
         ),
         _tables(plan),
     )
-    params = {**week_params(week_start, plan), "home_id": home_id}
-    frame = pl.from_arrow(warehouse.query(query, params))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    params = week_params(week_start, plan)
+    if home_id is not None:
+        params["home_id"] = home_id
+    frames = []
+    for part in range(slices):  # one query per slice of the homes, in turn
+        sliced = {**params, "slices": slices, "slice": part} if slices > 1 else params
+        frame = pl.from_arrow(warehouse.query(query, _used(query, sliced)))
+        assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
+        frames.append(frame)
+    return pl.concat(frames) if slices > 1 else frames[0]
 
 
-def score_week(warehouse: Warehouse, week_start: date) -> pl.DataFrame:
-    """The week's vectors, one per home with readings, sorted by home_id."""
-    daily, plan = daily_aggregates(warehouse, week_start)
+def slices_for(
+    warehouse: Warehouse, week_start: date, plan: zones.ZonePlan, source: selects.Source
+) -> int:
+    """How many slices of the homes DuckDB scores in turn: one per SLICE_ROWS rows of the
+    week it reads, so its memory stays bounded at any number of homes. BigQuery takes the
+    week at once (its slots, not this process, hold the rows)."""
+    if sql.dialect_of(warehouse) != "duckdb":
+        return 1
+    source = readings_source(plan, source)
+    table = selects.ROLLUP_TABLE if source == "rollup" else selects.RAW_TABLE
+    span = (
+        "hour >= @read_start AND hour < @read_end"
+        if source == "rollup"
+        else ("day BETWEEN @read_first_day AND @read_last_day")
+    )
+    query = f"SELECT COUNT(*) AS n FROM {checked(warehouse.dataset)}.{table} WHERE {span}"  # noqa: S608
+    params = week_params(week_start, plan)
+    rows = int(warehouse.query(query, _used(query, params))["n"][0].as_py())
+    return 1 + rows // SLICE_ROWS[source]
+
+
+def daily_aggregates(
+    warehouse: Warehouse,
+    week_start: date,
+    plan: zones.ZonePlan | None = None,
+    source: selects.Source = "raw",
+    *,
+    home_id: int | None = None,
+    slices: int | None = None,
+) -> tuple[pl.DataFrame, zones.ZonePlan]:
+    """Per sensor and local day of the week: the warehouse's sums, and the zone plan.
+    `source`: the raw readings, or the daily rollup (`scoring/rollup.py` must have written
+    the week's days); `home_id`: that home's only; `slices`: how many slices of the homes
+    to query in turn (default: `slices_for`)."""
+    plan = plan or zone_plan(warehouse, week_start, source, home_id)
+    if slices is None:
+        slices = 1 if home_id is not None else slices_for(warehouse, week_start, plan, source)
+    daily = _query(warehouse, week_start, plan, source, home_id=home_id, slices=slices)
+    return daily, plan
+
+
+def hourly_series(
+    warehouse: Warehouse, week_start: date, home_id: int, source: selects.Source = "raw"
+) -> pl.DataFrame:
+    """One home's sensor-hours with the limits they were judged against (for the chart)."""
+    plan = zone_plan(warehouse, week_start, source, home_id)
+    return _query(warehouse, week_start, plan, source, select="hourly", home_id=home_id)
+
+
+def score_week(
+    warehouse: Warehouse,
+    week_start: date,
+    source: selects.Source = "raw",
+    home_id: int | None = None,
+) -> pl.DataFrame:
+    """The week's vectors, one per home with readings, sorted by home_id (`home_id`: that
+    home's only, the same vector as in the week's)."""
+    daily, plan = daily_aggregates(warehouse, week_start, source=source, home_id=home_id)
     return vectors(daily.lazy(), week_start, plan)
 
 

@@ -4,10 +4,12 @@
 (`scoring/zones.py`). What the main query does, in order (each a CTE below):
 1. `located`: each home's earliest located reading of the UTC week, parsed once per
    distinct location; its time-zone class from the cells of `zone_cells`.
-2. `readings`: the rows of each home's own local week (the `_dedup` view, only the columns
-   the model needs; `day BETWEEN` prunes partitions), with their local hour index `k`.
+2. `readings` (raw source only): the rows of each home's own local week (the table, only
+   the columns the model needs, copies grouped away; `day BETWEEN` prunes partitions), with
+   their local hour index `k`.
 3. `sensor_hours`: one row per sensor and local hour: the readings' count, mean
-   temperature and RH, first and last instant, room type. The only pass over the readings.
+   temperature and RH, first and last instant, room type. The only pass over the readings,
+   or the daily rollup's rows of the week (`scoring/selects.py`).
 4. The nearest weather point within 50 km; per weather point and time-zone class and hour:
    outdoor temperature and vapour density (gaps filled from the day's, then the week's
    mean), their exponentially weighted running mean (the surface's outdoor temperature)
@@ -23,7 +25,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Final
 
-from scoring import dialects
+from scoring import dialects, selects
 from scoring import thresholds as th
 from scoring.sql_parts import (
     cell,
@@ -33,7 +35,6 @@ from scoring.sql_parts import (
     points,
     psat,
     ramp,
-    utc_week_rows,
     vapour_density,
 )
 
@@ -53,12 +54,15 @@ SEVERITIES: Final = ("sev_cold", "sev_heat", "sev_night", "sev_damp", "credit")
 
 
 @cache
-def locations_query(dataset: str, dialect: str) -> str:
-    """The week's distinct home locations with their cell keys (for `zones.plan`)."""
-    source = checked(dataset)
+def locations_query(
+    dataset: str, dialect: str, source: selects.Source = "raw", *, one_home: bool = False
+) -> str:
+    """The week's distinct home locations with their cell keys (for `zones.plan`);
+    `one_home`: those of `@home_id`."""
+    source_sql = selects.week_locations(checked(dataset), source, one_home)
     cells = ", ".join(f"{cell(level)} AS cell{level}" for level in range(CELL_LEVELS))
     text = f"""
-WITH located AS (SELECT DISTINCT ST_ASTEXT(data.location) AS wkt {utc_week_rows(source)}),
+WITH located AS ({source_sql}),
 points AS ({points("located")})
 SELECT wkt, lon, lat, {cells} FROM points WHERE lat IS NOT NULL ORDER BY wkt"""  # noqa: S608
     return dialects.transpile(text, dialect)
@@ -115,7 +119,7 @@ def _local_hour(m: str) -> str:
     return f"DIV(MOD((({m}) + 20160), 1440), 60)"
 
 
-def _zone_ctes(dataset: str, home_filter: str) -> str:
+def _zone_ctes(located: str) -> str:
     joins = "".join(
         f"\n  LEFT JOIN zone_cells AS c{level} ON c{level}.level = {level}"
         f" AND c{level}.cell = {cell(level, 'p.lon', 'p.lat')}"
@@ -125,10 +129,7 @@ def _zone_ctes(dataset: str, home_filter: str) -> str:
     return f"""
 zone_classes AS (SELECT * FROM {dialects.ZONE_CLASSES}),
 zone_cells AS (SELECT * FROM {dialects.ZONE_CELLS}),
-located AS (
-  SELECT data.home_id AS home_id, ST_ASTEXT(MIN_BY(data.location, timestamp)) AS wkt
-  {utc_week_rows(dataset)} {home_filter}
-  GROUP BY data.home_id
+located AS ({located}
 ),
 home_points AS ({points("located")}
 ),
@@ -239,12 +240,24 @@ outdoor AS (
 ),"""  # noqa: S608 - a checked dataset name and constants
 
 
-def hourly_ctes(dataset: str, *, one_home: bool = False, one_class: bool = False) -> str:
-    """The CTEs down to `hours`, GoogleSQL; `one_home` adds `data.home_id = @home_id`;
+def hourly_ctes(
+    dataset: str,
+    *,
+    one_home: bool = False,
+    one_class: bool = False,
+    source: selects.Source = "raw",
+    exact_storage: bool = False,
+    sliced: bool = False,
+) -> str:
+    """The CTEs down to `hours`, GoogleSQL; `one_home` adds `home_id = @home_id`, `sliced`
+    `MOD(home_id, @slices) = @slice`;
     `one_class`: every home of the week is in one time-zone class (the usual deployment), so
-    the readings need no join with their homes to find their local hour."""
+    the readings need no join with their homes to find their local hour. `source`: the raw
+    readings or the daily rollup (`scoring/selects.py`); `exact_storage`: the warehouse stores
+    each row once (DuckDB), so the raw readings need no de-duplication."""
     dataset = checked(dataset)
-    home_filter = "AND data.home_id = @home_id" if one_home else ""
+    if source not in selects.SOURCES:
+        raise ValueError(f"no readings source {source!r}: one of {selects.SOURCES}")
     upper_trm = clamp("trm_or_cold", *th.UPPER_LIMIT_TRM_RANGE)
     lower_trm = clamp("trm_or_cold", *th.LOWER_LIMIT_TRM_RANGE)
     inputs = "".join(_scenario(*s) for s in SCENARIOS)
@@ -256,33 +269,16 @@ def hourly_ctes(dataset: str, *, one_home: bool = False, one_class: bool = False
     excess_limit = clamp(
         f"({th.MOISTURE_EXCESS_ZERO_AT_C} - t_out) / {th.MOISTURE_EXCESS_ZERO_AT_C}", 0, 1
     )
-    zone_join = (
-        "CROSS JOIN zone_classes AS z"
-        if one_class
-        else "LEFT JOIN homes0 AS h ON h.home_id = r.data.home_id\n"
-        "  JOIN zone_classes AS z ON z.cls = COALESCE(h.cls, 0)"
+    hours = selects.sensor_hours(
+        dataset,
+        source,
+        one_home=one_home,
+        one_class=one_class,
+        exact_storage=exact_storage,
+        sliced=sliced,
     )
     return f"""
-WITH{_zone_ctes(dataset, home_filter)}
-readings AS (
-  SELECT r.data.home_id AS home_id, r.data.mac AS mac, r.room AS room, z.cls AS cls,
-    DIV((UNIX_MICROS(r.timestamp) - z.start_us), {MICROS_PER_HOUR}) AS k,
-    UNIX_MICROS(r.timestamp) AS us,
-    r.data.temperature AS temperature, r.data.humidity AS humidity
-  FROM {dataset}.sensor_thermo_beacon_dedup AS r
-  {zone_join}
-  WHERE r.day BETWEEN @read_first_day AND @read_last_day
-    AND r.timestamp >= @read_start AND r.timestamp < @read_end
-    AND UNIX_MICROS(r.timestamp) >= z.start_us AND UNIX_MICROS(r.timestamp) < z.end_us
-    AND r.data.temperature IS NOT NULL AND r.data.humidity IS NOT NULL
-    {home_filter.replace("data.", "r.data.")}
-),
-sensor_hours AS (
-  SELECT home_id, mac, cls, k, COUNT(*) AS n, AVG(temperature) AS t_in,
-    AVG(humidity) AS rh_in, MIN(us) AS first_us, MAX(us) AS last_us, MIN(room) AS room
-  FROM readings
-  GROUP BY home_id, mac, cls, k
-),
+WITH{_zone_ctes(selects.located(dataset, source, one_home, sliced))}{hours}
 -- Each sensor-hour's local day and hour by arithmetic on its class's row, not a join with
 -- `class_local`: a join with that small derived table makes DuckDB misjudge the sizes and
 -- build its hash table on the sensor-hours, so that everything after it ran on one thread.
@@ -400,10 +396,19 @@ def render(
     *,
     one_home: bool = False,
     one_class: bool = False,
+    source: selects.Source = "raw",
+    sliced: bool = False,
 ) -> str:
     """The main query for `dialect` (its zone tables still placeholders: `dialects.fill`)."""
     final = {"daily": daily_select, "hourly": hourly_select}[select]()
-    ctes = hourly_ctes(dataset, one_home=one_home, one_class=one_class)
+    ctes = hourly_ctes(
+        dataset,
+        one_home=one_home,
+        one_class=one_class,
+        source=source,
+        exact_storage=dialect == "duckdb",
+        sliced=sliced,
+    )
     return dialects.transpile(ctes + final, dialect)
 
 

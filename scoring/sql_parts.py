@@ -82,9 +82,3 @@ def checked(dataset: str) -> str:
     if not _IDENTIFIER.match(dataset):
         raise ValueError(f"dataset {dataset!r} is not a valid dataset name")
     return dataset
-
-
-def utc_week_rows(dataset: str) -> str:
-    return f"""FROM {dataset}.sensor_thermo_beacon_dedup
-  WHERE day BETWEEN @first_day AND @last_day AND timestamp >= @start AND timestamp < @utc_end
-    AND data.location IS NOT NULL"""

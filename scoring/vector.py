@@ -43,44 +43,50 @@ def homes(sensors: pl.LazyFrame) -> pl.LazyFrame:
         _ratio("damp_moisture", "day_hours").alias("damp_moisture_share"),
         _ratio("damp_underheating", "day_hours").alias("damp_underheating_share"),
     )
-    out = with_means.group_by("home_id").agg(
-        pl.len().alias("sensors"),
-        pl.col("lon").drop_nulls().first(),
-        pl.col("lat").drop_nulls().first(),
-        pl.col("has_weather").all(),
-        pl.col("readings").sum(),
-        pl.col("coverage").min(),
-        pl.col("reading_interval_s").max(),
-        pl.col("day_hours").max().alias("week_hours"),
-        *(pl.col(c).min() for c in scenario_scores),
-        *(pl.col(c).max() for c in WORST_HOURS),
-        *(
-            pl.col(c).max()
-            for c in (
-                "surface_rh_mean",
-                "moisture_excess_mean",
-                "moisture_excess_limit",
-                "dry_share",
-                "tm52_share",
-                "hot_night_share",
-                "mould_share",
-                "damp_moisture_share",
-                "damp_underheating_share",
-                "tm52_daily_weighted",
-                "slow_recovery_days",
-            )
-        ),
-        (pl.col("t_in_sum").sum() / pl.col("n_hours").sum()).alias("temperature_mean"),
-        (pl.col("rh_in_sum").sum() / pl.col("n_hours").sum()).alias("humidity_mean"),
-        *(
-            pl.when(pl.col("weather_hours").first() > 0)
-            .then(pl.col(total).first() / pl.col("weather_hours").first())
-            .alias(name)
-            for total, name in (
-                ("t_out_sum", "outdoor_temperature_mean"),
-                ("trm_sum", "outdoor_running_mean"),
-            )
-        ),
+    # Sorted by sensor: the outdoor means below are the first sensor's (its hours), which
+    # without an order would be whichever sensor the warehouse returned first.
+    out = (
+        with_means.sort("home_id", "mac")
+        .group_by("home_id")
+        .agg(
+            pl.len().alias("sensors"),
+            pl.col("lon").drop_nulls().first(),
+            pl.col("lat").drop_nulls().first(),
+            pl.col("has_weather").all(),
+            pl.col("readings").sum(),
+            pl.col("coverage").min(),
+            pl.col("reading_interval_s").max(),
+            pl.col("day_hours").max().alias("week_hours"),
+            *(pl.col(c).min() for c in scenario_scores),
+            *(pl.col(c).max() for c in WORST_HOURS),
+            *(
+                pl.col(c).max()
+                for c in (
+                    "surface_rh_mean",
+                    "moisture_excess_mean",
+                    "moisture_excess_limit",
+                    "dry_share",
+                    "tm52_share",
+                    "hot_night_share",
+                    "mould_share",
+                    "damp_moisture_share",
+                    "damp_underheating_share",
+                    "tm52_daily_weighted",
+                    "slow_recovery_days",
+                )
+            ),
+            (pl.col("t_in_sum").sum() / pl.col("n_hours").sum()).alias("temperature_mean"),
+            (pl.col("rh_in_sum").sum() / pl.col("n_hours").sum()).alias("humidity_mean"),
+            *(
+                pl.when(pl.col("weather_hours").first() > 0)
+                .then(pl.col(total).first() / pl.col("weather_hours").first())
+                .alias(name)
+                for total, name in (
+                    ("t_out_sum", "outdoor_temperature_mean"),
+                    ("trm_sum", "outdoor_running_mean"),
+                )
+            ),
+        )
     )
     return out.with_columns(
         overall({name: pl.col(f"{name}{s}") for name in SUBSCORES}).alias(f"score{s}")

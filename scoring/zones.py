@@ -124,6 +124,13 @@ class ZonePlan:
     zones: dict[str, str]  # location WKT (as the warehouse writes it) -> IANA zone
 
     @property
+    def whole_hours(self) -> bool:
+        """Every class's local week starts and ends on a whole UTC hour: its local hours are
+        UTC hours, which the daily rollup holds (scoring/selects.py)."""
+        hour = 3600 * MICROS
+        return all(c.start_us % hour == 0 and c.end_us % hour == 0 for c in self.classes)
+
+    @property
     def read_start_us(self) -> int:
         return min(c.start_us for c in self.classes)
 

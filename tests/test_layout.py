@@ -29,7 +29,6 @@ MAX_FUNCTION_LINES = 80
 # The only functions allowed past MAX_FUNCTION_LINES: SQL templates and data tables.
 LONG_BY_NATURE = frozenset(
     {
-        "scoring/sql.py::hourly_ctes",  # the hourly SQL, written once for every warehouse
         "scoring/sql.py::_weather_ctes",  # the outdoor series' SQL (model 3: per time zone)
         "infra/constructs/access.py::grants",  # IAM as data: one grant per line
     }

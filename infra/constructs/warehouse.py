@@ -29,6 +29,7 @@ from schemas import Registry, Table
 from schemas.views import DEDUP_SUFFIX, dedup_view_sql
 
 DAY_MS = 24 * 3600 * 1000
+DAYS_FOREVER = 1 << 30  # a table without its own `expire_days` keeps the environment's
 
 
 def schema_json(registry: Registry, table: Table) -> str:
@@ -61,11 +62,11 @@ class Warehouse(Part):
         )
         self.tables: dict[str, BigqueryTable] = {}
         self.views: dict[str, BigqueryTable] = {}
-        expiration = str(env.partition_expiration_days * DAY_MS)
         for table in registry:
+            days = min(env.partition_expiration_days, table.expire_days or DAYS_FOREVER)
             partitioning = (
                 BigqueryTableTimePartitioning(
-                    type="DAY", field=table.partition, expiration_ms=float(expiration)
+                    type="DAY", field=table.partition, expiration_ms=float(days * DAY_MS)
                 )
                 if table.partition
                 else None

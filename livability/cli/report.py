@@ -8,7 +8,10 @@ and the flags. The PNG draws indoor temperature and humidity over the local week
 comfort band and the hazard limits they were judged by, the outdoor temperature, the surface
 RH at a thermal bridge, the sub-scores, and the grade with its interval. The hourly series
 come from the same warehouse SQL as the score (`scoring.model.hourly_series`); the vector
-from `score_week`.
+from `score_week` for that home alone. Both read that home's rows of the daily rollup (the
+raw readings with `--raw`, or when the rollup has none of the home's week, e.g. before the
+weekly job wrote its days): a query filtered on the home, which BigQuery prunes to its
+clustered blocks.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ def register(commands: Any) -> None:
         help="PNG file, a folder for report-<home>-<week>.png in it, or - for stdout "
         "(default: report-<home>-<week>.png here)",
     )
+    parser.add_argument(
+        "--raw", action="store_true", help="read the raw readings, not the daily rollup"
+    )
     parser.set_defaults(run=run)
 
 
@@ -45,14 +51,18 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     from livability.cli import outfile
     from livability.cli.common import CliError, week_in_contract
     from scoring.model import hourly_series, score_week
+    from scoring.selects import Source
 
     week = week_in_contract(args.week)
     default = f"report-{args.home}-{week.isoformat()}.png"
     target = outfile.resolve(args.out or default, default, suffixes=(".png",), binary=True)
     warehouse = settings.open_warehouse()
+    source: Source = "raw" if args.raw else "rollup"
     try:
-        hours = hourly_series(warehouse, week, args.home)
-        vectors = score_week(warehouse, week) if hours.height else None
+        hours = hourly_series(warehouse, week, args.home, source)
+        if not hours.height and source == "rollup":  # the week's days not rolled up yet
+            source, hours = "raw", hourly_series(warehouse, week, args.home)
+        vectors = score_week(warehouse, week, source, home_id=args.home) if hours.height else None
     finally:
         warehouse.close()
     if vectors is None:

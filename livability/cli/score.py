@@ -1,5 +1,7 @@
-"""`livability score --week D [--json]`: score a week in the warehouse and publish the vectors
-and the homes' certificates (`certificates/<week>/` in the bucket), as the weekly job does."""
+"""`livability score --week D [--json] [--refresh | --raw]`: score a week in the warehouse and
+publish the vectors and the homes' certificates (`certificates/<week>/` in the bucket), as the
+weekly job does. From the daily rollup (its missing days written first), `--refresh` writing
+the week's days again, or `--raw` from the readings (scoring/job.py)."""
 
 from __future__ import annotations
 
@@ -40,6 +42,15 @@ def register(commands: Any) -> None:
         "--week", type=parse_date, required=True, help="first day of the week, YYYY-MM-DD"
     )
     parser.add_argument("--json", action="store_true", help="print the vectors as a JSON list")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--refresh",
+        action="store_true",
+        help="write the week's days of the daily rollup again first (after late data)",
+    )
+    source.add_argument(
+        "--raw", action="store_true", help="score from the raw readings, not the daily rollup"
+    )
     parser.set_defaults(run=run)
 
 
@@ -63,7 +74,14 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     warehouse = settings.open_warehouse()
     bucket = settings.open_bucket()
     try:
-        published = job.run(warehouse, bucket, week, datetime.now(UTC))
+        published = job.run(
+            warehouse,
+            bucket,
+            week,
+            datetime.now(UTC),
+            "raw" if args.raw else "rollup",
+            refresh=args.refresh,
+        )
         # As the weekly function does.
         index = certificates.publish_week(warehouse, bucket, week, published.vectors)
     finally:

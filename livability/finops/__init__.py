@@ -11,6 +11,7 @@ One module per job, each checkable on its own:
 - `scenario`: the deployment priced (`Scenario`: homes, locations, intervals, ingest mode).
 - `profile`: this project's configuration as the model counts it: billing rules, the columns
   its queries read, what its functions do per invocation (`Profile`).
+- `scans`: what scoring reads in BigQuery per week (the daily rollup, raw, the former views).
 - `usage`: what the code and infrastructure use in a month, per service (`project_usage`),
   and its price (`estimate`).
 - `pricing`: usage → priced lines with the free tiers shared → an `Estimate`.
@@ -23,8 +24,11 @@ from livability.finops.pricing import Estimate, Line, Method, Usage, price
 from livability.finops.profile import (
     LOCATION_QUERY_COLUMNS,
     PUBLISH_BATCH,
+    READS,
+    ROLLUP_DAYS_CHECKED,
     SCORING_COLUMNS,
     SCORING_WEATHER_DAYS,
+    VIEW_COLUMNS,
     Gen2Function,
     Profile,
 )
@@ -42,6 +46,7 @@ from livability.finops.reference import (
     reference_estimate,
     reference_usage,
 )
+from livability.finops.scans import WeekScan, one_home_report, rollup_row_bytes, week_scan
 from livability.finops.scenario import Scenario, ScenarioError, format_interval, parse_interval
 from livability.finops.sizes import (
     Measurements,
@@ -60,16 +65,19 @@ __all__ = [
     "MONTH_DAYS",
     "PRICES_FILE",
     "PUBLISH_BATCH",
+    "READS",
     "REFERENCE_MEMORY_GIB",
     "REFERENCE_METHOD",
     "REFERENCE_ROW_COLUMNS",
     "REFERENCE_SCENARIOS",
     "REFERENCE_STATED",
     "REFERENCE_TOTALS",
+    "ROLLUP_DAYS_CHECKED",
     "SCORING_COLUMNS",
     "SCORING_WEATHER_DAYS",
     "TIB",
     "UNITS",
+    "VIEW_COLUMNS",
     "WEEKS_PER_MONTH",
     "Comparison",
     "Estimate",
@@ -86,18 +94,22 @@ __all__ = [
     "ScenarioError",
     "TableSample",
     "Usage",
+    "WeekScan",
     "cents",
     "compare_reference",
     "estimate",
     "format_interval",
     "mean",
+    "one_home_report",
     "parse_interval",
     "price",
     "project_usage",
     "reference_duration_s",
     "reference_estimate",
     "reference_usage",
+    "rollup_row_bytes",
     "row_bytes",
     "sample_table",
     "value_bytes",
+    "week_scan",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from typing import Literal
 
 from livability.finops.units import GIB, MIB
 from livability.weather.client import FREE_TIER_CALLS_PER_MINUTE
@@ -21,9 +22,9 @@ STREAMING_ROW_MIN = 1024  # bigquery/pricing: insertAll counts each row as at le
 QUERY_TABLE_MIN = 10 * MIB  # bigquery/pricing: at least 10 MB per table a query references
 EXPORT_FILE_MAX = GIB  # EXPORT DATA writes at most 1 GB per file
 LONG_TERM_AFTER_MONTHS = 3  # a partition untouched for 90 days is billed as long-term storage
-# What the scoring query reads of the readings (scoring/sql.py, CTE `readings`, with the `day`
-# filter; `room` from model 3) and what the `_dedup` view's window adds: its key `row_id` and
-# `battery` and `room`, by which it orders a key's copies (schemas/views.py).
+# What scoring reads of each reading, once, in the daily rollup (scoring/rollup.py, through
+# scoring/selects.py: grouped on these columns, no `row_id`), with the `day` filter; `room` from
+# model 3. The weekly job then reads the rollup (livability/finops/scans.py).
 SCORING_COLUMNS = (
     "day",
     "timestamp",
@@ -33,9 +34,16 @@ SCORING_COLUMNS = (
     "data.humidity",
     "data.location",
     "room",
-    "row_id",
-    "battery",
 )
+# What main read before the rollup, through the `_dedup` views: the same columns and the views'
+# window, its key `row_id` and `battery` and `room`, by which it ordered a key's copies.
+VIEW_COLUMNS = (*SCORING_COLUMNS, "row_id", "battery")
+# How scoring reads the readings (livability/finops/scans.py).
+Reads = Literal["rollup", "raw", "views"]
+READS: tuple[Reads, ...] = ("rollup", "raw", "views")
+# The rollup days the weekly job checks before it scores (scoring/job.py `roll_up`): the day
+# before the UTC week to the day after it.
+ROLLUP_DAYS_CHECKED = 9
 # Columns the weather poller's location query reads (livability/weather/locations.py,
 # `_location_sql`): `day` (the partition filter) and `data.location`, over the last
 # LOCATION_DAYS days.
@@ -93,11 +101,10 @@ class Profile:
     fleet: Gen2Function = Gen2Function("fleet check", Decimal("0.5"), Decimal("0.333"))
     fleet_ms: Decimal = Decimal(10_000)
     functions_deployed: int = 5  # sources kept in the function-sources bucket
-    # The BigQuery `<table>_dedup` views partition and order by columns, never the whole row
-    # (schemas/views.py), so a query through them reads the columns it
-    # selects and the view's key; True prices the former whole-row views (tests/finops checks
-    # the view still names its columns).
-    dedup_view_reads_all_columns: bool = False
+    # How scoring reads the readings (livability/finops/scans.py): "rollup" (the platform's
+    # way: each reading once, a day at a time), "raw" (`livability score --raw`: a week's
+    # needed columns in one query) or "views" (main before the rollup, for comparison).
+    scoring_reads: Reads = "rollup"
 
     def processor_ms(self, rows: Decimal) -> Decimal:
         cpu = self.processor_cpu_ms + self.processor_cpu_ms_per_row * rows

@@ -33,10 +33,12 @@ from livability.finops.profile import (
     Gen2Function,
     Profile,
 )
+from livability.finops.scans import ROLLUP, rollup_location_bytes, rollup_row_bytes, week_scan
 from livability.finops.scenario import Scenario, format_interval
 from livability.finops.sizes import Measurements
 from livability.finops.units import MONTH_DAYS, WEEKS_PER_MONTH, as_decimal
 from livability.weather.locations import LOCATION_DAYS, LOCATIONS_MAX_AGE
+from schemas import registry
 
 
 def _message_bytes(body: Decimal, attributes: int) -> Decimal:
@@ -115,6 +117,21 @@ def _bigquery_storage(s: Scenario, m: Measurements) -> list[Usage]:
             f"days {recent + 1}-{s.retention_days}, untouched for 90 days",
         )
     )
+    # The daily rollup (a row per sensor and hour, the location once per home and day), kept
+    # for its table's `expire_days` (schemas/tables.toml), within the raw partitions' expiry:
+    # written days are never touched again, so none is older than 90 days and long-term.
+    hours_day = s.homes * min(s.readings_per_home / MONTH_DAYS, Decimal(24))
+    rollup_day = hours_day * rollup_row_bytes(m.sensor) + s.homes * rollup_location_bytes(m.sensor)
+    rollup_days = min(kept, Decimal(registry()[ROLLUP].expire_days or s.retention_days))
+    out.append(
+        Usage(
+            "BigQuery",
+            "storage: daily rollup",
+            "bigquery.active_storage",
+            rollup_day * rollup_days,
+            f"{rollup_days} days, a row per sensor and hour",
+        )
+    )
     scores_month = s.homes * WEEKS_PER_MONTH * m.score_bytes
     active = min(s.archive_months, LONG_TERM_AFTER_MONTHS)
     out.append(
@@ -154,28 +171,33 @@ def _bigquery_ingestion(s: Scenario, m: Measurements) -> list[Usage]:
 
 def _bigquery_queries(s: Scenario, m: Measurements, profile: Profile) -> list[Usage]:
     out: list[Usage] = []
-    # Queries: weekly scoring and weekly EXPORT DATA read through the _dedup views: the
-    # scoring query reads SCORING_COLUMNS, the export every column.
+    # Queries: scoring (livability/finops/scans.py) and weekly EXPORT DATA of each raw table.
     sensor_week = s.sensor_rows * 7 / MONTH_DAYS
     weather_day = s.weather_rows / MONTH_DAYS * m.weather.logical_bytes
-    sensor_scan = (
-        m.sensor.logical_bytes
-        if profile.dedup_view_reads_all_columns
-        else m.sensor.columns(SCORING_COLUMNS)
-    )
-    scoring_scan = max(Decimal(QUERY_TABLE_MIN), sensor_week * sensor_scan) + max(
-        Decimal(QUERY_TABLE_MIN), weather_day * SCORING_WEATHER_DAYS
+    scan = week_scan(
+        s.homes, s.readings_per_home / MONTH_DAYS, m.sensor, weather_day, profile.scoring_reads
     )
     export_scan = max(Decimal(QUERY_TABLE_MIN), sensor_week * m.sensor.logical_bytes) + max(
         Decimal(QUERY_TABLE_MIN), weather_day * 7
     )
+    if scan.rollup:
+        out.append(
+            Usage(
+                "BigQuery",
+                "queries: daily rollup",
+                "bigquery.on_demand_query",
+                scan.readings * WEEKS_PER_MONTH,
+                "each day's readings once: " + ", ".join(SCORING_COLUMNS),
+            )
+        )
     out.append(
         Usage(
             "BigQuery",
             "queries: weekly scoring",
             "bigquery.on_demand_query",
-            scoring_scan * WEEKS_PER_MONTH,
-            f"a week of readings, {SCORING_WEATHER_DAYS} days of weather, whole rows",
+            (scan.rollup or scan.readings) * WEEKS_PER_MONTH + scan.weather * WEEKS_PER_MONTH,
+            f"{'the rollup' if scan.rollup else 'a week of readings'}, "
+            f"{SCORING_WEATHER_DAYS} days of weather",
         )
     )
     out.append(

@@ -224,7 +224,13 @@ def test_init_creates_every_table_once_and_then_changes_nothing(
     first = {c["table"]: c["action"] for c in json.loads(capsys.readouterr().out)}
     assert main(["init", "--json"]) == 0
     second = {c["table"]: c["action"] for c in json.loads(capsys.readouterr().out)}
-    tables = {"dead_letter", "livability_scores", "sensor_thermo_beacon", "weather_data"}
+    tables = {
+        "dead_letter",
+        "livability_scores",
+        "sensor_hours",
+        "sensor_thermo_beacon",
+        "weather_data",
+    }
     views = {f"{t}_dedup" for t in tables}
     assert first == dict.fromkeys(tables | views, "created")
     assert second == dict.fromkeys(tables | views, "unchanged")

@@ -253,7 +253,7 @@ def score(warehouse: Warehouse, rows: dict[str, list[dict[str, Any]]], bucket: P
 def test_scoring_a_week_on_bigquery_gives_the_vectors_duckdb_gives(
     bigquery: BigQueryWarehouse, tmp_path: Path
 ) -> None:
-    tables = only_tables(registry(), SENSOR, "weather_data", job.SCORES_TABLE)
+    tables = only_tables(registry(), SENSOR, "weather_data", job.SCORES_TABLE, "sensor_hours")
     rows = simulated_week()
     bigquery.init(tables)
     duck = DuckDBWarehouse(tmp_path / "warehouse.duckdb", tables, "sensor_data")

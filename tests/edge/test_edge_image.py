@@ -137,6 +137,7 @@ def test_the_copy_list_is_the_closure_and_its_data_files() -> None:
     assert {f for f in files if not f.endswith(".py")} == {
         "schemas/dead_letter.json",
         "schemas/livability_scores.json",
+        "schemas/sensor_hours.json",
         "schemas/sensor_thermo_beacon.json",
         "schemas/tables.toml",
         "schemas/weather_data.json",

@@ -62,6 +62,6 @@ def test_a_malformed_price_file_names_the_price(tmp_path: Path, text: str, messa
 def _fake_measurements() -> finops.Measurements:
     """Round numbers: which prices the model uses does not depend on the sizes."""
     one = Decimal(100)
-    columns = dict.fromkeys({*finops.SCORING_COLUMNS, *finops.LOCATION_QUERY_COLUMNS}, one)
+    columns = dict.fromkeys({*finops.VIEW_COLUMNS, *finops.LOCATION_QUERY_COLUMNS}, one)
     sample = finops.TableSample("t", 1, one, columns, one, 10, one, 10, one)
     return finops.Measurements(sample, sample, one, one, 1000)

@@ -11,41 +11,44 @@ from __future__ import annotations
 import inspect
 import json
 from datetime import timedelta
+from pathlib import Path
 
 from livability import finops
 from schemas import registry
 
 
 def test_the_dedup_views_read_only_their_key_and_the_selected_columns() -> None:
-    """The model prices the scoring scan at SCORING_COLUMNS because the BigQuery views
-    partition and order by named columns, not the whole row: if that changes, the model
-    must change with it."""
+    """The model prices main's former scoring (`views`) at VIEW_COLUMNS because the views
+    partition and order by named columns, not the whole row."""
     from schemas.views import dedup_view_sql
 
     table = registry()["sensor_thermo_beacon"]
     view = dedup_view_sql(table, "p.d.sensor_thermo_beacon")
     window = view.split("OVER (", 1)[1]
-    assert not finops.Profile().dedup_view_reads_all_columns
     assert "TO_JSON_STRING" not in view
-    named = {c for c in ("day", "row_id", *table.identity_excludes) if c in window}
-    assert named == {"day", "row_id", "battery", "room"}, window
-    assert named <= set(finops.SCORING_COLUMNS)
+    named = {c for c in ("day", "home_id", "row_id", *table.identity_excludes) if c in window}
+    assert named == {"day", "home_id", "row_id", "battery", "room"}, window
+    assert named - {"home_id"} <= set(finops.VIEW_COLUMNS)  # home_id: data.home_id's copy
     assert "TO_JSON_STRING" not in inspect.getsource(dedup_view_sql)
 
 
 def test_the_columns_and_days_the_model_scans_are_the_ones_the_code_queries() -> None:
+    """The daily rollup reads SCORING_COLUMNS of the readings and no other (no row id, no
+    battery); the weekly query reads the days and weather the model counts."""
     from datetime import date
 
     from livability.weather import locations as weather
-    from scoring import sql
+    from scoring import rollup
     from scoring.model import week_params
 
     table = registry()["sensor_thermo_beacon"]
     leaves = {path for path, _ in table.leaves()}
-    readings = sql.hourly_ctes("d").split("sensor_hours AS")[0]  # the CTE `readings`
+    insert = rollup.insert_sql("d", "bigquery")
     assert set(finops.SCORING_COLUMNS) <= leaves
-    for path in set(finops.SCORING_COLUMNS) - {"row_id", "battery"}:  # the views' window
-        assert path in readings, path
+    for path in finops.SCORING_COLUMNS:
+        assert path in insert, path
+    for path in leaves - set(finops.SCORING_COLUMNS) - {"home_id"}:
+        assert path not in insert.replace("data.home_id", ""), path
     params = week_params(date(2024, 12, 2))
     days = params["last_day"] - params["weather_first_day"]  # type: ignore[operator]
     assert days == timedelta(days=finops.SCORING_WEATHER_DAYS - 1)
@@ -53,6 +56,21 @@ def test_the_columns_and_days_the_model_scans_are_the_ones_the_code_queries() ->
     assert set(finops.LOCATION_QUERY_COLUMNS) <= leaves
     for path in finops.LOCATION_QUERY_COLUMNS:
         assert path in location_sql, path
+
+
+def test_the_days_the_weekly_job_checks_are_the_ones_it_rolls_up(tmp_path: Path) -> None:
+    from datetime import date
+
+    from livability.adapters.duckdb_warehouse import DuckDBWarehouse
+    from scoring import job
+
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", registry(), "d")
+    try:
+        warehouse.init(registry())
+        written = job.roll_up(warehouse, date(2024, 12, 2))
+    finally:
+        warehouse.close()
+    assert len(written) == finops.ROLLUP_DAYS_CHECKED
 
 
 def test_the_batches_the_model_assumes_are_the_ones_the_code_makes(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,22 +115,24 @@ def test_four_scheduler_jobs_one_beyond_the_free_tier(
     assert (jobs.quantity, jobs.cost) == (Decimal(4), Decimal("0.10"))
 
 
-def test_views_reading_needed_columns_only_scan_less_than_whole_rows(
+def test_the_rollup_reads_less_than_raw_and_raw_less_than_the_former_views(
     measured: finops.Measurements, book: finops.PriceBook
 ) -> None:
-    def scanned(profile: finops.Profile) -> Decimal:
+    def scanned(reads: str) -> Decimal:
+        profile = finops.Profile(scoring_reads=reads)  # type: ignore[arg-type]
         return sum(
             (
                 x.quantity
                 for x in finops.estimate(scenario(), measured, book, profile).lines
-                if x.item == "queries: weekly scoring"
+                if x.item in ("queries: weekly scoring", "queries: daily rollup")
             ),
             Decimal(0),
         )
 
-    whole = scanned(finops.Profile(dedup_view_reads_all_columns=True))
-    needed = scanned(finops.Profile())
-    assert Decimal(0) < needed < whole
+    rollup, raw, views = scanned("rollup"), scanned("raw"), scanned("views")
+    # Raw reads the week's locations twice (the zone plan, then the model); the rollup reads
+    # each reading once and the locations of the rollup's located rows.
+    assert Decimal(0) < rollup < raw < views
 
 
 def test_the_hourly_fleet_check_reads_what_its_sql_reads_every_hour(
@@ -159,3 +162,21 @@ def test_the_hourly_fleet_check_reads_what_its_sql_reads_every_hour(
     expected = Decimal(1_000_000 * 144 * 7) * measured.sensor.columns(FLEET_COLUMNS)
     assert per_check == expected
     assert 1.99 < two / one < 2.0
+
+
+def test_a_week_of_scoring_from_the_rollup(measured: finops.Measurements) -> None:
+    """1M homes, a reading every 10 minutes: the rollup's 7 days read the needed columns of
+    each reading once; the weekly job reads its rollup rows, about 10 % of that."""
+    weather_day = Decimal(1000) * 144 * measured.weather.logical_bytes
+    scan = finops.week_scan(1_000_000, Decimal(144), measured.sensor, weather_day)
+    needed = 7 * 1_000_000 * 144 * measured.sensor.columns(finops.SCORING_COLUMNS)
+    assert abs(scan.readings - needed) < 1
+    assert Decimal("0.05") < scan.rollup / needed < Decimal("0.2")
+    raw = finops.week_scan(1_000_000, Decimal(144), measured.sensor, weather_day, "raw")
+    plan = 7 * 1_000_000 * 144 * measured.sensor.columns(("day", "timestamp", "data.location"))
+    assert abs(raw.readings - needed - plan) < 1
+    assert raw.rollup == 0
+    report = finops.one_home_report(measured.sensor, weather_day)
+    assert report < needed / 100
+    with pytest.raises(ValueError, match="reads: 'all' is not one of"):
+        finops.week_scan(1, Decimal(1), measured.sensor, weather_day, "all")  # type: ignore[arg-type]

@@ -168,8 +168,9 @@ def test_every_table_schema_equals_its_file(synth: Synth) -> None:
 
 
 def test_tables_partitioned_and_clustered_as_tables_toml_says(synth: Synth) -> None:
-    days = synth.env.partition_expiration_days
     for table in registry():
+        # The environment's expiry, or fewer days where the table says so (the rollup: 35).
+        days = min(synth.env.partition_expiration_days, table.expire_days or 10**9)
         expected: dict[str, Any] = {
             "table_id": table.name,
             "deletion_protection": synth.env.deletion_protection,
@@ -185,6 +186,8 @@ def test_tables_partitioned_and_clustered_as_tables_toml_says(synth: Synth) -> N
         if table.cluster:
             expected["clustering"] = list(table.cluster)
         has(synth, "google_bigquery_table", expected)
+    rollup = synth.one("google_bigquery_table", table_id="sensor_hours")
+    assert rollup["time_partitioning"]["expiration_ms"] == 35 * 24 * 3600 * 1000
 
 
 def test_prod_protects_its_tables_and_dev_does_not(synthesized: dict[str, Synth]) -> None:

@@ -184,7 +184,8 @@ def test_valid_rows_land_and_each_invalid_row_is_dead_lettered_with_its_reason(
         (
             {"dataset_id": "sensor_data", "table_id": "users"},
             "table_id: table 'users' is not defined in schemas/ "
-            "(known: dead_letter, livability_scores, sensor_thermo_beacon, weather_data)",
+            "(known: dead_letter, livability_scores, sensor_hours, sensor_thermo_beacon, "
+            "weather_data)",
         ),
         ({"dataset_id": "sensor_data"}, "table_id: attribute is missing"),
     ],
@@ -201,7 +202,7 @@ def test_message_may_only_write_tables_the_contract_allows(
 
 # --- Hostile messages: each acknowledged (200) and dead-lettered once, naming field and value ---
 
-KNOWN = "(known: dead_letter, livability_scores, sensor_thermo_beacon, weather_data)"
+KNOWN = "(known: dead_letter, livability_scores, sensor_hours, sensor_thermo_beacon, weather_data)"
 NO_NAN = "is not valid JSON (JSON has no NaN or Infinity)"
 WEATHER = {"dataset_id": "sensor_data", "table_id": "weather_data"}
 # A weather row whose description holds a lone surrogate, as JSON text can carry it.

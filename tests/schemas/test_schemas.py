@@ -310,7 +310,7 @@ def test_unknown_table_error_names_the_table() -> None:
     assert caught.value.name == "sensor_thermo_beacons"
     assert str(caught.value) == (
         "table 'sensor_thermo_beacons' is not defined in schemas/ "
-        "(known: dead_letter, livability_scores, sensor_thermo_beacon, weather_data)"
+        "(known: dead_letter, livability_scores, sensor_hours, sensor_thermo_beacon, weather_data)"
     )
     assert "sensor_thermo_beacons" not in registry()
 
@@ -567,10 +567,10 @@ def test_schema_file_without_manifest_entry_is_rejected(schema_copy: Path) -> No
         Registry.load(schema_copy)
 
     assert str(caught.value) == (
-        f"{schema_copy}: schema files ['dead_letter', 'livability_scores', "
+        f"{schema_copy}: schema files ['dead_letter', 'livability_scores', 'sensor_hours', "
         "'sensor_thermo_beacon', 'weather_data', 'weather_data_v2'] and tables.toml tables "
-        "['dead_letter', 'livability_scores', 'sensor_thermo_beacon', 'weather_data'] "
-        "must name the same tables"
+        "['dead_letter', 'livability_scores', 'sensor_hours', 'sensor_thermo_beacon', "
+        "'weather_data'] must name the same tables"
     )
 
 
@@ -581,9 +581,10 @@ def test_manifest_entry_without_schema_file_is_rejected(schema_copy: Path) -> No
         Registry.load(schema_copy)
 
     assert str(caught.value) == (
-        f"{schema_copy}: schema files ['livability_scores', 'sensor_thermo_beacon', "
-        "'weather_data'] and tables.toml tables ['dead_letter', 'livability_scores', "
-        "'sensor_thermo_beacon', 'weather_data'] must name the same tables"
+        f"{schema_copy}: schema files ['livability_scores', 'sensor_hours', "
+        "'sensor_thermo_beacon', 'weather_data'] and tables.toml tables ['dead_letter', "
+        "'livability_scores', 'sensor_hours', 'sensor_thermo_beacon', 'weather_data'] must "
+        "name the same tables"
     )
 
 
@@ -711,9 +712,15 @@ def test_unreadable_manifest_is_rejected(schema_copy: Path) -> None:
             'derived = { home_id = "data.home_id" }',
             'derived = { home_id = "data.mac" }\nderived_by = "hand"',
             "tables.toml [sensor_thermo_beacon]: unknown key(s) ['derived_by'] (known: "
-            "['cluster', 'derived', 'description', 'identity', 'ingest', 'partition', "
-            "'version'], ranges, lengths, values)",
+            "['cluster', 'derived', 'description', 'expire_days', 'identity', 'ingest', "
+            "'partition', 'version'], ranges, lengths, values)",
             id="unknown manifest key",
+        ),
+        pytest.param(
+            "expire_days = 35",
+            "expire_days = 0",
+            "tables.toml [sensor_hours]: expire_days 0 is not a positive integer",
+            id="expire days not positive",
         ),
         pytest.param(
             '"data.description" = 200',

@@ -41,7 +41,7 @@ from tests.support.warehouses import (
 )
 
 __all__ = ["bigquery_endpoint"]  # the stand-in, started once per session
-TABLES = ("sensor_thermo_beacon", "weather_data", "livability_scores")
+TABLES = ("sensor_thermo_beacon", "weather_data", "livability_scores", "sensor_hours")
 COUNT_SQL = (
     "SELECT home_id, COUNT(*) AS n, MAX(score) AS score FROM {dataset}.livability_scores_dedup "
     "WHERE week_start = @week GROUP BY home_id ORDER BY home_id"
