@@ -27,8 +27,10 @@ import functions_framework
 from functions.http_args import requested_week
 from livability import signals, weeks
 from livability.certificate import publish as certificates
+from livability.certificate.content import FleetState
+from livability.fleet.check import check as fleet_check
 from livability.logs import configure_logging
-from livability.ports import BackendError
+from livability.ports import BackendError, Warehouse
 from livability.settings import Settings, SettingsError, open_warehouse
 from schemas import registry
 from scoring import job
@@ -73,7 +75,8 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
     try:
         # A week asked for is a re-score (late data): its rollup days are written again.
         published = job.run(warehouse, bucket, week, now, refresh=requested is not None)
-        index = certificates.publish_week(warehouse, bucket, week, published.vectors)
+        fleet = _fleet_state(warehouse, now) if requested is None else None
+        index = certificates.publish_week(warehouse, bucket, week, published.vectors, fleet=fleet)
     except BackendError as err:
         log.error(  # noqa: TRY400 - the reason is the message; a trace adds nothing here
             "weekly scoring failed",
@@ -95,3 +98,14 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
         "uri": published.object_uri,
         "certificates": index,
     }, 200
+
+
+def _fleet_state(warehouse: Warehouse, now: datetime) -> FleetState | None:
+    """The fleet as it is now, for the portfolio page of the week just scored; None (and a
+    warning) when the check fails: the certificates do not wait on it."""
+    try:
+        report = fleet_check(warehouse, now)
+    except BackendError as err:
+        log.warning("fleet state left off the portfolio page", extra={"reason": str(err)})
+        return None
+    return FleetState(report.now, report.summary(), report.problems())

@@ -119,6 +119,18 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class FleetState:
+    """The fleet check's state at publishing (`livability fleet`), for the portfolio page: when
+    it was checked, its one-line summary, and a short problem per home (silent gateway, low
+    battery); a home not in `problems` reported normally. Built by the entry points, which
+    run the check; this package never queries it."""
+
+    checked_at: datetime
+    summary: str
+    problems: Mapping[int, str]
+
+
+@dataclass(frozen=True)
 class Room:
     label: str  # "bedroom", "bedroom 2": the type, never the sensor
     days: tuple[tuple[float, float] | None, ...]  # per local day, (min, max) of hourly means

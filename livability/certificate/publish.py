@@ -100,6 +100,8 @@ def pages(
     history: Sequence[Mapping[str, Any]] = (),
     ranges: Sequence[Mapping[str, Any]] = (),
     homes: Iterable[int] | None = None,
+    *,
+    fleet: content.FleetState | None = None,
 ) -> Pages:
     """Every home's certificate and the portfolio page, in memory; `homes` limits the
     certificates (the portfolio always lists the whole week)."""
@@ -116,7 +118,7 @@ def pages(
     }
     current = {int(v["home_id"]): content.flags_of(v) for v in vectors}
     previous = _previous_flags(history, week_start)
-    files[INDEX] = render.index_page([_slim(c) for c in certs], previous, current).encode()
+    files[INDEX] = render.index_page([_slim(c) for c in certs], previous, current, fleet).encode()
     return Pages(week_start, files)
 
 
@@ -162,11 +164,17 @@ def week_pages(warehouse: Warehouse, week_start: date, homes: Iterable[int] | No
 
 
 def publish_week(
-    warehouse: Warehouse, bucket: Bucket, week_start: date, vectors: pl.DataFrame | None = None
+    warehouse: Warehouse,
+    bucket: Bucket,
+    week_start: date,
+    vectors: pl.DataFrame | None = None,
+    *,
+    fleet: content.FleetState | None = None,
 ) -> str | None:
     """Render and write the week's pages to `certificates/<week>/` in the bucket, CHUNK_HOMES
     homes at a time (a week of any size in bounded memory), the portfolio last; its URI, or
-    None for a week without vectors. `vectors`: the job's own, else the stored ones."""
+    None for a week without vectors. `vectors`: the job's own, else the stored ones; `fleet`:
+    the fleet check's state, shown on the portfolio page."""
     vectors, history, ranges = _inputs(warehouse, week_start, vectors)
     if vectors.is_empty():
         return None
@@ -186,7 +194,7 @@ def publish_week(
             slim.append(_slim(cert))
         current.update({int(v["home_id"]): content.flags_of(v) for v in chunk})
     previous = _previous_flags(history.to_dicts(), week_start)
-    index = render.index_page(slim, previous, current).encode()
+    index = render.index_page(slim, previous, current, fleet).encode()
     uri = bucket.put(f"{prefix}/{INDEX}", index, CONTENT_TYPE)
     log.info(
         "certificates published",

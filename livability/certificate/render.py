@@ -21,6 +21,7 @@ from livability.certificate.content import (
     GRADES,
     HAZARDS,
     Certificate,
+    FleetState,
     flag_words,
 )
 
@@ -101,10 +102,11 @@ def index_page(
     certs: Sequence[Certificate],
     previous_flags: dict[int, tuple[str, ...]],
     current_flags: dict[int, tuple[str, ...]],
+    fleet: FleetState | None = None,
 ) -> str:
     """The operator's portfolio page of one week: the homes sorted by risk (the riskiest
     MAX_INDEX_HOMES listed; the counts are of every home), band counts, rising flags, a
-    filter by hazard (CSS :target, no script)."""
+    filter by hazard (CSS :target, no script), and the fleet's state where it was checked."""
     weeks = {c.week_start for c in certs}
     if len(weeks) > 1:
         raise ValueError(f"week_start: the homes are of {len(weeks)} weeks, not one")
@@ -129,6 +131,7 @@ def index_page(
             hazards=HAZARDS,
             finding_below=FINDING_BELOW,
             docs_link=DOCS_LINK,
+            fleet=fleet,
         )
     )
 

@@ -82,6 +82,19 @@ class FleetReport:
             f"{self.low_battery_sensors}; dead letters: {self.dead_letter_total}"
         )
 
+    def problems(self) -> dict[int, str]:
+        """A short problem per home of the listed rows (`max_rows`, problems first): its
+        gateway silent since when, its sensors below the battery threshold."""
+        out: dict[int, list[str]] = {}
+        for row in self.rows:
+            said = out.setdefault(row.home_id, [])
+            silent = f"gateway silent since {row.home_last_reading:%Y-%m-%d %H:%M} UTC"
+            if row.gateway_silent and silent not in said:
+                said.insert(0, silent)
+            if row.battery_low:
+                said.append(f"a sensor at {row.battery} % battery")
+        return {home: "; ".join(said) for home, said in out.items() if said}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "now": self.now.isoformat(),

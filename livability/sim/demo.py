@@ -36,6 +36,7 @@ from edge.outbox import Outbox
 from edge.sinks import HttpSink
 from livability import weeks
 from livability.certificate import publish as certificates
+from livability.certificate.content import FleetState
 from livability.fleet.check import FleetReport
 from livability.fleet.check import check as fleet_check
 from livability.net import NotListeningError, free_port, wait_listening
@@ -182,11 +183,19 @@ def run(
     scored = [start + timedelta(days=7 * w) for w in range(weeks)]
     now = datetime.now(UTC)
     published = [job.run(warehouse, bucket, week, now).vectors for week in scored]
+    fleet = fleet_check(warehouse, end_at)
+    # The last week's portfolio page shows the fleet at the end of the period.
+    state = FleetState(fleet.now, fleet.summary(), fleet.problems())
     # Oldest week first, so each week's certificates show the weeks before as their trend.
     index = None
     for week, week_vectors in zip(scored, published, strict=True):
-        index = certificates.publish_week(warehouse, bucket, week, week_vectors) or index
-    fleet = fleet_check(warehouse, end_at, max_rows=0)
+        last = week == scored[-1]
+        index = (
+            certificates.publish_week(
+                warehouse, bucket, week, week_vectors, fleet=state if last else None
+            )
+            or index
+        )
     return DemoResult(population, progress.done, scored, pl.concat(published), fleet, index)
 
 

@@ -235,3 +235,22 @@ def test_portfolio_lists_the_riskiest_homes_and_counts_them_all(
     text = words(markup)
     assert "3 home(s), riskiest first" in text
     assert "1 less risky home(s) not listed" in text
+
+
+def test_portfolio_shows_the_fleet_state_escaped_and_only_when_checked() -> None:
+    certs = [content.certificate({**VECTOR, "home_id": home}) for home in (1, 2)]
+    assert "Fleet" not in render.index_page(certs, {}, {})
+    fleet = content.FleetState(
+        datetime(2026, 11, 30, 3, tzinfo=UTC),
+        "2 home(s); silent gateways (> 3 h): 1",
+        {2: "gateway silent since 2026-11-29 07:00 UTC; <b>a sensor</b> at 4 % battery"},
+    )
+    markup = render.index_page(certs, {}, {}, fleet)
+    text = words(markup)
+    assert "Checked 2026-11-30 03:00 UTC: 2 home(s); silent gateways (> 3 h): 1." in text
+    cells = re.findall(r"<tr class=\"[^\"]*\">.*?</tr>", markup, flags=re.S)
+    home = {re.search(r'href="(\d+)\.html"', c).group(1): c for c in cells}  # type: ignore[union-attr]
+    assert "<td>reporting</td>" in home["1"]
+    assert "gateway silent since 2026-11-29 07:00 UTC" in home["2"]
+    assert "<b>" not in markup
+    assert "&lt;b&gt;a sensor&lt;/b&gt;" in markup

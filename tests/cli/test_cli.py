@@ -203,6 +203,11 @@ def test_demo_runs_the_whole_job_and_prints_the_score_table(tmp_path: Path) -> N
         "(> 3 h): 1; sensors below 20 % battery: 1; dead letters: 0",
         f"Certificates of the last week (open in a browser): {index}",
     ]
+    # The last week's portfolio page shows the fleet at the end of the period.
+    portfolio = " ".join(index.read_text().split())
+    assert "Fleet state" in portfolio
+    assert "gateway silent since 2025-01-12 04:00 UTC" in portfolio
+    assert "a sensor at 0 % battery" in portfolio
     fleet = run("fleet", "--at", "2025-01-13T00:00", "--json", home=tmp_path)
     assert fleet.returncode == 0, fleet.stderr
     report = json.loads(fleet.stdout)

@@ -158,3 +158,25 @@ def test_a_period_it_cannot_read_is_refused(
             check(warehouse, NOW, max_rows=10_001)
     finally:
         warehouse.close()
+
+
+def test_problems_name_a_silent_gateway_once_and_each_low_battery() -> None:
+    from livability.fleet.check import FleetReport, SensorHealth
+
+    at = datetime(2026, 11, 30, tzinfo=UTC)
+
+    def sensor(home: int, mac: int, *, silent: bool, battery: int) -> SensorHealth:
+        last = at - timedelta(hours=20 if silent else 1)
+        return SensorHealth(home, mac, last, last, 0.5, 0.9, battery, None, silent, battery < 20)
+
+    rows = (
+        sensor(2, 1, silent=True, battery=3),
+        sensor(2, 2, silent=True, battery=80),
+        sensor(3, 3, silent=False, battery=10),
+        sensor(4, 4, silent=False, battery=90),
+    )
+    report = FleetReport(at, at - timedelta(days=7), 3, 4, 1, 2, {}, rows, truncated=False)
+    assert report.problems() == {
+        2: "gateway silent since 2026-11-29 04:00 UTC; a sensor at 3 % battery",
+        3: "a sensor at 10 % battery",
+    }
