@@ -133,3 +133,36 @@ def test_the_bucket_gets_the_same_pages_a_chunk_of_homes_at_a_time(
     assert uri == (folder / publish.INDEX).resolve().as_uri()
     written = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert written == dict(in_memory.files)
+
+
+def test_the_weekly_run_checks_the_fleet_for_its_portfolio_page(portfolio: Portfolio) -> None:
+    """The scheduled run (no week asked for) passes the fleet as it is now to the portfolio
+    page; a check that fails leaves the page without it (a warning), never the run."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from functions import weekly_score
+    from livability.ports import BackendError
+
+    end = datetime.combine(LAST + timedelta(days=7), time(), UTC)
+    warehouse = portfolio.warehouse()
+    try:
+        state = weekly_score._fleet_state(warehouse, end)
+        # Three days on, every gateway has been silent since the data ended.
+        later = weekly_score._fleet_state(warehouse, end + timedelta(days=3))
+    finally:
+        warehouse.close()
+    homes = len(portfolio.homes)
+    assert state is not None
+    assert state.summary.startswith(f"{homes} home(s); silent gateways (> 3 h): 0")
+    assert later is not None
+    assert f"silent gateways (> 3 h): {homes}" in later.summary
+    assert len(later.problems) == homes
+    assert all(p.startswith("gateway silent since") for p in later.problems.values())
+
+    class Down:
+        dialect, dataset = "duckdb", "sensor_data"
+
+        def query(self, *_: object, **__: object) -> None:
+            raise BackendError("warehouse unavailable")
+
+    assert weekly_score._fleet_state(Down(), end) is None  # type: ignore[arg-type]
