@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SKIP = {"__main__", "reference_handler"}
+SKIP = {"__main__", "reference_handler", "former", "main_baseline", "model2_baseline"}  # helpers
 
 
 def suites() -> list[str]:

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -150,17 +150,9 @@ CASES: dict[str, Callable[[], bytes]] = {
 
 def main() -> None:
     console = Console()
-    table = Table(title="Event processor: peak RSS of the serve worker per request")
-    for column in ("case", "status", "body bytes", "peak RSS MiB", "x baseline"):
-        table.add_column(column, justify="left" if column == "case" else "right")
-    baseline: float | None = None
-    for name, raw in CASES.items():
-        status, size, peak = measure(raw)
-        baseline = baseline or peak
-        table.add_row(
-            name, str(status), f"{size:,}", f"{peak / 1024:.0f}", f"{peak / baseline:.2f}"
-        )
-    console.print(table)
+    title = "Event processor: peak RSS of the serve worker per request"
+    measured = ((name, measure(raw)) for name, raw in CASES.items())
+    console.print(_peaks(title, ("status", "body bytes"), measured))
     console.print(f"Body bound: {MAX_BODY_BYTES:,} bytes (livability/ingest/delivery.py).")
     main_archive(console)
 
@@ -243,18 +235,26 @@ def load_peak(write: Callable[[Path], None]) -> tuple[int, int, int]:
 
 
 def main_archive(console: Console) -> None:
-    table = Table(title="load-archive: peak RSS of the process per archive")
-    for column in ("case", "exit", "gzip bytes", "peak RSS MiB", "x baseline"):
+    title = "load-archive: peak RSS of the process per archive"
+    measured = ((name, load_peak(write)) for name, write in ARCHIVES.items())
+    console.print(_peaks(title, ("exit", "gzip bytes"), measured))
+    console.print(f"Line cap: {MAX_LINE_BYTES:,} bytes (livability/archive/format.py).")
+
+
+def _peaks(
+    title: str, columns: tuple[str, str], measured: Iterable[tuple[str, tuple[int, int, int]]]
+) -> Table:
+    """A table of (case, (status, input bytes, peak KiB)), each peak against the first case's."""
+    table = Table(title=title)
+    for column in ("case", *columns, "peak RSS MiB", "x baseline"):
         table.add_column(column, justify="left" if column == "case" else "right")
     baseline: float | None = None
-    for name, write in ARCHIVES.items():
-        status, size, peak = load_peak(write)
+    for name, (status, size, peak) in measured:
         baseline = baseline or peak
         table.add_row(
             name, str(status), f"{size:,}", f"{peak / 1024:.0f}", f"{peak / baseline:.2f}"
         )
-    console.print(table)
-    console.print(f"Line cap: {MAX_LINE_BYTES:,} bytes (livability/archive/format.py).")
+    return table
 
 
 SUITE = "bounds: peak RSS per body (serve) and per archive (load-archive) against a baseline"

@@ -43,6 +43,7 @@ from tests.support.warehouses import (
     bigquery_endpoint,
     bigquery_warehouse,
     drop_dataset,
+    initialised,
     new_dataset,
     only_tables,
 )
@@ -106,20 +107,7 @@ def _copies(warehouse: Warehouse, sensor: list[dict[str, Any]]) -> None:
 
 @pytest.fixture(params=["duckdb", "bigquery"])
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    tables = only_tables(registry(), *TABLES)
-    if request.param == "duckdb":
-        found: Warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", tables, "sensor_data")
-        found.init(tables)
-        yield found
-        found.close()
-        return
-    endpoint = request.getfixturevalue("bigquery_endpoint")
-    dataset = new_dataset()
-    found = bigquery_warehouse(endpoint, tables, dataset)
-    found.init(tables)
-    yield found
-    found.close()
-    drop_dataset(endpoint, dataset)
+    yield from initialised(request, tmp_path, *TABLES)
 
 
 def _rollup_rows(warehouse: Warehouse) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ from tests.support.warehouses import (
     bigquery_endpoint,
     bigquery_warehouse,
     drop_dataset,
+    initialised,
     new_dataset,
     only_tables,
 )
@@ -64,20 +65,7 @@ def load(warehouse: Warehouse, sensor: list[dict[str, Any]], outdoor: list[dict[
 
 @pytest.fixture(params=["duckdb", "bigquery"])
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    tables = only_tables(registry(), *TABLES)
-    if request.param == "duckdb":
-        found: Warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", tables, "sensor_data")
-        found.init(tables)
-        yield found
-        found.close()
-        return
-    endpoint = request.getfixturevalue("bigquery_endpoint")
-    dataset = new_dataset()
-    found = bigquery_warehouse(endpoint, tables, dataset)
-    found.init(tables)
-    yield found
-    found.close()
-    drop_dataset(endpoint, dataset)
+    yield from initialised(request, tmp_path, *TABLES)
 
 
 def test_rescoring_a_week_replaces_and_never_duplicates(

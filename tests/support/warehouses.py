@@ -56,6 +56,28 @@ def drop_dataset(endpoint: str, dataset: str) -> None:
         warehouse.close()
 
 
+def initialised(
+    request: pytest.FixtureRequest, tmp_path: Path, *tables: str
+) -> Iterator[Warehouse]:
+    """For a fixture with `params=BACKENDS`: a warehouse initialised with `tables` of the
+    contract, on DuckDB (in `tmp_path`) or on the BigQuery stand-in (a new dataset, dropped
+    after)."""
+    schemas = only_tables(registry(), *tables)
+    if request.param == "duckdb":
+        found: Warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", schemas, "sensor_data")
+        found.init(schemas)
+        yield found
+        found.close()
+        return
+    endpoint = request.getfixturevalue("bigquery_endpoint")
+    dataset = new_dataset()
+    found = bigquery_warehouse(endpoint, schemas, dataset)
+    found.init(schemas)
+    yield found
+    found.close()
+    drop_dataset(endpoint, dataset)
+
+
 def only_tables(schemas: Registry, *names: str) -> Registry:
     """`schemas` cut down to `names`: each table costs the stand-in a few API calls."""
     return Registry({name: schemas[name] for name in names}, schemas.directory)
