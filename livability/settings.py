@@ -14,6 +14,8 @@ LIVABILITY_ROWS_PER_MESSAGE
 LIVABILITY_HOME       local state folder (default .livability/)
 LIVABILITY_DATASET    the dataset of a DuckDB warehouse (default sensor_data); a BigQuery
                       URL names its own
+LIVABILITY_DUCKDB_MEMORY_MB
+                      DuckDB's memory limit, MB (default 1024; 256 to 1048576)
 BIGQUERY_EMULATOR_HOST, STORAGE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST
                       the clients' standard variables: a local stand-in, reached with
                       anonymous credentials; otherwise Application Default Credentials
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from livability.ports import Bucket, RawPublisher, SignedBucket, Warehouse
 
 DEFAULT_HOME = Path(".livability")
+DUCKDB_MEMORY_MB = 1024
 DEFAULT_DATASET = "sensor_data"
 # cloud.google.com/resource-manager/docs/creating-managing-projects: 6-30 characters.
 _TOPIC = re.compile(
@@ -219,6 +222,13 @@ class Settings:
         default=1,
         metadata=env("LIVABILITY_ROWS_PER_MESSAGE", config.integer(1, MAX_ROWS_PER_MESSAGE)),
     )
+    # DuckDB's memory: what the embedded warehouse may hold at once, cache included; beyond
+    # it, DuckDB spills to a temp folder beside its file. Scoring queries homes in slices that
+    # fit (scoring/model.py `SLICE_ROWS`), so the whole job stays near this bound.
+    duckdb_memory_mb: int = field(
+        default=DUCKDB_MEMORY_MB,
+        metadata=env("LIVABILITY_DUCKDB_MEMORY_MB", config.integer(256, 1 << 20)),
+    )
     # None: the embedded default under `home`.
     archive: BucketURL | None = field(default=None, metadata=env("LIVABILITY_ARCHIVE", _bucket_url))
     emulators: Emulators = field(default_factory=Emulators, metadata=group(Emulators))
@@ -309,7 +319,13 @@ def open_warehouse(
         from livability.adapters.duckdb_warehouse import DuckDBWarehouse
 
         assert url.path is not None
-        duck = DuckDBWarehouse(url.path, schemas, url.dataset, threads=1 if ingest else None)
+        duck = DuckDBWarehouse(
+            url.path,
+            schemas,
+            url.dataset,
+            threads=1 if ingest else None,
+            memory_mb=settings.duckdb_memory_mb,
+        )
         if init is None or init:
             duck.init()
         return duck

@@ -16,6 +16,7 @@ See `docs/scoring.md` for what the numbers mean and where each threshold comes f
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -127,7 +128,7 @@ def readings_source(plan: zones.ZonePlan, wanted: selects.Source) -> selects.Sou
     return "rollup" if wanted == "rollup" and plan.whole_hours else "raw"
 
 
-def _query(
+def _frames(
     warehouse: Warehouse,
     week_start: date,
     plan: zones.ZonePlan,
@@ -136,7 +137,8 @@ def _query(
     select: str = "daily",
     home_id: int | None = None,
     slices: int = 1,
-) -> pl.DataFrame:
+) -> Iterator[pl.DataFrame]:
+    """The main query's rows, one frame per slice of the homes, queried in turn."""
     query = dialects.fill(
         sql.render(
             sql.dialect_of(warehouse),
@@ -152,13 +154,29 @@ def _query(
     params = week_params(week_start, plan)
     if home_id is not None:
         params["home_id"] = home_id
-    frames = []
-    for part in range(slices):  # one query per slice of the homes, in turn
+    for part in range(slices):
         sliced = {**params, "slices": slices, "slice": part} if slices > 1 else params
         frame = pl.from_arrow(warehouse.query(query, _used(query, sliced)))
         assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
-        frames.append(frame)
-    return pl.concat(frames) if slices > 1 else frames[0]
+        yield frame
+
+
+def _query(
+    warehouse: Warehouse,
+    week_start: date,
+    plan: zones.ZonePlan,
+    source: selects.Source,
+    *,
+    select: str = "daily",
+    home_id: int | None = None,
+    slices: int = 1,
+) -> pl.DataFrame:
+    frames = list(
+        _frames(
+            warehouse, week_start, plan, source, select=select, home_id=home_id, slices=slices
+        )
+    )
+    return pl.concat(frames) if len(frames) > 1 else frames[0]
 
 
 def slices_for(
@@ -215,11 +233,23 @@ def score_week(
     week_start: date,
     source: selects.Source = "raw",
     home_id: int | None = None,
+    *,
+    slices: int | None = None,
 ) -> pl.DataFrame:
     """The week's vectors, one per home with readings, sorted by home_id (`home_id`: that
-    home's only, the same vector as in the week's)."""
-    daily, plan = daily_aggregates(warehouse, week_start, source=source, home_id=home_id)
-    return vectors(daily.lazy(), week_start, plan)
+    home's only, the same vector as in the week's). Where DuckDB takes the homes in slices
+    (`slices_for`, or `slices`), polars finishes each slice before the next is queried: a
+    home's vector needs only its own rows, and memory holds one slice at a time."""
+    plan = zone_plan(warehouse, week_start, source, home_id)
+    if slices is None:
+        slices = 1 if home_id is not None else slices_for(warehouse, week_start, plan, source)
+    parts = [
+        vectors(daily.lazy(), week_start, plan)
+        for daily in _frames(
+            warehouse, week_start, plan, source, home_id=home_id, slices=slices
+        )
+    ]
+    return pl.concat(parts).sort("home_id") if len(parts) > 1 else parts[0]
 
 
 def class_days(plan: zones.ZonePlan) -> pl.LazyFrame:

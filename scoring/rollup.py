@@ -37,24 +37,23 @@ COLUMNS: Final = (
 
 @cache
 def insert_sql(dataset: str, dialect: str) -> str:
-    """INSERT of one UTC day's rows (`@day`), for `dialect`."""
+    """INSERT of one UTC day's rows (`@day`), for `dialect`. One pass over the readings with
+    both values, grouped by sensor and hour as integers (the hour's microseconds / 3600e6:
+    cheaper to hash than a truncated timestamp); one over the located readings for each home's
+    earliest; a full join puts that on its sensor-hour, or on a row of its own (n 0) when the
+    hour has no reading with both values."""
     dataset = checked(dataset)
-    readings = selects.deduplicated(dataset, "day = @day", exact_storage=dialect == "duckdb")
+    where = "day = @day AND data.temperature IS NOT NULL AND data.humidity IS NOT NULL"
+    readings = selects.deduplicated(dataset, where, exact_storage=dialect == "duckdb")
+    hour = f"DIV(UNIX_MICROS({{}}), {selects.MICROS_PER_HOUR})"
     text = f"""
 INSERT INTO {dataset}.{TABLE} ({COLUMNS})
-WITH readings AS (
-  SELECT *, temperature IS NOT NULL AND humidity IS NOT NULL AS ok FROM ({readings})
-),
-hours AS (
-  SELECT TIMESTAMP_TRUNC(timestamp, HOUR) AS hour, home_id, mac,
-    COUNTIF(ok) AS n,
-    AVG(IF(ok, temperature, NULL)) AS temperature,
-    AVG(IF(ok, humidity, NULL)) AS humidity,
-    MIN(IF(ok, timestamp, NULL)) AS first_at,
-    MAX(IF(ok, timestamp, NULL)) AS last_at,
-    MIN(IF(ok, room, NULL)) AS room
-  FROM readings
-  GROUP BY hour, home_id, mac
+WITH hours AS (
+  SELECT {hour.format("timestamp")} AS h, home_id, mac,
+    COUNT(*) AS n, AVG(temperature) AS temperature, AVG(humidity) AS humidity,
+    MIN(timestamp) AS first_at, MAX(timestamp) AS last_at, MIN(room) AS room
+  FROM ({readings})
+  GROUP BY h, home_id, mac
 ),
 firsts AS (
   SELECT data.home_id AS home_id, MIN_BY(data.mac, timestamp) AS mac,
@@ -62,12 +61,14 @@ firsts AS (
   FROM {dataset}.{selects.RAW_TABLE}
   WHERE day = @day AND data.location IS NOT NULL
   GROUP BY data.home_id
-)
-SELECT h.hour, h.home_id, h.mac, h.n, h.temperature, h.humidity, h.first_at, h.last_at,
-  h.room, f.location, f.located_at
+),
+located AS (SELECT *, {hour.format("located_at")} AS h FROM firsts)
+SELECT TIMESTAMP_MICROS(COALESCE(h.h, f.h) * {selects.MICROS_PER_HOUR}) AS hour,
+  COALESCE(h.home_id, f.home_id) AS home_id, COALESCE(h.mac, f.mac) AS mac,
+  COALESCE(h.n, 0) AS n, h.temperature, h.humidity, h.first_at, h.last_at, h.room,
+  f.location, f.located_at
 FROM hours AS h
-LEFT JOIN firsts AS f
-  ON f.home_id = h.home_id AND f.mac = h.mac AND TIMESTAMP_TRUNC(f.located_at, HOUR) = h.hour
+FULL JOIN located AS f ON f.home_id = h.home_id AND f.mac = h.mac AND f.h = h.h
 """  # noqa: S608 - a checked dataset name and constants
     return dialects.transpile(text, dialect)
 

@@ -80,6 +80,7 @@ class DuckDBWarehouse:
         lock_timeout: float = 30.0,
         linger: float = 0.2,
         threads: int | None = None,
+        memory_mb: int | None = None,
     ) -> None:
         self.path = path
         self.registry = registry
@@ -87,6 +88,7 @@ class DuckDBWarehouse:
         self.lock_timeout = lock_timeout
         self.linger = linger
         self.threads = threads
+        self.memory_mb = memory_mb  # None: DuckDB's default, 80 % of the machine's memory
         self._arrow = {t.name: arrow_schema(t, utc=False) for t in registry}
         self._state = threading.Lock()  # guards the fields below
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -121,6 +123,8 @@ class DuckDBWarehouse:
             else:
                 if self.threads is not None:
                     con.execute(f"SET threads = {int(self.threads)}")
+                if self.memory_mb is not None:
+                    con.execute(f"SET memory_limit = '{int(self.memory_mb)}MB'")
                 return con
             time.sleep(delay)
             delay = min(delay * 2, 0.25)

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from livability.settings import BucketURL, Emulators, Settings, SettingsError, WarehouseURL
+from livability.settings import (
+    BucketURL,
+    Emulators,
+    Settings,
+    SettingsError,
+    WarehouseURL,
+    open_warehouse,
+)
 from tests.support.paths import ROOT
 
 
@@ -76,6 +83,8 @@ def test_duckdb_urls_take_absolute_and_relative_paths() -> None:
         ("LIVABILITY_ROWS_PER_MESSAGE", "1001"),
         ("LIVABILITY_ROWS_PER_MESSAGE", "ten"),
         ("LIVABILITY_ROWS_PER_MESSAGE", "-5"),
+        ("LIVABILITY_DUCKDB_MEMORY_MB", "100"),
+        ("LIVABILITY_DUCKDB_MEMORY_MB", "1GB"),
         ("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9050/path?x"),
     ],
 )
@@ -86,6 +95,21 @@ def test_a_malformed_setting_is_one_line_naming_the_variable(variable: str, valu
     assert message.startswith(f"{variable}: ")
     assert repr(value) in message
     assert "\n" not in message
+
+
+def test_the_embedded_warehouse_holds_to_its_memory_limit(tmp_path: Path) -> None:
+    """DuckDB's memory limit is the setting's (its default when unset), on every connection."""
+    for environ, mib in (({}, 1024), ({"LIVABILITY_DUCKDB_MEMORY_MB": "300"}, 300)):
+        settings = Settings.from_env({"LIVABILITY_HOME": str(tmp_path), **environ})
+        warehouse = open_warehouse(settings, init=False)
+        try:
+            shown = warehouse.query("SELECT current_setting('memory_limit') AS m")["m"][0]
+        finally:
+            warehouse.close()
+        # DuckDB shows the limit in MiB of 2**20 bytes, to a tenth.
+        number, unit = shown.as_py().split()
+        assert unit == "MiB"
+        assert float(number) == pytest.approx(mib * 10**6 / 2**20, abs=0.1)
 
 
 def test_a_malformed_url_is_a_cli_error_not_a_traceback() -> None:

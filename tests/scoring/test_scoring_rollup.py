@@ -261,5 +261,10 @@ def test_homes_scored_in_slices_give_the_same_vectors(warehouse: Warehouse) -> N
         polars.testing.assert_frame_equal(
             vectors(sliced.lazy(), WEEK, plan), vectors(whole.lazy(), WEEK, plan)
         )
+        # The job's way: each slice finished by polars before the next is queried.
+        polars.testing.assert_frame_equal(
+            score_week(warehouse, WEEK, source, slices=3),  # type: ignore[arg-type]
+            score_week(warehouse, WEEK, source, slices=1),  # type: ignore[arg-type]
+        )
     # One slice per SLICE_ROWS rows of the week read: these few hundred rows are one.
     assert slices_for(warehouse, WEEK, plan, "rollup") == 1
