@@ -44,6 +44,7 @@ SCHEDULED = {
     "weekly_archive": "weekly_archive",
     "fleet_health": "fleet_health",
     "weather": "meteodata_event",
+    "daily_rollup": "daily_rollup",
 }
 _FIELD = re.compile(r"jsonPayload\.([A-Za-z_]+)")
 _CLAUSE = re.compile(r"(jsonPayload\.[A-Za-z_]+|severity)(=|>)(\"[^\"]*\"|[A-Za-z0-9_]+)")
