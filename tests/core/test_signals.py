@@ -73,7 +73,8 @@ def run_the_code_paths(
     }
     assert client.post("/", json=push_body([poison]), headers=binary_headers()).status_code == 200
     # A gateway silent for 5 h, then the hourly check.
-    quiet = {**poison, "timestamp": (now - timedelta(hours=5)).isoformat()}
+    before = now - timedelta(hours=5)  # its own day: before 05:00 UTC that is yesterday
+    quiet = {**poison, "day": before.date().isoformat(), "timestamp": before.isoformat()}
     quiet["data"] = {**poison["data"], "temperature": 20.0}
     assert (
         client.post(
