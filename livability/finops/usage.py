@@ -26,6 +26,7 @@ from livability.finops.profile import (
     MIN_REQUEST_BYTES,
     PUBLISH_BATCH,
     QUERY_TABLE_MIN,
+    ROLLUP_DAYS_FILLED,
     SCHEDULER_JOBS,
     SCORING_COLUMNS,
     SCORING_WEATHER_DAYS,
@@ -35,7 +36,7 @@ from livability.finops.profile import (
 )
 from livability.finops.scans import ROLLUP, rollup_location_bytes, rollup_row_bytes, week_scan
 from livability.finops.scenario import Scenario, format_interval
-from livability.finops.sizes import Measurements
+from livability.finops.sizes import Measurements, value_bytes
 from livability.finops.units import MONTH_DAYS, WEEKS_PER_MONTH, as_decimal
 from livability.weather.locations import LOCATION_DAYS, LOCATIONS_MAX_AGE
 from schemas import registry
@@ -186,10 +187,12 @@ def _bigquery_queries(s: Scenario, m: Measurements, profile: Profile) -> list[Us
                 "BigQuery",
                 "queries: daily rollup",
                 "bigquery.on_demand_query",
-                scan.readings * WEEKS_PER_MONTH,
-                "each day's readings once: " + ", ".join(SCORING_COLUMNS),
+                scan.readings * WEEKS_PER_MONTH * profile.rollup_writes_per_day,
+                f"each day's readings {profile.rollup_writes_per_day} time(s) (late rows): "
+                + ", ".join(SCORING_COLUMNS),
             )
         )
+        out.append(_rollup_check(s))
     out.append(
         Usage(
             "BigQuery",
@@ -231,6 +234,20 @@ def _bigquery_queries(s: Scenario, m: Measurements, profile: Profile) -> list[Us
     )
 
     return out
+
+
+def _rollup_check(s: Scenario) -> Usage:
+    """The daily rollup's look for missing days: the rollup's `hour` of 7 days, daily."""
+    hours_day = s.homes * min(s.readings_per_home / MONTH_DAYS, Decimal(24))
+    hour_column = Decimal(value_bytes(registry()[ROLLUP].column("hour"), 0))
+    per_run = max(Decimal(QUERY_TABLE_MIN), ROLLUP_DAYS_FILLED * hours_day * hour_column)
+    return Usage(
+        "BigQuery",
+        "queries: daily rollup's missing days",
+        "bigquery.on_demand_query",
+        per_run * MONTH_DAYS,
+        f"{ROLLUP_DAYS_FILLED} days of the rollup's hour, daily",
+    )
 
 
 def _fleet_queries(s: Scenario, m: Measurements) -> Usage:
@@ -340,6 +357,9 @@ def _functions_usage(s: Scenario, profile: Profile) -> list[Usage]:
     out += _function_usage(profile.archive, WEEKS_PER_MONTH, profile.archive_ms, "EXPORT DATA")
     checks = Decimal(FLEET_CHECKS_PER_DAY * MONTH_DAYS)
     out += _function_usage(profile.fleet, checks, profile.fleet_ms, "two queries an hour")
+    out += _function_usage(
+        profile.rollup, Decimal(MONTH_DAYS), profile.rollup_ms, "two days written, daily"
+    )
 
     out.append(
         Usage(
