@@ -37,8 +37,19 @@ log = logging.getLogger("functions.daily_rollup")  # the runtime loads this file
 _FAILED = signals.fields(signals.JOB_FAILED, job="daily_rollup")
 
 
+_FIELDS = ("from", "to")
+
+
 def _requested_span(request: flask.Request, today: date) -> tuple[date, date] | None:
-    """The range asked for (`from` and `to`, both or neither), checked; None if none."""
+    """The range asked for (`from` and `to`, both or neither), checked; None if none. A body
+    is a JSON object of those keys only: a typo must not run the default days instead."""
+    if request.data:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise ValueError(f"body: {request.data[:60]!r} is not a JSON object")
+        unknown = sorted(set(body) - set(_FIELDS))
+        if unknown:
+            raise ValueError(f"body: unknown key {unknown[0]!r} (known: from, to)")
     first, last = requested_week(request, "from"), requested_week(request, "to")
     if first is None and last is None:
         return None

@@ -46,7 +46,7 @@ class Served:
     log: Path
     home: Path
 
-    def post(self, body: dict[str, str] | None = None, query: str = "") -> requests.Response:
+    def post(self, body: object = None, query: str = "") -> requests.Response:
         return requests.post(self.url + query, json=body or {}, timeout=120)
 
     def logged(self) -> list[dict[str, Any]]:
@@ -202,15 +202,25 @@ def test_a_range_in_the_body_writes_exactly_that_range(served: Served) -> None:
          "from: '2025-13-01' is not a date (YYYY-MM-DD)"),
         ({"from": "2025-12-01"}, "to: missing; give both from and to (got '2025-12-01')"),
         ({"to": "2025-12-01"}, "from: missing; give both from and to (got '2025-12-01')"),
+        ({"form": "2025-12-01", "to": "2025-12-01"},
+         "body: unknown key 'form' (known: from, to)"),
+        (["2025-12-01"], "body: b'[\"2025-12-01\"]' is not a JSON object"),
     ],
 )  # fmt: skip
 def test_a_bad_range_is_refused_naming_the_field_and_the_value(
-    served: Served, body: dict[str, str], error: str
+    served: Served, body: object, error: str
 ) -> None:
     load(served, hourly(day(1), 20.0))
     answer = served.post(body)
     assert (answer.status_code, answer.json()) == (400, {"error": error})
     assert rolled_up(served) == []  # nothing written
+
+
+def test_a_body_that_is_no_json_is_refused(served: Served) -> None:
+    answer = requests.post(served.url, data=b"from=2025-01-01", timeout=30)
+    assert (answer.status_code, answer.json()) == (
+        400, {"error": "body: b'from=2025-01-01' is not a JSON object"}
+    )  # fmt: skip
 
 
 def test_the_range_bound_is_the_rollups() -> None:
