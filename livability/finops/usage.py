@@ -34,9 +34,15 @@ from livability.finops.profile import (
     Gen2Function,
     Profile,
 )
-from livability.finops.scans import ROLLUP, rollup_location_bytes, rollup_row_bytes, week_scan
+from livability.finops.scans import (
+    ROLLUP,
+    missing_days_check,
+    rollup_location_bytes,
+    rollup_row_bytes,
+    week_scan,
+)
 from livability.finops.scenario import Scenario, format_interval
-from livability.finops.sizes import Measurements, value_bytes
+from livability.finops.sizes import Measurements
 from livability.finops.units import MONTH_DAYS, WEEKS_PER_MONTH, as_decimal
 from livability.weather.locations import LOCATION_DAYS, LOCATIONS_MAX_AGE
 from schemas import registry
@@ -192,7 +198,11 @@ def _bigquery_queries(s: Scenario, m: Measurements, profile: Profile) -> list[Us
                 + ", ".join(SCORING_COLUMNS),
             )
         )
-        out.append(_rollup_check(s))
+        check = missing_days_check(s.homes, s.readings_per_home / MONTH_DAYS) * MONTH_DAYS
+        out.append(
+            Usage("BigQuery", "queries: daily rollup's missing days", "bigquery.on_demand_query",
+                  check, f"{ROLLUP_DAYS_FILLED} days of the rollup's hour, daily")
+        )  # fmt: skip
     out.append(
         Usage(
             "BigQuery",
@@ -234,20 +244,6 @@ def _bigquery_queries(s: Scenario, m: Measurements, profile: Profile) -> list[Us
     )
 
     return out
-
-
-def _rollup_check(s: Scenario) -> Usage:
-    """The daily rollup's look for missing days: the rollup's `hour` of 7 days, daily."""
-    hours_day = s.homes * min(s.readings_per_home / MONTH_DAYS, Decimal(24))
-    hour_column = Decimal(value_bytes(registry()[ROLLUP].column("hour"), 0))
-    per_run = max(Decimal(QUERY_TABLE_MIN), ROLLUP_DAYS_FILLED * hours_day * hour_column)
-    return Usage(
-        "BigQuery",
-        "queries: daily rollup's missing days",
-        "bigquery.on_demand_query",
-        per_run * MONTH_DAYS,
-        f"{ROLLUP_DAYS_FILLED} days of the rollup's hour, daily",
-    )
 
 
 def _fleet_queries(s: Scenario, m: Measurements) -> Usage:
@@ -357,9 +353,7 @@ def _functions_usage(s: Scenario, profile: Profile) -> list[Usage]:
     out += _function_usage(profile.archive, WEEKS_PER_MONTH, profile.archive_ms, "EXPORT DATA")
     checks = Decimal(FLEET_CHECKS_PER_DAY * MONTH_DAYS)
     out += _function_usage(profile.fleet, checks, profile.fleet_ms, "two queries an hour")
-    out += _function_usage(
-        profile.rollup, Decimal(MONTH_DAYS), profile.rollup_ms, "two days written, daily"
-    )
+    out += _function_usage(profile.rollup, Decimal(MONTH_DAYS), profile.rollup_ms, "two days")
 
     out.append(
         Usage(
