@@ -10,7 +10,8 @@ longer outage write its days again: a body `{"from": "YYYY-MM-DD", "to": "YYYY-M
 `?from=&to=`) writes exactly that range (closed days only, at most `scoring.rollup.MAX_DAYS`,
 within the contract's plausible dates; 400 naming the field otherwise). At about a minute a
 day at 1M homes, a call of more than about 25 days outlasts the function's 30 minutes: run
-`livability rollup --from --to` on BigQuery for those (docs/operations.md, "Late data").
+`livability rollup --from --to` on BigQuery for those (docs/operations.md, "Daily rollup and
+late data").
 
 Each day is written whole (DELETE, INSERT), so a re-run gives the same rows. Status 500 when
 the warehouse fails (logged as the signal `job_failed`, which the job-failure alert counts),
@@ -35,8 +36,6 @@ from scoring import daily
 
 log = logging.getLogger("functions.daily_rollup")  # the runtime loads this file by path
 _FAILED = signals.fields(signals.JOB_FAILED, job="daily_rollup")
-
-
 _FIELDS = ("from", "to")
 
 

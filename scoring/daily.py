@@ -10,12 +10,12 @@ Each day is written whole (`scoring.rollup.write_days`: DELETE of its hours, INS
 readings), so a re-run gives the same rows and never duplicates one.
 
 How late a row may be and still be counted by the daily runs alone: a row of day D is read
-by the runs of D+1 and D+2, so one that lands before the run of D+2 (01:30 UTC two days after
-D closed, i.e. 25.5 h after) is in the rollup. A gateway's outbox keeps up to 500,000 readings
+by the runs of D+1 and D+2, so one that lands before the run of D+2 (01:30 UTC, 25.5 h after
+D closed) is in the rollup. A gateway's outbox keeps up to 500,000 readings
 while the sink is away (`edge/config.py` `outbox_limit`, oldest evicted: years of one home's
 readings) and the sensors' own memory (about 10 days, edge/README.md) is backfilled over GATT,
 so rows may arrive weeks late. Those need a range: `livability rollup --from D --to D`, or the
-function with `{"from": ..., "to": ...}` (docs/operations.md, "Late data").
+function with `{"from": ..., "to": ...}` (docs/operations.md, "Daily rollup and late data").
 """
 
 from __future__ import annotations

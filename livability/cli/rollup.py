@@ -1,7 +1,8 @@
 """`livability rollup [--from D --to D] [--json]`: write the daily rollup's days, as the daily
 function does (`scoring/daily.py`): by default yesterday and the day before (UTC) again and
 any missing closed day of the last 9; with `--from`/`--to`, exactly those days again, e.g.
-after a gateway's outbox delivered weeks of late readings (docs/operations.md, "Late data")."""
+after a gateway's outbox delivered weeks of late readings (docs/operations.md, "Daily rollup
+and late data")."""
 
 from __future__ import annotations
 
