@@ -53,6 +53,7 @@ class Schedules:
     scoring: str = "0 3 * * 1"
     archive: str = "0 4 * * 1"
     fleet: str = "0 * * * *"  # the fleet check, hourly
+    rollup: str = "30 1 * * *"  # the daily rollup: yesterday closed, before Monday's scoring
     time_zone: str = "Etc/UTC"
 
 
@@ -169,7 +170,7 @@ class Environment:
         for key, value, pattern, what in checks:
             if not pattern.match(value):
                 raise ConfigError(f"{key}: {value!r} is not {what}")
-        for name in ("weather", "scoring", "archive", "fleet"):
+        for name in ("weather", "scoring", "archive", "fleet", "rollup"):
             cron = getattr(self.schedules, name)
             parts = cron.split()
             if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 PENDING_MODULES: frozenset[str] = frozenset()
 DEFAULT_MEMORY = "512Mi"
 DEFAULT_TIMEOUT = 60  # seconds
-Schedule = Literal["weather", "scoring", "archive", "fleet"]
+Schedule = Literal["weather", "scoring", "archive", "fleet", "rollup"]
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ("scoring", "functions"),
         (WAREHOUSE,),
         timeout_seconds=FLEET_TIMEOUT,
+    ),
+    # The daily rollup (scoring/daily.py): the days' SQL runs in BigQuery, the function waits
+    # (about a minute a day at 1M homes: 2 days and the odd missing one fit its 30 minutes).
+    _scheduled(
+        "daily_rollup",
+        "daily rollup",
+        "rollup",
+        ("scoring", "functions"),
+        (WAREHOUSE,),
+        timeout_seconds=WEEKLY_TIMEOUT,
     ),
 )
 

@@ -43,7 +43,7 @@ SIGNALS: Final[dict[str, tuple[str, ...]]] = {
     ARCHIVE_EXPIRY: (ALERT,),
 }
 # The jobs a JOB_FAILED line names (the scheduled functions' keys).
-JOBS: Final = ("weekly_score", "weekly_archive", "fleet_health", "weather")
+JOBS: Final = ("weekly_score", "weekly_archive", "fleet_health", "weather", "daily_rollup")
 
 # A dead letter's reason class: the field or cause its reason names before the first colon,
 # after a `row N: ` prefix (`data.temperature`, `message.data`, `table_id`); else 'other'.

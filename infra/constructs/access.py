@@ -138,6 +138,11 @@ def grants(env: Environment, *, processor: bool, subscriptions: tuple[str, ...])
               "read the readings and dead letters of the fleet check"),
         Grant("fleet", "roles/bigquery.jobUser", "project", "project",
               "run the fleet query"),
+        # No bucket: the rollup reads and writes tables only.
+        Grant("rollup", "roles/bigquery.dataEditor", "dataset", "dataset",
+              "read the readings, replace a day's rows of sensor_hours"),
+        Grant("rollup", "roles/bigquery.jobUser", "project", "project",
+              "run the rollup's DELETE and INSERT queries"),
         # Each scheduler job's account may call its one function (scheduler.py).
         *(Grant(f"sched-{spec.schedule}", "roles/run.invoker", "function", spec.key,
                 f"call the {spec.title}") for spec in FUNCTIONS if spec.schedule),

@@ -40,9 +40,11 @@ from constructs import Construct
 
 from infra.config import Environment
 from infra.constructs import Inputs
+from infra.constructs.cloud_functions import RUNTIME_ACCOUNT
 from infra.constructs.identities import Identities
 from infra.constructs.platform import Artifacts
 from infra.constructs.storage import Storage
+from infra.entrypoints import FUNCTIONS
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 PLANNER_ROLES = (
@@ -77,9 +79,12 @@ DEPLOYER_ROLES = (
     "roles/serviceusage.serviceUsageAdmin",
     "roles/storage.admin",
 )
-# The accounts the deployer must be able to act as: those functions and jobs run as.
-ACTS_AS = ("ingest", "weather", "scoring", "archive", "build", "push",
-           "sched-weather", "sched-scoring", "sched-archive")  # fmt: skip
+# The accounts the deployer must be able to act as: those functions and jobs run as (each
+# function's runtime account, each scheduler job's, the build's and the push subscription's).
+ACTS_AS = (
+    *RUNTIME_ACCOUNT.values(), "build", "push",
+    *(f"sched-{spec.schedule}" for spec in FUNCTIONS if spec.schedule),
+)  # fmt: skip
 
 
 def subjects(env: Environment) -> dict[str, str]:

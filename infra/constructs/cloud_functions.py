@@ -42,6 +42,7 @@ RUNTIME_ACCOUNT = {
     "weekly_score": "scoring",
     "weekly_archive": "archive",
     "fleet_health": "fleet",
+    "daily_rollup": "rollup",
 }
 
 

@@ -148,9 +148,10 @@ def policies(env: Environment) -> list[Policy]:
                0, 300, 0, aligner="ALIGN_MAX"),
         Policy("archive-expiry", "Archive: a week nears partition expiry unarchived",
                "user:archive-expiry", "cloud_run_revision", "", 0, 300, 0),
-        Policy("weekly-job-failed", "Weekly job failed (scoring, archive)", "user:job-failures",
-               "cloud_run_revision",
-               'metric.labels.job=one_of("weekly_score", "weekly_archive")', 0, 300, 0),
+        Policy("weekly-job-failed", "Scheduled job failed (weekly scoring, archive; daily "
+               "rollup)", "user:job-failures", "cloud_run_revision",
+               'metric.labels.job=one_of("weekly_score", "weekly_archive", "daily_rollup")',
+               0, 300, 0),
         Policy("weather-ticks", "Weather poller: more than 2 failed ticks in 30 min",
                "user:weather-failed-ticks", "cloud_run_revision", "", 2, 1800, 0),
         Policy("weather-key", "Weather poller: OpenWeatherMap refused the key (401)",

@@ -1,5 +1,5 @@
 """Cloud Scheduler: the weather poller every 10 minutes, the weekly scoring and archive, the
-hourly fleet check.
+hourly fleet check, the daily rollup.
 
 Each job calls its HTTP function with an OIDC token of its own service account, which may
 invoke that one function (`access.py`). A 500 from a function is retried with backoff.
@@ -21,7 +21,9 @@ from infra.constructs.identities import Identities
 from infra.entrypoints import FUNCTIONS
 
 # Scheduler waits at most 30 min for an HTTP target; the weekly jobs may run that long.
-ATTEMPT_DEADLINE = {"weather": "120s", "scoring": "1800s", "archive": "1800s", "fleet": "300s"}
+ATTEMPT_DEADLINE = {
+    "weather": "120s", "scoring": "1800s", "archive": "1800s", "fleet": "300s", "rollup": "1800s",
+}  # fmt: skip
 
 
 class Scheduler(Construct):

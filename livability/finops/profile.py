@@ -49,8 +49,19 @@ ROLLUP_DAYS_CHECKED = 9
 # LOCATION_DAYS days.
 LOCATION_QUERY_COLUMNS = ("day", "data.location")
 # Cloud Scheduler jobs the deployment defines: weather poller, weekly scoring, weekly archive,
-# the hourly fleet check.
-SCHEDULER_JOBS = ("weather poller", "weekly scoring", "weekly archive", "fleet check")
+# the hourly fleet check, the daily rollup.
+SCHEDULER_JOBS = (
+    "weather poller",
+    "weekly scoring",
+    "weekly archive",
+    "fleet check",
+    "daily rollup",
+)
+# The daily rollup (scoring/daily.py): each day's readings are read twice, by the run the day
+# after it closes and again by the next (`REWRITE_DAYS`: a late row re-computes its day), and
+# each run checks the rollup's `hour` of the 7 days before those for a missing day.
+ROLLUP_WRITES_PER_DAY = 2
+ROLLUP_DAYS_FILLED = 7
 # The hourly fleet check (livability/fleet/sql.py, on the base table): 7 days
 # (livability.fleet.check.WINDOW_DAYS) of these columns, and the dead letters' query, billed
 # at least QUERY_TABLE_MIN per table; 24 checks a day.
@@ -100,7 +111,13 @@ class Profile:
     # The fleet check waits for its two queries (512 MiB comes with 0.333 vCPU).
     fleet: Gen2Function = Gen2Function("fleet check", Decimal("0.5"), Decimal("0.333"))
     fleet_ms: Decimal = Decimal(10_000)
-    functions_deployed: int = 5  # sources kept in the function-sources bucket
+    # The daily rollup waits for two days' DELETE and INSERT, about a minute each at 1M homes
+    # (scoring/rollup.py); counted at that for any fleet.
+    rollup: Gen2Function = Gen2Function("daily rollup", Decimal("0.5"), Decimal("0.333"))
+    rollup_ms: Decimal = Decimal(120_000)
+    functions_deployed: int = 6  # sources kept in the function-sources bucket
+    # How often the rollup reads a day's readings (1: only when the day closes).
+    rollup_writes_per_day: int = ROLLUP_WRITES_PER_DAY
     # How scoring reads the readings (livability/finops/scans.py): "rollup" (the platform's
     # way: each reading once, a day at a time), "raw" (`livability score --raw`: a week's
     # needed columns in one query) or "views" (main before the rollup, for comparison).

@@ -26,6 +26,7 @@ from livability.finops.profile import (
     MIN_REQUEST_BYTES,
     PUBLISH_BATCH,
     QUERY_TABLE_MIN,
+    ROLLUP_DAYS_FILLED,
     SCHEDULER_JOBS,
     SCORING_COLUMNS,
     SCORING_WEATHER_DAYS,
@@ -33,7 +34,13 @@ from livability.finops.profile import (
     Gen2Function,
     Profile,
 )
-from livability.finops.scans import ROLLUP, rollup_location_bytes, rollup_row_bytes, week_scan
+from livability.finops.scans import (
+    ROLLUP,
+    missing_days_check,
+    rollup_location_bytes,
+    rollup_row_bytes,
+    week_scan,
+)
 from livability.finops.scenario import Scenario, format_interval
 from livability.finops.sizes import Measurements
 from livability.finops.units import MONTH_DAYS, WEEKS_PER_MONTH, as_decimal
@@ -186,10 +193,16 @@ def _bigquery_queries(s: Scenario, m: Measurements, profile: Profile) -> list[Us
                 "BigQuery",
                 "queries: daily rollup",
                 "bigquery.on_demand_query",
-                scan.readings * WEEKS_PER_MONTH,
-                "each day's readings once: " + ", ".join(SCORING_COLUMNS),
+                scan.readings * WEEKS_PER_MONTH * profile.rollup_writes_per_day,
+                f"each day's readings {profile.rollup_writes_per_day} time(s) (late rows): "
+                + ", ".join(SCORING_COLUMNS),
             )
         )
+        check = missing_days_check(s.homes, s.readings_per_home / MONTH_DAYS) * MONTH_DAYS
+        out.append(
+            Usage("BigQuery", "queries: daily rollup's missing days", "bigquery.on_demand_query",
+                  check, f"{ROLLUP_DAYS_FILLED} days of the rollup's hour, daily")
+        )  # fmt: skip
     out.append(
         Usage(
             "BigQuery",
@@ -340,6 +353,7 @@ def _functions_usage(s: Scenario, profile: Profile) -> list[Usage]:
     out += _function_usage(profile.archive, WEEKS_PER_MONTH, profile.archive_ms, "EXPORT DATA")
     checks = Decimal(FLEET_CHECKS_PER_DAY * MONTH_DAYS)
     out += _function_usage(profile.fleet, checks, profile.fleet_ms, "two queries an hour")
+    out += _function_usage(profile.rollup, Decimal(MONTH_DAYS), profile.rollup_ms, "two days")
 
     out.append(
         Usage(

@@ -44,6 +44,7 @@ SCHEDULED = {
     "weekly_archive": "weekly_archive",
     "fleet_health": "fleet_health",
     "weather": "meteodata_event",
+    "daily_rollup": "daily_rollup",
 }
 _FIELD = re.compile(r"jsonPayload\.([A-Za-z_]+)")
 _CLAUSE = re.compile(r"(jsonPayload\.[A-Za-z_]+|severity)(=|>)(\"[^\"]*\"|[A-Za-z0-9_]+)")
@@ -72,8 +73,7 @@ def run_the_code_paths(
     }
     assert client.post("/", json=push_body([poison]), headers=binary_headers()).status_code == 200
     # A gateway silent for 5 h, then the hourly check.
-    # Its day is its own (the day before, when run before 05:00 UTC).
-    before = now - timedelta(hours=5)
+    before = now - timedelta(hours=5)  # its own day: before 05:00 UTC that is yesterday
     quiet = {**poison, "day": before.date().isoformat(), "timestamp": before.isoformat()}
     quiet["data"] = {**poison["data"], "temperature": 20.0}
     assert (

@@ -30,7 +30,7 @@ def test_the_table_has_a_section_per_service_and_a_total(
     out = capsys.readouterr().out
     for heading in ("BigQuery: $", "Pub/Sub: $", "Cloud Run functions: $", "Cloud Storage: $"):
         assert heading in out
-    assert "Cloud Scheduler: $0.10" in out  # the fourth job, the fleet check
+    assert "Cloud Scheduler: $0.20" in out  # the fleet check and the daily rollup
     assert "COLDLINE: weekly archive" in out
     assert "Monthly total" in out
     assert "1,000 homes" in out

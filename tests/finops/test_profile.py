@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from livability import finops
+from livability.finops.profile import DEFAULT_PROFILE, SCHEDULER_JOBS
 from schemas import registry
 
 
@@ -71,6 +72,28 @@ def test_the_days_the_weekly_job_checks_are_the_ones_it_rolls_up(tmp_path: Path)
     finally:
         warehouse.close()
     assert len(written) == finops.ROLLUP_DAYS_CHECKED
+
+
+def test_the_daily_rollup_the_model_counts_is_the_one_the_code_runs(tmp_path: Path) -> None:
+    """Each run writes `ROLLUP_WRITES_PER_DAY` days (so a day is read that often) and looks
+    for missing days over `ROLLUP_DAYS_FILLED` more (on an empty rollup, writes them all);
+    the deployment's Scheduler jobs and functions are the ones priced."""
+    from datetime import date
+
+    from infra.entrypoints import FUNCTIONS
+    from livability.adapters.duckdb_warehouse import DuckDBWarehouse
+    from scoring import daily
+
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", registry(), "d")
+    try:
+        warehouse.init(registry())
+        done = daily.run(warehouse, date(2024, 12, 12))
+    finally:
+        warehouse.close()
+    assert len(done.rewritten) == finops.ROLLUP_WRITES_PER_DAY
+    assert len(done.filled) == finops.ROLLUP_DAYS_FILLED
+    assert len(SCHEDULER_JOBS) == sum(1 for spec in FUNCTIONS if spec.schedule)
+    assert DEFAULT_PROFILE.functions_deployed == len(FUNCTIONS)
 
 
 def test_the_batches_the_model_assumes_are_the_ones_the_code_makes(

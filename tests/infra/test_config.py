@@ -174,15 +174,21 @@ def test_alerts_are_checked(key: str, value: Any, message: str) -> None:
         config.parse("prod", document)
 
 
-def test_alerts_and_the_fleet_schedule_as_shipped() -> None:
+def test_alerts_and_the_fleet_and_rollup_schedules_as_shipped() -> None:
     dev, prod = config.load("dev"), config.load("prod")
     assert dev.alerts == config.Alerts(("livability-dev-alerts@example.org",), 60, 0)
     assert prod.alerts is not None
     assert (prod.alerts.dead_letters_per_hour, prod.alerts.silent_homes) == (600, 50)
     assert dev.schedules.fleet == prod.schedules.fleet == "0 * * * *"
+    # Daily, after the UTC day closed, and before the Monday 03:00 scoring.
+    assert dev.schedules.rollup == prod.schedules.rollup == "30 1 * * *"
     document = raw()
     del document["alerts"]
     assert config.parse("dev", document).alerts is None
     document["schedules"]["fleet"] = "hourly"
     with pytest.raises(ConfigError, match=r"schedules.fleet: 'hourly' is not a 5-field"):
+        config.parse("dev", document)
+    document["schedules"]["fleet"] = "0 * * * *"
+    document["schedules"]["rollup"] = "daily"
+    with pytest.raises(ConfigError, match=r"schedules.rollup: 'daily' is not a 5-field"):
         config.parse("dev", document)

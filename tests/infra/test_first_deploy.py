@@ -147,7 +147,7 @@ def test_5_push_and_scheduler_call_the_run_app_uri(synth: Synth) -> None:
             targets += [push["push_endpoint"], push["oidc_token"]["audience"]]
     for job in synth.resources("google_cloud_scheduler_job").values():
         targets += [job["http_target"]["uri"], job["http_target"]["oidc_token"]["audience"]]
-    scheduled = sum(1 for s in FUNCTIONS if s.schedule)  # weather, weekly x2, fleet
+    scheduled = sum(1 for s in FUNCTIONS if s.schedule)  # weather, weekly x2, fleet, rollup
     assert len(targets) == 2 * (len(TOPICS) + scheduled)
     assert set(targets) <= uris, set(targets) - uris
     assert ".url}" not in synth.text, "something still calls a cloudfunctions.net URL"

@@ -132,6 +132,25 @@ def test_the_thresholds_follow_the_environment(
     assert [c["duration"] for c in absent] == ["7200s"]
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_failed_daily_rollup_or_weekly_job_alerts_at_once(variant: str) -> None:
+    """The job-failure alert counts the `job_failed` lines of the three batch jobs: any one
+    in 5 minutes fires it."""
+    synth = synthesize_all()[variant]
+    prefix = synth.env.name_prefix.replace("-", "_")
+    failures = [
+        c for _, c in conditions(synth)
+        if c["filter"].startswith(f'metric.type="{USER_METRIC}{prefix}_job_failures"')
+    ]  # fmt: skip
+    assert [(c["threshold_value"], c["comparison"]) for c in failures] == [(0, "COMPARISON_GT")]
+    assert failures[0]["filter"].endswith(
+        'metric.labels.job=one_of("weekly_score", "weekly_archive", "daily_rollup")'
+    )
+    metric = synth.one("google_logging_metric", name=f"{prefix}_job_failures")
+    assert metric["filter"].endswith(' AND jsonPayload.signal="job_failed"')
+    assert metric["label_extractors"] == {"job": "EXTRACT(jsonPayload.job)"}
+
+
 def test_prod_budget_thresholds_notify_the_channels() -> None:
     synth = synthesize_all()["prod"]
     (budget,) = synth.resources("google_billing_budget").values()

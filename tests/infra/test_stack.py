@@ -496,6 +496,7 @@ def test_no_project_wide_editor_and_exact_project_roles(synth: Synth) -> None:
         ("roles/bigquery.jobUser", "scoring"),
         ("roles/bigquery.jobUser", "archive"),
         ("roles/bigquery.jobUser", "fleet"),
+        ("roles/bigquery.jobUser", "rollup"),
         ("roles/logging.logWriter", "build"),
         ("roles/artifactregistry.writer", "build"),
         ("roles/storage.objectAdmin", "build"),  # on Cloud Functions' source bucket only
@@ -508,6 +509,68 @@ def test_no_project_wide_editor_and_exact_project_roles(synth: Synth) -> None:
     resolved = {(role, member(key)) for role, key in expected}
     message = f"workload project-level roles: expected {sorted(expected)}, found {workloads}"
     assert workloads == resolved, message
+
+
+def test_the_daily_rollup_runs_daily_as_its_own_account_with_only_its_two_grants(
+    synth: Synth,
+) -> None:
+    """The function, its Scheduler job (OIDC to the run.app URL, before Monday's scoring),
+    and its account's grants: dataEditor on the dataset, jobUser on the project, no more."""
+    prefix = synth.env.name_prefix
+
+    def member(key: str) -> str:
+        sa = synth.ref("google_service_account", account_id=f"{prefix}-{key}")
+        return f"serviceAccount:{sa}.email}}"
+
+    function = synth.one("google_cloudfunctions2_function", name=f"{prefix}-daily-rollup")
+    assert function["build_config"]["entry_point"] == "daily_rollup"
+    service = function["service_config"]
+    assert service["service_account_email"] == member("rollup").removeprefix("serviceAccount:")
+    assert service["environment_variables"] == {
+        "LIVABILITY_WAREHOUSE": f"bigquery://{synth.env.project}/{synth.env.dataset}"
+    }
+    assert (service["timeout_seconds"], service["ingress_settings"]) == (
+        1800,
+        "ALLOW_INTERNAL_ONLY",
+    )
+    uri = synth.ref("google_cloudfunctions2_function", name=f"{prefix}-daily-rollup")
+    uri += ".service_config[0].uri}"
+    job = synth.one("google_cloud_scheduler_job", name=f"{prefix}-daily-rollup")
+    assert (job["schedule"], job["time_zone"]) == ("30 1 * * *", "Etc/UTC")
+    assert job["attempt_deadline"] == "1800s"
+    assert job["http_target"]["uri"] == uri
+    assert job["http_target"]["oidc_token"] == {
+        "service_account_email": member("sched-rollup").removeprefix("serviceAccount:"),
+        "audience": uri,
+    }
+    granted: dict[str, list[tuple[str, str]]] = {"rollup": [], "sched-rollup": []}
+    for type_, resources in synth.json["resource"].items():
+        if type_.endswith("_iam_member"):
+            for grant in resources.values():
+                for key, found in granted.items():
+                    if grant["member"] == member(key):
+                        found.append((type_, grant["role"]))
+    assert sorted(granted["rollup"]) == [
+        ("google_bigquery_dataset_iam_member", "roles/bigquery.dataEditor"),
+        ("google_project_iam_member", "roles/bigquery.jobUser"),
+    ]
+    assert granted["sched-rollup"] == [
+        ("google_cloud_run_v2_service_iam_member", "roles/run.invoker")
+    ]
+    invoker = synth.one("google_cloud_run_v2_service_iam_member", member=member("sched-rollup"))
+    assert invoker["name"] == (
+        synth.ref("google_cloudfunctions2_function", name=f"{prefix}-daily-rollup")
+        + ".service_config[0].service}"
+    )
+
+
+def test_the_deployer_acts_as_every_account_a_function_or_job_runs_as() -> None:
+    from infra.constructs.cloud_functions import RUNTIME_ACCOUNT
+
+    needed = {RUNTIME_ACCOUNT[spec.key] for spec in FUNCTIONS}
+    needed |= {f"sched-{spec.schedule}" for spec in FUNCTIONS if spec.schedule}
+    assert needed <= set(ACTS_AS), f"missing: {sorted(needed - set(ACTS_AS))}"
+    assert {"fleet", "sched-fleet", "rollup", "sched-rollup"} <= set(ACTS_AS)
 
 
 def test_weather_account_grants(synth: Synth) -> None:
