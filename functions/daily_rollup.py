@@ -1,10 +1,10 @@
 """Cloud Function `daily_rollup`: write the daily rollup's days, called by Cloud Scheduler.
 
-HTTP in (daily 01:30 UTC, OIDC), JSON out: the days written (`scoring.daily.run`, what
-`livability rollup` runs). At the call's UTC date it writes again yesterday and the day
-before, and fills any closed day of the last 9 that the rollup lacks, so the Monday 03:00
-scoring finds its week rolled up. A late row is counted if it lands within about a day of
-its day's close (25.5 h: the run two days on); a gateway's outbox may hold readings for
+HTTP in (daily 02:30 UTC, OIDC), JSON out: the days written (`scoring.daily.run`, what
+`livability rollup` runs). At the call's UTC date it writes yesterday (each day's readings
+read once), so the Monday 03:00 scoring finds its week rolled up (it writes any day a failed
+run left out before it scores). A late row is counted if it lands within 2.5 h of its
+day's close (the run's grace); a gateway's outbox may hold readings for
 much longer (`edge/config.py` `outbox_limit`, 500,000 readings, oldest evicted), so after a
 longer outage write its days again: a body `{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}` (or
 `?from=&to=`) writes exactly that range (closed days only, at most `scoring.rollup.MAX_DAYS`,

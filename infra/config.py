@@ -53,7 +53,7 @@ class Schedules:
     scoring: str = "0 3 * * 1"
     archive: str = "0 4 * * 1"
     fleet: str = "0 * * * *"  # the fleet check, hourly
-    rollup: str = "30 1 * * *"  # the daily rollup: yesterday closed, before Monday's scoring
+    rollup: str = "30 2 * * *"  # the daily rollup: yesterday closed, before Monday's scoring
     time_zone: str = "Etc/UTC"
 
 

@@ -1,17 +1,21 @@
 """The daily run of the rollup: which days it writes, for the scheduled function and the CLI.
 
-`functions/daily_rollup.py` (Cloud Scheduler, daily 01:30 UTC) and `livability rollup` both
-call `run`. By default, at `today` (UTC): write again the last `REWRITE_DAYS` closed days
-(yesterday and the day before: a late row, e.g. from a gateway's outbox draining after an
-outage, re-computes its day), and fill any closed day of the last `FILL_DAYS` that the
-rollup lacks (a missed run, a failed one). Given a range, write exactly that range again.
+`functions/daily_rollup.py` (Cloud Scheduler, daily 02:30 UTC) and `livability rollup` both
+call `run`. By default, at `today` (UTC): write the last `REWRITE_DAYS` closed days
+(yesterday, again if a run already wrote it). Given a range, write exactly that range again.
+Each day's readings are read once: the budget (rollup and scoring within 1.05x the needed
+columns read once, docs/scoring.md) leaves no room for a second daily read of every day, nor
+for a daily look for missing days (the rollup's `hour` over 8 days: 11 % of the day's read).
+A day a failed run left out (after Scheduler's retries and the job-failure alert) is written
+by the weekly job before it scores (`scoring/job.py` `roll_up` fills its week's missing days)
+or by a range.
 
 Each day is written whole (`scoring.rollup.write_days`: DELETE of its hours, INSERT from its
 readings), so a re-run gives the same rows and never duplicates one.
 
-How late a row may be and still be counted by the daily runs alone: a row of day D is read
-by the runs of D+1 and D+2, so one that lands before the run of D+2 (01:30 UTC, 25.5 h after
-D closed) is in the rollup. A gateway's outbox keeps up to 500,000 readings
+How late a row may be and still be counted by the daily run alone: a row of day D is read
+by the run of D+1, so one that lands before it (02:30 UTC, 2.5 h after D closed: a gateway
+back online within that grace) is in the rollup. A gateway's outbox keeps up to 500,000 readings
 while the sink is away (`edge/config.py` `outbox_limit`, oldest evicted: years of one home's
 readings) and the sensors' own memory (about 10 days, edge/README.md) is backfilled over GATT,
 so rows may arrive weeks late. Those need a range: `livability rollup --from D --to D`, or the
@@ -28,27 +32,17 @@ from livability.ports import Warehouse
 from schemas import registry
 from scoring import rollup
 
-REWRITE_DAYS: Final = 2  # yesterday and the day before, written again every day
-FILL_DAYS: Final = 9  # closed days checked for a missing rollup: the weekly job's window
+REWRITE_DAYS: Final = 1  # yesterday: each day's readings read once, after a 2.5 h grace
 
 
 @dataclass(frozen=True)
 class DailyRun:
-    """What one run wrote: the days written again and the missing days filled."""
+    """What one run wrote: the days, each whole."""
 
-    rewritten: list[date]
-    filled: list[date]
-
-    @property
-    def days(self) -> list[date]:
-        return sorted({*self.rewritten, *self.filled})
+    days: list[date]
 
     def to_json(self) -> dict[str, list[str]]:
-        return {
-            "days": [d.isoformat() for d in self.days],
-            "rewritten": [d.isoformat() for d in self.rewritten],
-            "filled": [d.isoformat() for d in self.filled],
-        }
+        return {"days": [d.isoformat() for d in self.days]}
 
 
 def requested_days(first: date, last: date, today: date) -> list[date]:
@@ -81,13 +75,7 @@ def run(warehouse: Warehouse, today: date, span: tuple[date, date] | None = None
     the module docstring. `ValueError` for a span `requested_days` refuses."""
     if span is not None:
         days = requested_days(*span, today)
-        rollup.write_days(warehouse, days, today)
-        return DailyRun(rewritten=days, filled=[])
-    # The missing days first, before the two written anyway, so none is written twice.
-    filled = rollup.fill(
-        warehouse, today - timedelta(days=FILL_DAYS), today - timedelta(days=REWRITE_DAYS + 1),
-        today,
-    )  # fmt: skip
-    rewritten = [today - timedelta(days=REWRITE_DAYS - i) for i in range(REWRITE_DAYS)]
-    rollup.write_days(warehouse, rewritten, today)
-    return DailyRun(rewritten=rewritten, filled=filled)
+    else:
+        days = [today - timedelta(days=REWRITE_DAYS - i) for i in range(REWRITE_DAYS)]
+    rollup.write_days(warehouse, days, today)
+    return DailyRun(days)

@@ -172,9 +172,7 @@ def _query(
     slices: int = 1,
 ) -> pl.DataFrame:
     frames = list(
-        _frames(
-            warehouse, week_start, plan, source, select=select, home_id=home_id, slices=slices
-        )
+        _frames(warehouse, week_start, plan, source, select=select, home_id=home_id, slices=slices)
     )
     return pl.concat(frames) if len(frames) > 1 else frames[0]
 
@@ -245,9 +243,7 @@ def score_week(
         slices = 1 if home_id is not None else slices_for(warehouse, week_start, plan, source)
     parts = [
         vectors(daily.lazy(), week_start, plan)
-        for daily in _frames(
-            warehouse, week_start, plan, source, home_id=home_id, slices=slices
-        )
+        for daily in _frames(warehouse, week_start, plan, source, home_id=home_id, slices=slices)
     ]
     return pl.concat(parts).sort("home_id") if len(parts) > 1 else parts[0]
 

@@ -1,6 +1,6 @@
 """`livability rollup [--from D --to D] [--json]`: write the daily rollup's days, as the daily
-function does (`scoring/daily.py`): by default yesterday and the day before (UTC) again and
-any missing closed day of the last 9; with `--from`/`--to`, exactly those days again, e.g.
+function does (`scoring/daily.py`): by default yesterday (UTC); with `--from`/`--to`,
+exactly those days again, e.g.
 after a gateway's outbox delivered weeks of late readings (docs/operations.md, "Daily rollup
 and late data")."""
 
@@ -66,11 +66,10 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     if args.json:
         print_json(out, done.to_json())
         return 0
-    lines = [f"Daily rollup written: {len(done.days)} day(s) of sensor_hours"]
-    if done.rewritten:
-        lines.append(f"  written again: {spans(done.rewritten)}")
-    if done.filled:
-        lines.append(f"  missing, filled: {spans(done.filled)}")
+    lines = [
+        f"Daily rollup written: {len(done.days)} day(s) of sensor_hours",
+        f"  days: {spans(done.days)}",
+    ]
     for line in lines:
         out.print(safe(line))
     return 0

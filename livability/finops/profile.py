@@ -57,11 +57,11 @@ SCHEDULER_JOBS = (
     "fleet check",
     "daily rollup",
 )
-# The daily rollup (scoring/daily.py): each day's readings are read twice, by the run the day
-# after it closes and again by the next (`REWRITE_DAYS`: a late row re-computes its day), and
-# each run checks the rollup's `hour` of the 7 days before those for a missing day.
-ROLLUP_WRITES_PER_DAY = 2
-ROLLUP_DAYS_FILLED = 7
+# The daily rollup (scoring/daily.py): each day's readings are read once, by the run the day
+# after it closes (`REWRITE_DAYS`); the weekly job's look for missing days is in its scan.
+# (A second daily read, for late rows, would make the rollup's way read more than raw:
+# `test_usage.py`.)
+ROLLUP_WRITES_PER_DAY = 1
 # The hourly fleet check (livability/fleet/sql.py, on the base table): 7 days
 # (livability.fleet.check.WINDOW_DAYS) of these columns, and the dead letters' query, billed
 # at least QUERY_TABLE_MIN per table; 24 checks a day.

@@ -26,7 +26,6 @@ from livability.finops.profile import (
     QUERY_TABLE_MIN,
     READS,
     ROLLUP_DAYS_CHECKED,
-    ROLLUP_DAYS_FILLED,
     SCORING_COLUMNS,
     SCORING_WEATHER_DAYS,
     VIEW_COLUMNS,
@@ -104,14 +103,6 @@ def week_scan(
     plan = max(minimum, 7 * hours_day * hour_column + located)
     model = max(minimum, 7 * hours_day * rollup_row_bytes(sensor) + located)
     return WeekScan(7 * daily, checked + plan + model, weather, 7 + 3)
-
-
-def missing_days_check(homes: int, readings_per_day: Decimal) -> Decimal:
-    """One daily rollup run's look for missing days (scoring/daily.py): the rollup's `hour`
-    of `ROLLUP_DAYS_FILLED` days, at least 10 MB."""
-    hours_day = homes * min(readings_per_day, Decimal(HOURS_PER_DAY))
-    hour_column = Decimal(value_bytes(registry()[ROLLUP].column("hour"), 0))
-    return max(Decimal(QUERY_TABLE_MIN), ROLLUP_DAYS_FILLED * hours_day * hour_column)
 
 
 def one_home_report(sensor: TableSample, weather_day_bytes: Decimal) -> Decimal:

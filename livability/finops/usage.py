@@ -26,7 +26,6 @@ from livability.finops.profile import (
     MIN_REQUEST_BYTES,
     PUBLISH_BATCH,
     QUERY_TABLE_MIN,
-    ROLLUP_DAYS_FILLED,
     SCHEDULER_JOBS,
     SCORING_COLUMNS,
     SCORING_WEATHER_DAYS,
@@ -36,7 +35,6 @@ from livability.finops.profile import (
 )
 from livability.finops.scans import (
     ROLLUP,
-    missing_days_check,
     rollup_location_bytes,
     rollup_row_bytes,
     week_scan,
@@ -198,11 +196,6 @@ def _bigquery_queries(s: Scenario, m: Measurements, profile: Profile) -> list[Us
                 + ", ".join(SCORING_COLUMNS),
             )
         )
-        check = missing_days_check(s.homes, s.readings_per_home / MONTH_DAYS) * MONTH_DAYS
-        out.append(
-            Usage("BigQuery", "queries: daily rollup's missing days", "bigquery.on_demand_query",
-                  check, f"{ROLLUP_DAYS_FILLED} days of the rollup's hour, daily")
-        )  # fmt: skip
     out.append(
         Usage(
             "BigQuery",

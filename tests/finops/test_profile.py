@@ -75,9 +75,9 @@ def test_the_days_the_weekly_job_checks_are_the_ones_it_rolls_up(tmp_path: Path)
 
 
 def test_the_daily_rollup_the_model_counts_is_the_one_the_code_runs(tmp_path: Path) -> None:
-    """Each run writes `ROLLUP_WRITES_PER_DAY` days (so a day is read that often) and looks
-    for missing days over `ROLLUP_DAYS_FILLED` more (on an empty rollup, writes them all);
-    the deployment's Scheduler jobs and functions are the ones priced."""
+    """Each run writes `ROLLUP_WRITES_PER_DAY` days (so a day is read that often), on an
+    empty rollup too (no look for missing days: the weekly job's); the deployment's Scheduler
+    jobs and functions are the ones priced."""
     from datetime import date
 
     from infra.entrypoints import FUNCTIONS
@@ -90,8 +90,8 @@ def test_the_daily_rollup_the_model_counts_is_the_one_the_code_runs(tmp_path: Pa
         done = daily.run(warehouse, date(2024, 12, 12))
     finally:
         warehouse.close()
-    assert len(done.rewritten) == finops.ROLLUP_WRITES_PER_DAY
-    assert len(done.filled) == finops.ROLLUP_DAYS_FILLED
+    assert done.days == [date(2024, 12, 11)]
+    assert len(done.days) == finops.ROLLUP_WRITES_PER_DAY
     assert len(SCHEDULER_JOBS) == sum(1 for spec in FUNCTIONS if spec.schedule)
     assert DEFAULT_PROFILE.functions_deployed == len(FUNCTIONS)
 

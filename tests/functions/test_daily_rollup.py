@@ -124,59 +124,50 @@ def iso(*days: date) -> list[str]:
     return [d.isoformat() for d in days]
 
 
-def test_a_daily_run_writes_the_last_two_days_again_and_fills_the_missing_ones(
-    served: Served,
-) -> None:
+def test_a_daily_run_writes_yesterday_once_each_reading_read_once(served: Served) -> None:
     load(served, [*hourly(day(5), 18.0), *hourly(day(2), 19.0), *hourly(day(1), 20.0)])
     load(served, hourly(TODAY, 21.0, hours=range(1)))  # today's first reading: an open day
     answer = served.post()
     assert answer.status_code == 200, answer.text
-    # Days 9..3 had no rollup row: all filled (those without readings stay without rows).
-    filled = [day(n) for n in range(9, 2, -1)]
-    assert answer.json() == {
-        "days": iso(*filled, day(2), day(1)),
-        "rewritten": iso(day(2), day(1)),
-        "filled": iso(*filled),
-    }
+    assert answer.json() == {"days": iso(day(1))}
+    # Yesterday only: older days without a rollup are the weekly job's to fill before it
+    # scores (no daily look for them), and today has not closed.
     first = rolled_up(served)
-    assert sorted({r["hour"].date() for r in first}) == [day(5), day(2), day(1)]
-    assert [(r["n"], r["temperature"]) for r in on_day(first, day(2))] == [(1, 19.0)] * 4
-    assert on_day(first, TODAY) == []
+    assert sorted({r["hour"].date() for r in first}) == [day(1)]
+    assert [(r["n"], r["temperature"]) for r in first] == [(1, 20.0)] * 4
 
-    # A late row of the day before yesterday (a gateway's outbox after an outage): the next
-    # run writes that day again with it; day 5, filled once, is left as it was.
-    late = Reading(datetime.combine(day(2), datetime.min.time(), UTC) + timedelta(minutes=40),
+    # A late row of yesterday (a gateway back within the grace, or Scheduler's retry after
+    # it): a run again the same day writes yesterday with it.
+    late = Reading(datetime.combine(day(1), datetime.min.time(), UTC) + timedelta(minutes=40),
                    23.0, 50.0)  # fmt: skip
     load(served, [late])
     again = served.post()
     assert again.status_code == 200, again.text
-    # Days without readings are still missing, so read again (and find nothing).
-    assert again.json()["filled"] == iso(*(d for d in filled if d != day(5)))
     second = rolled_up(served)
-    midnight = on_day(second, day(2))[0]
-    assert (midnight["n"], midnight["temperature"]) == (2, 21.0)
+    midnight = on_day(second, day(1))[0]
+    assert (midnight["n"], midnight["temperature"]) == (2, 21.5)
     assert midnight["last_at"] == late.at
-    assert on_day(second, day(2))[1:] == on_day(first, day(2))[1:]
-    assert on_day(second, day(5)) == on_day(first, day(5))
+    assert second[1:] == first[1:]
 
     # Nothing new: the same rows, each once.
     assert served.post().status_code == 200
     third = rolled_up(served)
     assert third == second
     keys = [(r["hour"], r["home_id"], r["mac"]) for r in third]
-    assert len(keys) == len(set(keys)) == 12
+    assert len(keys) == len(set(keys)) == 4
 
 
 def test_a_range_in_the_body_writes_exactly_that_range(served: Served) -> None:
     load(served, [*hourly(day(6), 18.0), *hourly(day(4), 18.0)])
-    assert served.post().status_code == 200
-    # Late rows for two days the daily runs no longer write again; only one is asked for.
+    first = served.post({"from": day(6).isoformat(), "to": day(4).isoformat()})
+    assert first.json() == {"days": iso(day(6), day(5), day(4))}
+    # Late rows for two days the daily run no longer writes; only one is asked for.
     late = range(3, 4)  # 03:10, an hour without a reading
     load(served, [*hourly(day(6), 30.0, hours=late), *hourly(day(4), 30.0, hours=late)])
     before = rolled_up(served)
     answer = served.post({"from": day(6).isoformat(), "to": day(6).isoformat()})
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"days": iso(day(6)), "rewritten": iso(day(6)), "filled": []}
+    assert answer.json() == {"days": iso(day(6))}
     after = rolled_up(served)
     assert len(on_day(after, day(6))) == len(on_day(before, day(6))) + 1
     assert on_day(after, day(4)) == on_day(before, day(4))  # not asked: still without it

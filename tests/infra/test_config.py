@@ -181,7 +181,7 @@ def test_alerts_and_the_fleet_and_rollup_schedules_as_shipped() -> None:
     assert (prod.alerts.dead_letters_per_hour, prod.alerts.silent_homes) == (600, 50)
     assert dev.schedules.fleet == prod.schedules.fleet == "0 * * * *"
     # Daily, after the UTC day closed, and before the Monday 03:00 scoring.
-    assert dev.schedules.rollup == prod.schedules.rollup == "30 1 * * *"
+    assert dev.schedules.rollup == prod.schedules.rollup == "30 2 * * *"
     document = raw()
     del document["alerts"]
     assert config.parse("dev", document).alerts is None

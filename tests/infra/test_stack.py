@@ -536,7 +536,7 @@ def test_the_daily_rollup_runs_daily_as_its_own_account_with_only_its_two_grants
     uri = synth.ref("google_cloudfunctions2_function", name=f"{prefix}-daily-rollup")
     uri += ".service_config[0].uri}"
     job = synth.one("google_cloud_scheduler_job", name=f"{prefix}-daily-rollup")
-    assert (job["schedule"], job["time_zone"]) == ("30 1 * * *", "Etc/UTC")
+    assert (job["schedule"], job["time_zone"]) == ("30 2 * * *", "Etc/UTC")
     assert job["attempt_deadline"] == "1800s"
     assert job["http_target"]["uri"] == uri
     assert job["http_target"]["oidc_token"] == {
