@@ -1,27 +1,29 @@
 """Model 3's per-reading and per-hour work, as one GoogleSQL definition for every warehouse.
 
-`scoring/dialects.py` transpiles it (DuckDB) and puts in the week's time-zone tables
+`scoring/dialects.py` transpiles it (DuckDB) or makes it a script whose shared CTEs are temp
+tables (BigQuery, `MATERIALISED`), and puts in the week's time-zone tables
 (`scoring/zones.py`). What the main query does, in order (each a CTE below):
 1. `located`: each home's earliest located reading of the UTC week, parsed once per
    distinct location (which gets an integer id, `place`); its time-zone class from the
    cells of `zone_cells`.
-2. `readings` (raw source only): the rows of each home's own local week (the table, only
-   the columns the model needs, copies grouped away; `day BETWEEN` prunes partitions), with
-   their local hour index `k`.
-3. `sensor_hours`: one row per sensor and local hour: the readings' count, mean
-   temperature and RH, first and last instant, room type. The only pass over the readings,
-   or the daily rollup's rows of the week (`scoring/selects.py`).
-4. The nearest weather point within 50 km (each distinct point gets an integer id,
-   `point`, and everything after joins on integers); per weather point and time-zone class
-   and hour: outdoor temperature and vapour density (gaps filled from the day's, then the
-   week's mean), their exponentially weighted running mean (the surface's outdoor
-   temperature) and EN 16798-1's running mean of the local days before; then
-   `point_hours`: the hour's local day and hour and the limits it is judged against
+2. The nearest weather point within 50 km (each distinct point gets an integer id,
+   `point`, and everything after joins on integers): `homes`, one row per home; per weather
+   point and time-zone class and hour: outdoor temperature and vapour density (gaps filled
+   from the day's, then the week's mean), their exponentially weighted running mean (the
+   surface's outdoor temperature) and EN 16798-1's running mean of the local days before;
+   then `point_hours`: the hour's local day and hour and the limits it is judged against
    (adaptive comfort range, TM52's upper limit, moisture excess limit), once per point-hour,
    not per sensor-hour (point 0: homes without weather).
-5. `hours`: each sensor-hour joined to its home and its point-hour by integer keys, then
-   the physics per sensor-hour, nominal and at the sensor's stated accuracy both ways
-   (colder and damper, warmer and drier): severities, comfort credit, surface RH.
+3. `readings` (raw source only): the rows of each home's own local week (the table, only
+   the columns the model needs, copies grouped away; `day BETWEEN` prunes partitions), with
+   their local hour index `k`.
+4. `sensor_hours`: one row per sensor and local hour: the readings' count, mean
+   temperature and RH, first and last instant, room type. The only pass over the readings,
+   or the daily rollup's rows of the week (`scoring/selects.py`).
+5. `hours`: each sensor-hour joined to its home and its point-hour by integer keys (no
+   location travels with the hours), then the physics per sensor-hour, nominal and at the
+   sensor's stated accuracy both ways (colder and damper, warmer and drier): severities,
+   comfort credit, surface RH.
 6. The final SELECT: per sensor and local day, sums over its observed hours, the readings,
    and the hours' reading spacings from which `scoring/hazards.py` infers the interval;
    the home's location and whether it has weather come from its row of `homes`, after the
@@ -56,6 +58,19 @@ SCENARIOS: Final = (
     ("", 0.0, 0.0),
     ("_cd", -th.SENSOR_ACCURACY_C, th.SENSOR_ACCURACY_RH),  # colder and damper
     ("_wd", th.SENSOR_ACCURACY_C, -th.SENSOR_ACCURACY_RH),  # warmer and drier
+)
+# The CTEs read along many reference paths, each a temp table of the BigQuery script, which
+# would evaluate them once per path (`dialects.script`): `located`, a pass over the week's
+# table, along 33, the weather table along 23. DuckDB materialises such CTEs itself.
+MATERIALISED: Final = (
+    "zone_classes",
+    "zone_cells",
+    "located",
+    "home_points",
+    "weather_points",
+    "homes",
+    "weather_hours",
+    "point_hours",
 )
 # Severity sums per scenario, one term per observed hour.
 SEVERITIES: Final = ("sev_cold", "sev_heat", "sev_night", "sev_damp", "credit")
@@ -330,7 +345,7 @@ def hourly_ctes(
         sliced=sliced,
     )
     return f"""
-WITH{_zone_ctes(selects.located(dataset, source, one_home, sliced))}{hours}{_weather_ctes(dataset)}
+WITH{_zone_ctes(selects.located(dataset, source, one_home, sliced))}{_weather_ctes(dataset)}{hours}
 -- The sensor-hours meet their home (by id) and their point-hour (by integers): the limits
 -- come computed, and no location travels with the hours.
 located_hours AS (
@@ -442,6 +457,14 @@ def render(
         exact_storage=dialect == "duckdb",
         sliced=sliced,
     )
+    return compose(ctes, final, dialect)
+
+
+def compose(ctes: str, final: str, dialect: str) -> str:
+    """`hourly_ctes` and a SELECT from them, for `dialect`: on BigQuery a script whose
+    shared CTEs are temp tables (`MATERIALISED`), elsewhere one query."""
+    if dialect == "bigquery":
+        return dialects.script(ctes + final, MATERIALISED)
     return dialects.transpile(ctes + final, dialect)
 
 
