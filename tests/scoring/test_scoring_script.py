@@ -15,6 +15,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from schemas import registry
 from scoring import dialects, selects, sql
 
 DATASET = "sensor_data"
@@ -103,3 +104,9 @@ def test_a_script_gives_the_rows_of_its_query() -> None:
 def test_a_script_names_a_cte_it_cannot_find() -> None:
     with pytest.raises(ValueError, match=r"no CTE \['gone'\] to materialise"):
         dialects.script(CHAIN, ("base", "gone"))
+
+
+def test_no_temp_table_takes_the_name_of_a_table_of_the_contract() -> None:
+    # The job's default dataset is the contract's: a temp table of the same name would hide
+    # one of its tables, or be hidden by it.
+    assert set(sql.MATERIALISED).isdisjoint(table.name for table in registry())
