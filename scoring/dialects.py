@@ -5,7 +5,8 @@ functions become text functions (`ST_ASTEXT` and `ST_GEOGFROMTEXT` are the ident
 and `ST_Y` read the numbers out of `POINT(lon lat)`); GREATEST and LEAST keep DuckDB's
 cheaper form (see `_duckdb_node`). The week's time-zone tables are literal rows that differ
 every week: they are put in after transpiling (the same `SELECT ... UNION ALL` text is valid
-in both dialects), so the transpiled query itself is cached.
+in both dialects), so the transpiled query itself is cached. On BigQuery, which evaluates a
+CTE once per reference, `script` makes the CTEs read along many paths temp tables.
 """
 
 from __future__ import annotations
@@ -85,6 +86,59 @@ def transpile(source: str, dialect: str) -> str:
     if dialect == "duckdb":
         tree = _for_duckdb(tree)
     return tree.sql(dialect=dialect)
+
+
+def _referenced(node: exp.Expr, names: set[str]) -> set[str]:
+    return {t.name for t in node.find_all(exp.Table) if not t.db and t.name in names}
+
+
+@cache
+def script(source: str, materialised: tuple[str, ...]) -> str:
+    """GoogleSQL `source` (one `WITH ... SELECT`) as a BigQuery script: each CTE named in
+    `materialised` becomes a temp table, evaluated once, and every later statement reads it.
+
+    BigQuery evaluates a non-recursive CTE once per reference, and references multiply along
+    the chain: a CTE read by two that are each read twice runs four times. Each statement
+    holds just the CTEs it reaches, stopping at temp tables; the last returns the rows."""
+    tree = sqlglot.parse_one(source, read="bigquery")
+    with_ = tree.args["with_"]
+    ctes = {cte.alias: cte for cte in with_.expressions}
+    missing = set(materialised) - set(ctes)
+    if missing:
+        raise ValueError(f"no CTE {sorted(missing)} to materialise in the query")
+    order = list(ctes)
+    done: set[str] = set()
+
+    def reached(node: exp.Expr) -> list[str]:
+        """The CTEs `node` needs that are no temp table yet, in their order of definition."""
+        seen: set[str] = set()
+        todo = _referenced(node, set(ctes) - done)
+        while todo:
+            name = todo.pop()
+            seen.add(name)
+            todo |= _referenced(ctes[name].this, set(ctes) - done) - seen
+        return [name for name in order if name in seen]
+
+    def with_clause(names: list[str]) -> exp.With | None:
+        return exp.With(expressions=[ctes[n].copy() for n in names]) if names else None
+
+    statements = []
+    for name in (n for n in order if n in materialised):
+        body = ctes[name].this.copy()
+        body.set("with_", with_clause(reached(ctes[name].this)))
+        create = exp.Create(
+            this=exp.to_table(name),
+            kind="TABLE",
+            expression=body,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+        statements.append(create.sql(dialect="bigquery"))
+        done.add(name)
+    final = tree.copy()
+    final.set("with_", None)
+    final.set("with_", with_clause(reached(final)))
+    statements.append(final.sql(dialect="bigquery"))
+    return ";\n".join(statements)
 
 
 def fill(sql: str, tables: dict[str, str]) -> str:

@@ -37,8 +37,7 @@ ORDER BY home_id, mac, d
 
 @cache
 def _query(dialect: str, dataset: str, *, one_class: bool) -> str:
-    ctes = sql.hourly_ctes(dataset, one_class=one_class)
-    return dialects.transpile(ctes + _SELECT, dialect)
+    return sql.compose(sql.hourly_ctes(dataset, one_class=one_class), _SELECT, dialect)
 
 
 def daily_ranges(warehouse: Warehouse, week_start: date) -> pl.DataFrame:

@@ -85,7 +85,7 @@ def _zone_join(alias: str, one_class: bool) -> str:
     if one_class:
         return "CROSS JOIN zone_classes AS z"
     return (
-        f"LEFT JOIN homes0 AS h ON h.home_id = {alias}.home_id\n"
+        f"LEFT JOIN homes AS h ON h.home_id = {alias}.home_id\n"
         "  JOIN zone_classes AS z ON z.cls = COALESCE(h.cls, 0)"
     )
 

@@ -1,23 +1,33 @@
 """Model 3's per-reading and per-hour work, as one GoogleSQL definition for every warehouse.
 
-`scoring/dialects.py` transpiles it (DuckDB) and puts in the week's time-zone tables
+`scoring/dialects.py` transpiles it (DuckDB) or makes it a script whose shared CTEs are temp
+tables (BigQuery, `MATERIALISED`), and puts in the week's time-zone tables
 (`scoring/zones.py`). What the main query does, in order (each a CTE below):
 1. `located`: each home's earliest located reading of the UTC week, parsed once per
-   distinct location; its time-zone class from the cells of `zone_cells`.
-2. `readings` (raw source only): the rows of each home's own local week (the table, only
+   distinct location (which gets an integer id, `place`); its time-zone class from the
+   cells of `zone_cells`.
+2. The nearest weather point within 50 km (each distinct point gets an integer id,
+   `point`, and everything after joins on integers): `homes`, one row per home; per weather
+   point and time-zone class and hour: outdoor temperature and vapour density (gaps filled
+   from the day's, then the week's mean), their exponentially weighted running mean (the
+   surface's outdoor temperature) and EN 16798-1's running mean of the local days before;
+   then `point_hours`: the hour's local day and hour and the limits it is judged against
+   (adaptive comfort range, TM52's upper limit, moisture excess limit), once per point-hour,
+   not per sensor-hour (point 0: homes without weather).
+3. `readings` (raw source only): the rows of each home's own local week (the table, only
    the columns the model needs, copies grouped away; `day BETWEEN` prunes partitions), with
    their local hour index `k`.
-3. `sensor_hours`: one row per sensor and local hour: the readings' count, mean
+4. `sensor_hours`: one row per sensor and local hour: the readings' count, mean
    temperature and RH, first and last instant, room type. The only pass over the readings,
    or the daily rollup's rows of the week (`scoring/selects.py`).
-4. The nearest weather point within 50 km; per weather point and time-zone class and hour:
-   outdoor temperature and vapour density (gaps filled from the day's, then the week's
-   mean), their exponentially weighted running mean (the surface's outdoor temperature)
-   and EN 16798-1's running mean of the local days before.
-5. `hours`: the physics per sensor-hour, nominal and at the sensor's stated accuracy both
-   ways (colder and damper, warmer and drier): severities, comfort credit, surface RH.
+5. `hours`: each sensor-hour joined to its home and its point-hour by integer keys (no
+   location travels with the hours), then the physics per sensor-hour, nominal and at the
+   sensor's stated accuracy both ways (colder and damper, warmer and drier): severities,
+   comfort credit, surface RH.
 6. The final SELECT: per sensor and local day, sums over its observed hours, the readings,
-   and the hours' reading spacings from which `scoring/hazards.py` infers the interval.
+   and the hours' reading spacings from which `scoring/hazards.py` infers the interval;
+   the home's location and whether it has weather come from its row of `homes`, after the
+   sums.
 """
 
 from __future__ import annotations
@@ -48,6 +58,19 @@ SCENARIOS: Final = (
     ("", 0.0, 0.0),
     ("_cd", -th.SENSOR_ACCURACY_C, th.SENSOR_ACCURACY_RH),  # colder and damper
     ("_wd", th.SENSOR_ACCURACY_C, -th.SENSOR_ACCURACY_RH),  # warmer and drier
+)
+# The CTEs read along many reference paths, each a temp table of the BigQuery script, which
+# would evaluate them once per path (`dialects.script`): `located`, a pass over the week's
+# table, along 33, the weather table along 23. DuckDB materialises such CTEs itself.
+MATERIALISED: Final = (
+    "zone_classes",
+    "zone_cells",
+    "located",
+    "home_points",
+    "weather_points",
+    "homes",
+    "weather_hours",
+    "point_hours",
 )
 # Severity sums per scenario, one term per observed hour.
 SEVERITIES: Final = ("sev_cold", "sev_heat", "sev_night", "sev_damp", "credit")
@@ -131,10 +154,13 @@ zone_classes AS (SELECT * FROM {dialects.ZONE_CLASSES}),
 zone_cells AS (SELECT * FROM {dialects.ZONE_CELLS}),
 located AS ({located}
 ),
-home_points AS ({points("located")}
+home_points AS (
+  SELECT ROW_NUMBER() OVER (ORDER BY wkt) AS place, *
+  FROM ({points("located")}
+  )
 ),
 homes0 AS (
-  SELECT l.home_id, l.wkt, p.lon, p.lat, COALESCE({classes}, 0) AS cls
+  SELECT l.home_id, p.place, p.lon, p.lat, COALESCE({classes}, 0) AS cls
   FROM located AS l
   LEFT JOIN home_points AS p ON p.wkt = l.wkt{joins}
 ),
@@ -151,7 +177,7 @@ class_local AS (
 
 def _weather_ctes(dataset: str) -> str:
     tau = th.SURFACE_TIME_CONSTANT_H
-    window = "PARTITION BY wkt, cls ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    window = "PARTITION BY point, cls ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
     weights = " ".join(
         f"WHEN {lag} THEN {weight}" for lag, weight in enumerate(th.RUNNING_MEAN_WEIGHTS, start=1)
     )
@@ -164,67 +190,72 @@ weather AS (
     AND timestamp >= @weather_start AND timestamp < @read_end
     AND data.location IS NOT NULL AND data.temperature IS NOT NULL
 ),
-weather_points AS ({points("weather")}
+weather_points AS (
+  SELECT ROW_NUMBER() OVER (ORDER BY wkt) AS point, *
+  FROM ({points("weather")}
+  )
 ),
 nearest AS (
-  SELECT h.wkt AS home_wkt, w.wkt AS weather_wkt
+  SELECT h.place, w.point
   FROM home_points AS h
   CROSS JOIN weather_points AS w
   WHERE h.lat IS NOT NULL AND w.lat IS NOT NULL
     AND ABS(h.lat - w.lat) <= {th.NEAREST_WEATHER_MAX_KM / 100}
     AND {haversine_km("h.lon", "h.lat", "w.lon", "w.lat")} <= {th.NEAREST_WEATHER_MAX_KM}
   QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY h.wkt
+    PARTITION BY h.place
     ORDER BY {haversine_km("h.lon", "h.lat", "w.lon", "w.lat")}, w.lon, w.lat
   ) = 1
 ),
 homes AS (
-  SELECT h.home_id, h.lon, h.lat, h.cls, n.weather_wkt
+  SELECT h.home_id, h.lon, h.lat, h.cls, n.point
   FROM homes0 AS h
-  LEFT JOIN nearest AS n ON n.home_wkt = h.wkt
+  LEFT JOIN nearest AS n ON n.place = h.place
 ),
-pairs AS (SELECT DISTINCT weather_wkt AS wkt, cls FROM homes WHERE weather_wkt IS NOT NULL),
+pairs AS (SELECT DISTINCT point, cls FROM homes WHERE point IS NOT NULL),
 weather_hours AS (
-  SELECT p.wkt, p.cls,
+  SELECT p.point, p.cls,
     DIV((w.us - z.start_us + {HOURS_BEFORE * MICROS_PER_HOUR}), {MICROS_PER_HOUR})
       - {HOURS_BEFORE} AS k,
     AVG(w.t_out) AS t_out, AVG(w.v_out) AS v_out
   FROM weather AS w
-  JOIN pairs AS p ON p.wkt = w.wkt
+  JOIN weather_points AS wp ON wp.wkt = w.wkt
+  JOIN pairs AS p ON p.point = wp.point
   JOIN zone_classes AS z ON z.cls = p.cls
   WHERE w.us >= z.start_us - {HOURS_BEFORE * MICROS_PER_HOUR} AND w.us < z.end_us
-  GROUP BY p.wkt, p.cls, k
+  GROUP BY p.point, p.cls, k
 ),
 weather_days AS (
-  SELECT w.wkt, w.cls, c.d, AVG(w.t_out) AS t_day, AVG(w.v_out) AS v_day
+  SELECT w.point, w.cls, c.d, AVG(w.t_out) AS t_day, AVG(w.v_out) AS v_day
   FROM weather_hours AS w JOIN class_local AS c ON c.cls = w.cls AND c.k = w.k
-  GROUP BY w.wkt, w.cls, c.d
+  GROUP BY w.point, w.cls, c.d
 ),
 weather_week AS (
-  SELECT wkt, cls, AVG(t_out) AS t_week, AVG(v_out) AS v_week
-  FROM weather_hours WHERE k >= 0 GROUP BY wkt, cls
+  SELECT point, cls, AVG(t_out) AS t_week, AVG(v_out) AS v_week
+  FROM weather_hours WHERE k >= 0 GROUP BY point, cls
 ),
 running_means AS (
-  SELECT p.wkt, p.cls, d.d,
+  SELECT p.point, p.cls, d.d,
     SUM(CASE d.d - wd.d {weights} END * wd.t_day)
       / SUM(CASE d.d - wd.d {weights} END) AS trm
   FROM pairs AS p
   CROSS JOIN (SELECT d FROM UNNEST(GENERATE_ARRAY(0, {th.DAYS_PER_WEEK - 1})) AS d) AS d
-  JOIN weather_days AS wd ON wd.wkt = p.wkt AND wd.cls = p.cls AND wd.d BETWEEN d.d - 7 AND d.d - 1
-  GROUP BY p.wkt, p.cls, d.d
+  JOIN weather_days AS wd
+    ON wd.point = p.point AND wd.cls = p.cls AND wd.d BETWEEN d.d - 7 AND d.d - 1
+  GROUP BY p.point, p.cls, d.d
 ),
 filled AS (
-  SELECT p.wkt, p.cls, c.k, c.d,
+  SELECT p.point, p.cls, c.k, c.d,
     COALESCE(wh.t_out, wd.t_day, ww.t_week) AS t_out,
     COALESCE(wh.v_out, wd.v_day, ww.v_week) AS v_out
   FROM pairs AS p
   JOIN class_local AS c ON c.cls = p.cls
-  LEFT JOIN weather_hours AS wh ON wh.wkt = p.wkt AND wh.cls = p.cls AND wh.k = c.k
-  LEFT JOIN weather_days AS wd ON wd.wkt = p.wkt AND wd.cls = p.cls AND wd.d = c.d
-  LEFT JOIN weather_week AS ww ON ww.wkt = p.wkt AND ww.cls = p.cls
+  LEFT JOIN weather_hours AS wh ON wh.point = p.point AND wh.cls = p.cls AND wh.k = c.k
+  LEFT JOIN weather_days AS wd ON wd.point = p.point AND wd.cls = p.cls AND wd.d = c.d
+  LEFT JOIN weather_week AS ww ON ww.point = p.point AND ww.cls = p.cls
 ),
 outdoor AS (
-  SELECT f.wkt, f.cls, f.k, f.t_out, f.v_out,
+  SELECT f.point, f.cls, f.k, f.t_out, f.v_out,
     f.damped_sum / f.damped_weight AS t_damped,
     COALESCE(rm.trm, wd.t_day, ww.t_week) AS trm
   FROM (
@@ -233,11 +264,52 @@ outdoor AS (
       SUM(EXP((k + {HOURS_BEFORE}) / {tau})) OVER ({window}) AS damped_weight
     FROM filled WHERE t_out IS NOT NULL
   ) AS f
-  LEFT JOIN running_means AS rm ON rm.wkt = f.wkt AND rm.cls = f.cls AND rm.d = f.d
-  LEFT JOIN weather_days AS wd ON wd.wkt = f.wkt AND wd.cls = f.cls AND wd.d = f.d
-  LEFT JOIN weather_week AS ww ON ww.wkt = f.wkt AND ww.cls = f.cls
+  LEFT JOIN running_means AS rm ON rm.point = f.point AND rm.cls = f.cls AND rm.d = f.d
+  LEFT JOIN weather_days AS wd ON wd.point = f.point AND wd.cls = f.cls AND wd.d = f.d
+  LEFT JOIN weather_week AS ww ON ww.point = f.point AND ww.cls = f.cls
   WHERE f.k >= 0
-),"""  # noqa: S608 - a checked dataset name and constants
+),{_point_hours()}"""  # noqa: S608 - a checked dataset name and constants
+
+
+def _point_hours() -> str:
+    """`point_hours`: per weather point, time-zone class and hour of the week, the outdoor
+    side and the limits an hour is judged against, which depend on no sensor. Point 0 stands
+    for homes without weather: the same expressions over no outdoor values give their
+    defaults, exactly as a sensor-hour computed them."""
+    upper_trm = clamp("trm_or_cold", *th.UPPER_LIMIT_TRM_RANGE)
+    lower_trm = clamp("trm_or_cold", *th.LOWER_LIMIT_TRM_RANGE)
+    excess_limit = clamp(
+        f"({th.MOISTURE_EXCESS_ZERO_AT_C} - t_out) / {th.MOISTURE_EXCESS_ZERO_AT_C}", 0, 1
+    )
+    return f"""
+point_hours AS (
+  SELECT point, cls, k, d, local_hour, has_weather, night, part, t_out, t_damped, v_out, trm,
+    free_running,
+    {th.ADAPTIVE_SLOPE} * {upper_trm} + {th.HEAT_INTERCEPT_C} AS theta_max,
+    {th.ADAPTIVE_SLOPE} * {lower_trm} + {th.COMFORT_INTERCEPT_C} - {th.CAT_II_BELOW_K}
+      AS comfort_low,
+    {th.ADAPTIVE_SLOPE} * {upper_trm} + {th.COMFORT_INTERCEPT_C} + {th.CAT_II_ABOVE_K}
+      AS comfort_high,
+    {th.MOISTURE_EXCESS_AT_0C} * {excess_limit} AS moisture_excess_limit
+  FROM (
+    SELECT point, cls, k, d, local_hour, point > 0 AS has_weather,
+      local_hour >= {th.NIGHT_START_HOUR} OR local_hour < {th.NIGHT_END_HOUR} AS night,
+      DIV(local_hour, {24 // th.PARTS_OF_DAY}) AS part,
+      COALESCE(t_out, {th.NO_WEATHER_OUTDOOR_C}) AS t_out,
+      COALESCE(t_damped, {th.NO_WEATHER_OUTDOOR_C}) AS t_damped,
+      v_out, trm,
+      COALESCE(trm >= {th.FREE_RUNNING_TRM_C}, FALSE) AS free_running,
+      COALESCE(trm, {th.UPPER_LIMIT_TRM_RANGE[0]}) AS trm_or_cold
+    FROM (
+      SELECT p.point, p.cls, c.k, c.d, c.local_hour, o.t_out, o.t_damped, o.v_out, o.trm
+      FROM pairs AS p
+      JOIN class_local AS c ON c.cls = p.cls AND c.k >= 0
+      LEFT JOIN outdoor AS o ON o.point = p.point AND o.cls = p.cls AND o.k = c.k
+      UNION ALL
+      SELECT 0, cls, k, d, local_hour, NULL, NULL, NULL, NULL FROM class_local WHERE k >= 0
+    )
+  )
+),"""  # noqa: S608 - constants only
 
 
 def hourly_ctes(
@@ -258,17 +330,12 @@ def hourly_ctes(
     dataset = checked(dataset)
     if source not in selects.SOURCES:
         raise ValueError(f"no readings source {source!r}: one of {selects.SOURCES}")
-    upper_trm = clamp("trm_or_cold", *th.UPPER_LIMIT_TRM_RANGE)
-    lower_trm = clamp("trm_or_cold", *th.LOWER_LIMIT_TRM_RANGE)
     inputs = "".join(_scenario(*s) for s in SCENARIOS)
     surfaces = "".join(
         f",\n    LEAST(100, 100 * pv{s} / {psat(f'tsi{s}')}) AS rh_si{s}" for s, _, _ in SCENARIOS
     )
     severities = "".join(_severities(suffix) for suffix, _, _ in SCENARIOS)
     wet = ", ".join(f"'{room}'" for room in th.WET_ROOMS)
-    excess_limit = clamp(
-        f"({th.MOISTURE_EXCESS_ZERO_AT_C} - t_out) / {th.MOISTURE_EXCESS_ZERO_AT_C}", 0, 1
-    )
     hours = selects.sensor_hours(
         dataset,
         source,
@@ -278,46 +345,24 @@ def hourly_ctes(
         sliced=sliced,
     )
     return f"""
-WITH{_zone_ctes(selects.located(dataset, source, one_home, sliced))}{hours}
--- Each sensor-hour's local day and hour by arithmetic on its class's row, not a join with
--- `class_local`: a join with that small derived table makes DuckDB misjudge the sizes and
--- build its hash table on the sensor-hours, so that everything after it ran on one thread.
-local_hours AS (
-  SELECT s.*, {_local_minute("s.k")} AS m
-  FROM sensor_hours AS s
-  JOIN zone_classes AS z ON z.cls = s.cls
-),{_weather_ctes(dataset)}
+WITH{_zone_ctes(selects.located(dataset, source, one_home, sliced))}{_weather_ctes(dataset)}{hours}
+-- The sensor-hours meet their home (by id) and their point-hour (by integers): the limits
+-- come computed, and no location travels with the hours.
 located_hours AS (
   SELECT
-    s.home_id, s.mac, s.cls, s.k, s.d, s.local_hour, s.n, s.first_us, s.last_us,
-    s.t_in, s.rh_in, s.room, h.lon, h.lat, h.weather_wkt IS NOT NULL AS has_weather,
-    s.local_hour >= {th.NIGHT_START_HOUR} OR s.local_hour < {th.NIGHT_END_HOUR} AS night,
-    DIV(s.local_hour, {24 // th.PARTS_OF_DAY}) AS part,
+    s.home_id, s.mac, s.cls, s.k, o.d, o.local_hour, s.n, s.first_us, s.last_us,
+    s.t_in, s.rh_in, s.room, o.has_weather, o.night, o.part,
     s.room IS NULL OR s.room = 'bedroom' AS bedlike,
     COALESCE(s.room IN ({wet}), FALSE) AS wet,
-    COALESCE(o.t_out, {th.NO_WEATHER_OUTDOOR_C}) AS t_out,
-    COALESCE(o.t_damped, {th.NO_WEATHER_OUTDOOR_C}) AS t_damped,
-    o.v_out, o.trm,
-    COALESCE(o.trm >= {th.FREE_RUNNING_TRM_C}, FALSE) AS free_running,
-    COALESCE(o.trm, {th.UPPER_LIMIT_TRM_RANGE[0]}) AS trm_or_cold
-  FROM (
-    SELECT *, {_local_day("m")} AS d, {_local_hour("m")} AS local_hour FROM local_hours
-  ) AS s
+    o.t_out, o.t_damped, o.v_out, o.trm, o.free_running, o.theta_max, o.comfort_low,
+    o.comfort_high,
+    {vapour_density("s.t_in", "s.rh_in")} - o.v_out AS moisture_excess,
+    o.moisture_excess_limit
+  FROM sensor_hours AS s
   LEFT JOIN homes AS h ON h.home_id = s.home_id
-  LEFT JOIN outdoor AS o ON o.wkt = h.weather_wkt AND o.cls = s.cls AND o.k = s.k
+  LEFT JOIN point_hours AS o ON o.point = COALESCE(h.point, 0) AND o.cls = s.cls AND o.k = s.k
 ),
-limits AS (
-  SELECT *,
-    {th.ADAPTIVE_SLOPE} * {upper_trm} + {th.HEAT_INTERCEPT_C} AS theta_max,
-    {th.ADAPTIVE_SLOPE} * {lower_trm} + {th.COMFORT_INTERCEPT_C} - {th.CAT_II_BELOW_K}
-      AS comfort_low,
-    {th.ADAPTIVE_SLOPE} * {upper_trm} + {th.COMFORT_INTERCEPT_C} + {th.CAT_II_ABOVE_K}
-      AS comfort_high,
-    {vapour_density("t_in", "rh_in")} - v_out AS moisture_excess,
-    {th.MOISTURE_EXCESS_AT_0C} * {excess_limit} AS moisture_excess_limit
-  FROM located_hours
-),
-inputs AS (SELECT *{inputs} FROM limits),
+inputs AS (SELECT *{inputs} FROM located_hours),
 surfaces AS (SELECT *{surfaces} FROM inputs),
 hours AS (SELECT *, ROUND(t_in - theta_max) AS tm52_dt{severities} FROM surfaces)"""  # noqa: S608
 
@@ -334,10 +379,11 @@ def daily_select() -> str:
     free = "free_running AND tm52_dt"
     return f"""
 SELECT
+  s.home_id, s.mac, s.cls, s.d, h.lon, h.lat, h.point IS NOT NULL AS has_weather, s.* EXCEPT (
+    home_id, mac, cls, d)
+FROM (
+SELECT
   home_id, mac, cls, d,
-  ANY_VALUE(lon) AS lon,
-  ANY_VALUE(lat) AS lat,
-  LOGICAL_OR(has_weather) AS has_weather,
   LOGICAL_OR(bedlike) AS bedlike,
   LOGICAL_OR(wet) AS wet,
   SUM(n) AS n,
@@ -374,6 +420,8 @@ SELECT
   SUM(IF(has_weather, 1, 0)) AS weather_hours
 FROM hours
 GROUP BY home_id, mac, cls, d
+) AS s
+LEFT JOIN homes AS h ON h.home_id = s.home_id
 """  # noqa: S608 - constants only
 
 
@@ -409,6 +457,14 @@ def render(
         exact_storage=dialect == "duckdb",
         sliced=sliced,
     )
+    return compose(ctes, final, dialect)
+
+
+def compose(ctes: str, final: str, dialect: str) -> str:
+    """`hourly_ctes` and a SELECT from them, for `dialect`: on BigQuery a script whose
+    shared CTEs are temp tables (`MATERIALISED`), elsewhere one query."""
+    if dialect == "bigquery":
+        return dialects.script(ctes + final, MATERIALISED)
     return dialects.transpile(ctes + final, dialect)
 
 
