@@ -76,7 +76,9 @@ def weekly_score(request: flask.Request) -> tuple[dict[str, Any], int]:
         # A week asked for is a re-score (late data): its rollup days are written again.
         published = job.run(warehouse, bucket, week, now, refresh=requested is not None)
         fleet = _fleet_state(warehouse, now) if requested is None else None
-        index = certificates.publish_week(warehouse, bucket, week, published.vectors, fleet=fleet)
+        index = certificates.publish_week(
+            warehouse, bucket, week, published.vectors, fleet=fleet, ranges=published.ranges
+        )
     except BackendError as err:
         log.error(  # noqa: TRY400 - the reason is the message; a trace adds nothing here
             "weekly scoring failed",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -29,8 +29,8 @@ from livability.ports import Bucket, ParamValue, Warehouse
 from livability.weeks import WEEK
 from schemas import ROW_ID, registry
 from schemas.validation import to_json, validate_row
-from scoring import rollup
-from scoring.model import MODEL_VERSION, SCORES_TABLE, score_week, week_params
+from scoring import ranges, rollup
+from scoring.model import MODEL_VERSION, SCORES_TABLE, scored_week, week_params
 from scoring.selects import Source
 
 __all__ = [
@@ -65,6 +65,8 @@ class Published:
     object_uri: str | None
     new_rows: int
     replaced: int = 0
+    # The certificates' daily ranges from the same daily rows (`scoring.ranges.from_daily`).
+    ranges: pl.DataFrame | None = None
 
 
 def roll_up(warehouse: Warehouse, week_start: date, *, refresh: bool = False) -> list[date]:
@@ -88,15 +90,16 @@ def compute(
     source: Source = "rollup",
     *,
     refresh: bool = False,
-) -> pl.DataFrame:
-    """The week's vectors, one per home, with the columns of `livability_scores`. From the
-    daily rollup (its missing days written first; every day with `refresh`), or `raw`."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The week's vectors, one per home, with the columns of `livability_scores`, and the
+    certificates' daily ranges from the same rows. From the daily rollup (its missing days
+    written first; every day with `refresh`), or `raw`."""
     if source == "rollup":
         roll_up(warehouse, week_start, refresh=refresh)
     columns = [f.name for f in registry()[SCORES_TABLE].fields if f.name != ROW_ID]
     stamp = pl.lit(computed_at.astimezone(UTC), dtype=pl.Datetime("us", "UTC"))
-    vectors = score_week(warehouse, week_start, source)
-    return vectors.with_columns(computed_at=stamp).select(columns)
+    vectors, days = scored_week(warehouse, week_start, source)
+    return vectors.with_columns(computed_at=stamp).select(columns), ranges.from_daily(days)
 
 
 COUNT_SQL = """
@@ -152,5 +155,5 @@ def run(
     *,
     refresh: bool = False,
 ) -> Published:
-    vectors = compute(warehouse, week_start, computed_at, source, refresh=refresh)
-    return publish(vectors, warehouse, bucket, week_start)
+    vectors, days = compute(warehouse, week_start, computed_at, source, refresh=refresh)
+    return replace(publish(vectors, warehouse, bucket, week_start), ranges=days)

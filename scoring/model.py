@@ -99,7 +99,7 @@ def zone_plan(
     }
     if home_id is not None:
         utc_week["home_id"] = home_id
-    rows = warehouse.query(query, _used(query, utc_week)).to_pylist()
+    rows = warehouse.query(query, used_params(query, utc_week)).to_pylist()
     if home_id is not None and not rows:
         return zone_plan(warehouse, week_start, source)
     return zones.plan(
@@ -111,7 +111,7 @@ def zone_plan(
     )
 
 
-def _used(query: str, params: dict[str, ParamValue]) -> dict[str, ParamValue]:
+def used_params(query: str, params: dict[str, ParamValue]) -> dict[str, ParamValue]:
     """The parameters `query` names (DuckDB refuses any other; each source names its own)."""
     return {k: v for k, v in params.items() if re.search(rf"[@$]{k}\b", query)}
 
@@ -156,7 +156,7 @@ def _frames(
         params["home_id"] = home_id
     for part in range(slices):
         sliced = {**params, "slices": slices, "slice": part} if slices > 1 else params
-        frame = pl.from_arrow(warehouse.query(query, _used(query, sliced)))
+        frame = pl.from_arrow(warehouse.query(query, used_params(query, sliced)))
         assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
         yield frame
 
@@ -194,7 +194,7 @@ def slices_for(
     )
     query = f"SELECT COUNT(*) AS n FROM {checked(warehouse.dataset)}.{table} WHERE {span}"  # noqa: S608
     params = week_params(week_start, plan)
-    rows = int(warehouse.query(query, _used(query, params))["n"][0].as_py())
+    rows = int(warehouse.query(query, used_params(query, params))["n"][0].as_py())
     return 1 + rows // SLICE_ROWS[source]
 
 
@@ -235,17 +235,39 @@ def score_week(
     slices: int | None = None,
 ) -> pl.DataFrame:
     """The week's vectors, one per home with readings, sorted by home_id (`home_id`: that
-    home's only, the same vector as in the week's). Where DuckDB takes the homes in slices
+    home's only, the same vector as in the week's)."""
+    return scored_week(warehouse, week_start, source, home_id, slices=slices)[0]
+
+
+# What the certificates' daily ranges take of the daily rows (`scoring.ranges.from_daily`).
+RANGE_INPUTS = (
+    "home_id", "mac", "d", "room", "t_min", "t_max", "rh_min", "rh_max", "t_out_min",
+    "t_out_max", "n_hours", "hours_below_18c", "heat_hours", "damp_hours",
+)  # fmt: skip
+
+
+def scored_week(
+    warehouse: Warehouse,
+    week_start: date,
+    source: selects.Source = "raw",
+    home_id: int | None = None,
+    *,
+    slices: int | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The week's vectors (as `score_week`) and, from the same daily rows, what the
+    certificates' daily ranges need (`RANGE_INPUTS`). Where DuckDB takes the homes in slices
     (`slices_for`, or `slices`), polars finishes each slice before the next is queried: a
     home's vector needs only its own rows, and memory holds one slice at a time."""
     plan = zone_plan(warehouse, week_start, source, home_id)
     if slices is None:
         slices = 1 if home_id is not None else slices_for(warehouse, week_start, plan, source)
-    parts = [
-        vectors(daily.lazy(), week_start, plan)
-        for daily in _frames(warehouse, week_start, plan, source, home_id=home_id, slices=slices)
-    ]
-    return pl.concat(parts).sort("home_id") if len(parts) > 1 else parts[0]
+    parts, days = [], []
+    for daily in _frames(warehouse, week_start, plan, source, home_id=home_id, slices=slices):
+        parts.append(vectors(daily.lazy(), week_start, plan))
+        days.append(daily.select(RANGE_INPUTS))
+    if len(parts) == 1:
+        return parts[0], days[0]
+    return pl.concat(parts).sort("home_id"), pl.concat(days)
 
 
 def class_days(plan: zones.ZonePlan) -> pl.LazyFrame:

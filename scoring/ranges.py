@@ -4,8 +4,11 @@ A certificate is shown to third parties, so it must not reveal when people are a
 gets each room's daily minimum and maximum of the hourly means (temperature, RH), the day's
 outdoor range, and per room the hours that named each hazard, but no hourly series. The
 query reuses the model's own hourly CTEs (`scoring/sql.py`), so the ranges are of exactly the
-hours the vector was scored on, in the home's local days. The sensor's MAC leaves the
-warehouse only to tell rooms apart; `livability.certificate` turns it into "bedroom 1".
+hours the vector was scored on, in the home's local days, from the same source: the daily
+rollup after a scoring from it (the weekly job, `livability score`), the raw readings
+otherwise (a week's pages again, `livability certificate`: its rollup days may have
+expired). The sensor's MAC leaves the warehouse only to tell rooms apart;
+`livability.certificate` turns it into "bedroom 1".
 """
 
 from __future__ import annotations
@@ -16,19 +19,14 @@ from functools import cache
 import polars as pl
 
 from livability.ports import Warehouse
-from scoring import dialects, model, sql, zones
+from scoring import dialects, model, selects, sql, zones
 from scoring import thresholds as th
 
 _SELECT = f"""
 SELECT
-  home_id, mac, d, MIN(room) AS room,
-  MIN(t_in) AS t_min, MAX(t_in) AS t_max, MIN(rh_in) AS rh_min, MAX(rh_in) AS rh_max,
-  MIN(IF(has_weather, t_out, NULL)) AS t_out_min, MAX(IF(has_weather, t_out, NULL)) AS t_out_max,
+  home_id, mac, d,{sql.RANGE_AGGREGATES},
   COUNT(*) AS hours,
-  SUM(IF(t_in < {th.COLD_LIMIT_C}, 1, 0)) AS cold_hours,
-  SUM(IF(t_in > {th.DAY_LIMIT_C} OR (bedlike AND night AND t_in > {th.NIGHT_LIMIT_C}), 1, 0))
-    AS heat_hours,
-  SUM(IF(rh_si >= {th.MOULD_CRITERION_RH}, 1, 0)) AS damp_hours
+  SUM(IF(t_in < {th.COLD_LIMIT_C}, 1, 0)) AS cold_hours
 FROM hours
 GROUP BY home_id, mac, d
 ORDER BY home_id, mac, d
@@ -36,30 +34,65 @@ ORDER BY home_id, mac, d
 
 
 @cache
-def _query(dialect: str, dataset: str, *, one_class: bool) -> str:
-    return sql.compose(sql.hourly_ctes(dataset, one_class=one_class), _SELECT, dialect)
+def _query(dialect: str, dataset: str, *, one_class: bool, source: selects.Source) -> str:
+    ctes = sql.hourly_ctes(
+        dataset, one_class=one_class, source=source, exact_storage=dialect == "duckdb"
+    )
+    return sql.compose(ctes, _SELECT, dialect, script=source == "rollup")
 
 
-def daily_ranges(warehouse: Warehouse, week_start: date) -> pl.DataFrame:
+def daily_ranges(
+    warehouse: Warehouse, week_start: date, source: selects.Source = "raw"
+) -> pl.DataFrame:
     """One row per home, sensor and local day of the week (0-6), sorted; empty without
     readings. Columns: home_id, mac, d, room, t_min, t_max, rh_min, rh_max, t_out_min,
-    t_out_max (NULL without weather), hours, cold_hours, heat_hours, damp_hours."""
-    plan = model.zone_plan(warehouse, week_start)
+    t_out_max (NULL without weather), hours, cold_hours, heat_hours, damp_hours. `source`:
+    "rollup" once the week's rollup days are written (where it holds the local hours, as the
+    model reads them), else the raw readings."""
+    plan = model.zone_plan(warehouse, week_start, source)
     one_class = len(plan.classes) == 1
+    source = model.readings_source(plan, source)
     query = dialects.fill(
-        _query(sql.dialect_of(warehouse), warehouse.dataset, one_class=one_class),
+        _query(sql.dialect_of(warehouse), warehouse.dataset, one_class=one_class, source=source),
         {
             dialects.ZONE_CLASSES: zones.class_rows(plan),
             dialects.ZONE_CELLS: zones.cell_rows(plan),
         },
     )
-    frame = pl.from_arrow(warehouse.query(query, model.week_params(week_start, plan)))
+    params = model.used_params(query, model.week_params(week_start, plan))
+    frame = pl.from_arrow(warehouse.query(query, params))
     assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame
-    # An hour's mean is a sum the warehouse may add up in any order (parallel aggregation):
-    # its last bits vary from run to run. Rounded to a millionth, the same readings give the
-    # same ranges, so the same week gives byte-identical pages.
-    return frame.with_columns(pl.col(_MEASURED).round(_DIGITS))
+    return _finished(frame)
 
 
 _MEASURED = ("t_min", "t_max", "rh_min", "rh_max", "t_out_min", "t_out_max")
 _DIGITS = 6
+_COLUMNS = (
+    "home_id", "mac", "d", "room", *_MEASURED,
+    "hours", "cold_hours", "heat_hours", "damp_hours",
+)  # fmt: skip
+
+
+def _finished(frame: pl.DataFrame) -> pl.DataFrame:
+    """The columns in order, one type each whichever warehouse summed them. An hour's mean is
+    a sum the warehouse may add up in any order (parallel aggregation): its last bits vary
+    from run to run. Rounded to a millionth, the same readings give the same ranges, so the
+    same week gives byte-identical pages."""
+    counts = ("home_id", "mac", "d", "hours", "cold_hours", "heat_hours", "damp_hours")
+    return (
+        frame.select(_COLUMNS)
+        .with_columns(
+            *(pl.col(c).cast(pl.Int64) for c in counts),
+            *(pl.col(c).cast(pl.Float64).round(_DIGITS) for c in _MEASURED),
+            pl.col("room").cast(pl.String),
+        )
+        .sort("home_id", "mac", "d")
+    )
+
+
+def from_daily(daily: pl.DataFrame) -> pl.DataFrame:
+    """The ranges from the model's own daily rows (`scoring.model.scored_week`): the same
+    rows `daily_ranges` gives, without reading the week again."""
+    return _finished(
+        daily.rename({"n_hours": "hours", "hours_below_18c": "cold_hours"}, strict=True)
+    )

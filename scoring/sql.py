@@ -61,7 +61,10 @@ SCENARIOS: Final = (
 )
 # The CTEs read along many reference paths, each a temp table of the BigQuery script, which
 # would evaluate them once per path (`dialects.script`): `located`, a pass over the week's
-# table, along 33, the weather table along 23. DuckDB materialises such CTEs itself.
+# table, along 33, the weather table along 23. DuckDB materialises such CTEs itself. Only
+# from the rollup: each statement of a script bills the columns it reads, and `located`'s
+# own pass over the raw week (day, timestamp, home, location) would add two thirds to the
+# raw path's bytes, where a CTE evaluated again is billed once (livability/finops/scans.py).
 MATERIALISED: Final = (
     "zone_classes",
     "zone_cells",
@@ -72,6 +75,15 @@ MATERIALISED: Final = (
     "weather_hours",
     "point_hours",
 )
+# The certificates' daily ranges per sensor and local day (scoring/ranges.py), in the model's
+# daily query too: the weekly job reads the week once for the vectors and the pages.
+RANGE_AGGREGATES: Final = f"""
+  MIN(room) AS room,
+  MIN(t_in) AS t_min, MAX(t_in) AS t_max, MIN(rh_in) AS rh_min, MAX(rh_in) AS rh_max,
+  MIN(IF(has_weather, t_out, NULL)) AS t_out_min, MAX(IF(has_weather, t_out, NULL)) AS t_out_max,
+  SUM(IF(t_in > {th.DAY_LIMIT_C} OR (bedlike AND night AND t_in > {th.NIGHT_LIMIT_C}), 1, 0))
+    AS heat_hours,
+  SUM(IF(rh_si >= {th.MOULD_CRITERION_RH}, 1, 0)) AS damp_hours"""
 # Severity sums per scenario, one term per observed hour.
 SEVERITIES: Final = ("sev_cold", "sev_heat", "sev_night", "sev_damp", "credit")
 
@@ -417,7 +429,7 @@ SELECT
   SUM(IF(rh_in < {th.DRY_AIR_RH}, 1, 0)) AS dry_n,
   SUM(IF(has_weather, t_out, 0)) AS t_out_sum,
   SUM(IF(has_weather, trm, 0)) AS trm_sum,
-  SUM(IF(has_weather, 1, 0)) AS weather_hours
+  SUM(IF(has_weather, 1, 0)) AS weather_hours,{RANGE_AGGREGATES}
 FROM hours
 GROUP BY home_id, mac, cls, d
 ) AS s
@@ -457,13 +469,13 @@ def render(
         exact_storage=dialect == "duckdb",
         sliced=sliced,
     )
-    return compose(ctes, final, dialect)
+    return compose(ctes, final, dialect, script=source == "rollup")
 
 
-def compose(ctes: str, final: str, dialect: str) -> str:
-    """`hourly_ctes` and a SELECT from them, for `dialect`: on BigQuery a script whose
-    shared CTEs are temp tables (`MATERIALISED`), elsewhere one query."""
-    if dialect == "bigquery":
+def compose(ctes: str, final: str, dialect: str, *, script: bool = True) -> str:
+    """`hourly_ctes` and a SELECT from them, for `dialect`: on BigQuery with `script`, a
+    script whose shared CTEs are temp tables (`MATERIALISED`); otherwise one query."""
+    if dialect == "bigquery" and script:
         return dialects.script(ctes + final, MATERIALISED)
     return dialects.transpile(ctes + final, dialect)
 

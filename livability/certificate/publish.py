@@ -136,7 +136,10 @@ def _latest(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _inputs(
-    warehouse: Warehouse, week_start: date, vectors: pl.DataFrame | None
+    warehouse: Warehouse,
+    week_start: date,
+    vectors: pl.DataFrame | None,
+    ranges: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The week's vectors (the job's own, else the stored ones), the 11 weeks before and
     the daily ranges, each sorted by home."""
@@ -153,7 +156,8 @@ def _inputs(
             )
         )
     )
-    ranges = daily_ranges(warehouse, week_start) if vectors.height else pl.DataFrame()
+    if ranges is None:
+        ranges = daily_ranges(warehouse, week_start) if vectors.height else pl.DataFrame()
     return vectors.sort("home_id"), history, ranges
 
 
@@ -170,12 +174,15 @@ def publish_week(
     vectors: pl.DataFrame | None = None,
     *,
     fleet: content.FleetState | None = None,
+    ranges: pl.DataFrame | None = None,
 ) -> str | None:
     """Render and write the week's pages to `certificates/<week>/` in the bucket, CHUNK_HOMES
     homes at a time (a week of any size in bounded memory), the portfolio last; its URI, or
     None for a week without vectors. `vectors`: the job's own, else the stored ones; `fleet`:
-    the fleet check's state, shown on the portfolio page."""
-    vectors, history, ranges = _inputs(warehouse, week_start, vectors)
+    the fleet check's state, shown on the portfolio page; `ranges`: the rooms' daily ranges
+    from the job's own daily rows (`scoring.job.Published.ranges`), else read again from the
+    raw readings (`scoring.ranges.daily_ranges`)."""
+    vectors, history, ranges = _inputs(warehouse, week_start, vectors, ranges)
     if vectors.is_empty():
         return None
     prefix = f"{PREFIX}/{week_start.isoformat()}"

@@ -69,21 +69,20 @@ def run(args: argparse.Namespace, settings: Settings, out: Console, err: Console
     from schemas.validation import to_json, validate_row
     from scoring import job
     from scoring.model import MODEL_VERSION
+    from scoring.selects import Source
 
     week = week_in_contract(args.week)
     warehouse = settings.open_warehouse()
     bucket = settings.open_bucket()
     try:
+        source: Source = "raw" if args.raw else "rollup"
         published = job.run(
-            warehouse,
-            bucket,
-            week,
-            datetime.now(UTC),
-            "raw" if args.raw else "rollup",
-            refresh=args.refresh,
+            warehouse, bucket, week, datetime.now(UTC), source, refresh=args.refresh
         )
         # As the weekly function does.
-        index = certificates.publish_week(warehouse, bucket, week, published.vectors)
+        index = certificates.publish_week(
+            warehouse, bucket, week, published.vectors, ranges=published.ranges
+        )
     finally:
         warehouse.close()
         bucket.close()

@@ -2,8 +2,9 @@
 
 - `rollup` (the platform's way): the daily rollup reads each day's readings once, the columns
   the model needs (`SCORING_COLUMNS`), and writes one `sensor_hours` row per sensor and hour
-  (scoring/rollup.py); the weekly job checks which of its 9 days exist, plans the zones and
-  scores from the rollup's week, and reads 14 days of weather.
+  (scoring/rollup.py); the weekly job checks which of its 9 days exist, plans the zones,
+  scores from the rollup's week in a script of two reads of it (the certificates' daily
+  ranges come from the same rows), and reads 14 days of weather twice.
 - `raw`: the zone plan's query reads the week's locations, the weekly query the needed
   columns of the week's readings (each column once per query, however often the query names
   the table), and the weather.
@@ -86,23 +87,34 @@ def week_scan(
     if reads not in READS:
         raise ValueError(f"reads: {reads!r} is not one of {READS}")
     day_readings = homes * readings_per_day
-    weather = max(Decimal(QUERY_TABLE_MIN), weather_day_bytes * SCORING_WEATHER_DAYS)
-    if reads != "rollup":
-        # The zone plan's query of the week's locations, then the model's query.
-        columns = SCORING_COLUMNS if reads == "raw" else VIEW_COLUMNS
-        plan_columns = PLAN_COLUMNS if reads == "raw" else (*PLAN_COLUMNS, *VIEW_WINDOW)
-        week = max(Decimal(QUERY_TABLE_MIN), 7 * day_readings * sensor.columns(columns))
-        plan = max(Decimal(QUERY_TABLE_MIN), 7 * day_readings * sensor.columns(plan_columns))
-        return WeekScan(week + plan, Decimal(0), weather, 2)
     minimum = Decimal(QUERY_TABLE_MIN)
+    weather = max(minimum, weather_day_bytes * SCORING_WEATHER_DAYS)
+    if reads == "views":
+        # Main before the rollup: the zone plan's query, then one query for the model.
+        week = max(minimum, 7 * day_readings * sensor.columns(VIEW_COLUMNS))
+        plan = max(minimum, 7 * day_readings * sensor.columns((*PLAN_COLUMNS, *VIEW_WINDOW)))
+        return WeekScan(week + plan, Decimal(0), weather, 2)
+    if reads == "raw":
+        # The zone plan's query, then the model's: one query, each column billed once (the
+        # certificates' daily ranges come from its rows, scoring/ranges.py `from_daily`).
+        week = max(minimum, 7 * day_readings * sensor.columns(SCORING_COLUMNS))
+        plan = max(minimum, 7 * day_readings * sensor.columns(PLAN_COLUMNS))
+        return WeekScan(week + plan, Decimal(0), weather, 2)
     daily = max(minimum, day_readings * sensor.columns(SCORING_COLUMNS))
     hours_day = homes * min(readings_per_day, Decimal(HOURS_PER_DAY))
-    hour_column = Decimal(value_bytes(registry()[ROLLUP].column("hour"), 0))
-    located = 7 * homes * rollup_location_bytes(sensor)
+    table = registry()[ROLLUP]
+    hour_column = Decimal(value_bytes(table.column("hour"), 0))
+    home_column = Decimal(value_bytes(table.column("home_id"), 0))
+    locations = 7 * homes * rollup_location_bytes(sensor)
     checked = max(minimum, ROLLUP_DAYS_CHECKED * hours_day * hour_column)
-    plan = max(minimum, 7 * hours_day * hour_column + located)
-    model = max(minimum, 7 * hours_day * rollup_row_bytes(sensor) + located)
-    return WeekScan(7 * daily, checked + plan + model, weather, 7 + 3)
+    plan = max(minimum, 7 * hours_day * hour_column + locations)
+    # The model's BigQuery script (scoring/dialects.py `script`) reads the rollup in two
+    # statements (each home's location, a temp table, as BigQuery would evaluate the CTE once
+    # per reference; then the sensor-hours, whose daily rows give the certificates' ranges
+    # too) and the weather in two (its points, its hours). Each statement bills its columns.
+    located = max(minimum, 7 * hours_day * (hour_column + home_column) + locations)
+    model = max(minimum, 7 * hours_day * rollup_row_bytes(sensor) + locations)
+    return WeekScan(7 * daily, checked + plan + located + model, 2 * weather, 7 + 4)
 
 
 def one_home_report(sensor: TableSample, weather_day_bytes: Decimal) -> Decimal:

@@ -182,17 +182,23 @@ def run(
     bucket = settings.open_bucket()
     scored = [start + timedelta(days=7 * w) for w in range(weeks)]
     now = datetime.now(UTC)
-    published = [job.run(warehouse, bucket, week, now).vectors for week in scored]
+    runs = [job.run(warehouse, bucket, week, now) for week in scored]
+    published = [run.vectors for run in runs]
     fleet = fleet_check(warehouse, end_at)
     # The last week's portfolio page shows the fleet at the end of the period.
     state = FleetState(fleet.now, fleet.summary(), fleet.problems())
     # Oldest week first, so each week's certificates show the weeks before as their trend.
     index = None
-    for week, week_vectors in zip(scored, published, strict=True):
+    for week, run in zip(scored, runs, strict=True):
         last = week == scored[-1]
         index = (
             certificates.publish_week(
-                warehouse, bucket, week, week_vectors, fleet=state if last else None
+                warehouse,
+                bucket,
+                week,
+                run.vectors,
+                fleet=state if last else None,
+                ranges=run.ranges,
             )
             or index
         )

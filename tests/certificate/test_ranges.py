@@ -49,8 +49,14 @@ def test_ranges_and_pages_are_the_same_on_bigquery_and_duckdb(
             warehouse.init(tables)
             load(warehouse, readings(range(168)), outdoor)
             bucket = LocalBucket(tmp_path / name)
-            job.run(warehouse, bucket, WEEK, datetime(2025, 1, 13, 3, tzinfo=UTC))
+            done = job.run(warehouse, bucket, WEEK, datetime(2025, 1, 13, 3, tzinfo=UTC))
             ranges.append(daily_ranges(warehouse, WEEK))
+            # The weekly job's ranges come from its own daily rows (from the rollup), not
+            # from a second read of the week: the same rows as a read of the raw readings,
+            # and as a read of the rollup.
+            assert done.ranges is not None
+            polars.testing.assert_frame_equal(done.ranges, ranges[-1])
+            polars.testing.assert_frame_equal(daily_ranges(warehouse, WEEK, "rollup"), ranges[-1])
             pages.append(publish.week_pages(warehouse, WEEK))
     finally:
         duck.close()

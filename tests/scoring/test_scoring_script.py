@@ -64,7 +64,7 @@ def table_reads(script: str) -> dict[str, int]:
     ("select", "one_class", "source", "one_home"),
     list(itertools.product(("daily", "hourly"), (True, False), selects.SOURCES, (False, True))),
 )
-def test_the_bigquery_script_reads_each_table_at_most_twice(
+def test_the_bigquery_script_from_the_rollup_reads_each_table_at_most_twice(
     select: str, one_class: bool, source: selects.Source, one_home: bool
 ) -> None:
     script = sql.render(
@@ -75,6 +75,13 @@ def test_the_bigquery_script_reads_each_table_at_most_twice(
     reads = table_reads(script)
     table = f"{DATASET}.{selects.ROLLUP_TABLE if source == 'rollup' else selects.RAW_TABLE}"
     assert as_one_query[table] > 10 * MOST_READS  # what the temp tables save
+    if source == "raw":
+        # From the raw readings it stays one query: a statement of its own for the homes'
+        # locations would bill the week's day, time, home and location again, where a CTE
+        # evaluated again is billed once.
+        assert "CREATE TEMPORARY TABLE" not in script
+        assert reads[table] > 10 * MOST_READS
+        return
     assert reads == {table: MOST_READS, f"{DATASET}.weather_data_dedup": MOST_READS}
     # The week's zone tables are put in once each (`dialects.fill`).
     assert script.count(dialects.ZONE_CLASSES) == script.count(dialects.ZONE_CELLS) == 1
