@@ -20,7 +20,7 @@ The rows are generated inside DuckDB with SQL (no Python rows) into a DuckDB fil
 folder, with the contract's columns (no primary-key index: building one over 200M keys is a
 load cost, not a scoring one; DuckDB's key is why the raw path needs no de-duplication). Each
 case runs in its own subprocess with DuckDB at 2 threads and the platform's memory limit
-(`LIVABILITY_DUCKDB_MEMORY_MB`'s default, 1 GB); wall time and peak memory (VmHWM) are read
+(`LIVABILITY_DUCKDB_MEMORY_MB`'s default, 768 MB); wall time and peak memory (VmHWM) are read
 there. `LIVABILITY_BENCH_HOMES=1000,10000` picks the sizes
 (default: all three). Every home is in Great Britain (one time-zone class);
 `LIVABILITY_BENCH_ZONES=2` puts a quarter of them in France. The machine is shared, so the

@@ -15,7 +15,7 @@ LIVABILITY_HOME       local state folder (default .livability/)
 LIVABILITY_DATASET    the dataset of a DuckDB warehouse (default sensor_data); a BigQuery
                       URL names its own
 LIVABILITY_DUCKDB_MEMORY_MB
-                      DuckDB's memory limit, MB (default 1024; 256 to 1048576)
+                      DuckDB's memory limit, MB (default 768; 256 to 1048576)
 BIGQUERY_EMULATOR_HOST, STORAGE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST
                       the clients' standard variables: a local stand-in, reached with
                       anonymous credentials; otherwise Application Default Credentials
@@ -48,7 +48,9 @@ if TYPE_CHECKING:
     from livability.ports import Bucket, RawPublisher, SignedBucket, Warehouse
 
 DEFAULT_HOME = Path(".livability")
-DUCKDB_MEMORY_MB = 1024
+# DuckDB's limit bounds its own buffers, not the Arrow results and polars' frames beside it:
+# 768 MB keeps a 100k-home week's scoring under 2 GB in all (`make bench`, benchmarks/scoring.py).
+DUCKDB_MEMORY_MB = 768
 DEFAULT_DATASET = "sensor_data"
 # cloud.google.com/resource-manager/docs/creating-managing-projects: 6-30 characters.
 _TOPIC = re.compile(

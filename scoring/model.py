@@ -34,9 +34,10 @@ SCORES_TABLE = "livability_scores"
 # Added by the job that publishes the vectors, not by the model.
 _ADDED_BY_JOB = ("computed_at", "row_id")
 _SLICE_SENSORS = 25_000
-# Rows of the week DuckDB reads per slice of the homes (`slices_for`): about 1 GB of the
-# query's memory at the most either way, measured by `make bench` (benchmarks/scoring.py).
-SLICE_ROWS: dict[str, int] = {"raw": 50_000_000, "rollup": 5_000_000}
+# Rows of the week DuckDB reads per slice of the homes (`slices_for`): what one slice's query
+# holds within DuckDB's default memory (768 MB) without spilling much, measured by `make bench`
+# (benchmarks/scoring.py: at 100k homes 5M rollup rows a slice spilled, 47 s against 28 s).
+SLICE_ROWS: dict[str, int] = {"raw": 50_000_000, "rollup": 2_000_000}
 _UTC_WEEK = ("first_day", "last_day", "start", "utc_end")
 
 _POLARS_TYPES: dict[str, pl.DataType] = {

@@ -99,7 +99,7 @@ def test_a_malformed_setting_is_one_line_naming_the_variable(variable: str, valu
 
 def test_the_embedded_warehouse_holds_to_its_memory_limit(tmp_path: Path) -> None:
     """DuckDB's memory limit is the setting's (its default when unset), on every connection."""
-    for environ, mib in (({}, 1024), ({"LIVABILITY_DUCKDB_MEMORY_MB": "300"}, 300)):
+    for environ, mib in (({}, 768), ({"LIVABILITY_DUCKDB_MEMORY_MB": "300"}, 300)):
         settings = Settings.from_env({"LIVABILITY_HOME": str(tmp_path), **environ})
         warehouse = open_warehouse(settings, init=False)
         try:
