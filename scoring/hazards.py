@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from scoring import sql
+from scoring import finals
 from scoring import thresholds as th
 
-SUFFIXES = tuple(suffix for suffix, _, _ in sql.SCENARIOS)
+SUFFIXES = tuple(suffix for suffix, _, _ in finals.SCENARIOS)
 PARTS = tuple(f"n_part{p}" for p in range(th.PARTS_OF_DAY))
 SUBSCORES = ("cold_hazard", "heat_hazard", "damp_hazard", "comfort")
 # Per sensor and day, summed over the week; per home, the worst sensor's.
@@ -39,7 +39,7 @@ SUMS = (
     *PARTS,
     "n_night",
     "n_wet",
-    *(f"{c}{s}" for s in SUFFIXES for c in sql.SEVERITIES),
+    *(f"{c}{s}" for s in SUFFIXES for c in finals.SEVERITIES),
     "sev_damp_wet",
     "t_in_sum",
     "rh_in_sum",

@@ -19,12 +19,12 @@ from functools import cache
 import polars as pl
 
 from livability.ports import Warehouse
-from scoring import dialects, model, selects, sql, zones
+from scoring import dialects, finals, model, selects, sql, zones
 from scoring import thresholds as th
 
 _SELECT = f"""
 SELECT
-  home_id, mac, d,{sql.RANGE_AGGREGATES},
+  home_id, mac, d,{finals.RANGE_AGGREGATES},
   COUNT(*) AS hours,
   SUM(IF(t_in < {th.COLD_LIMIT_C}, 1, 0)) AS cold_hours
 FROM hours
