@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,19 +13,7 @@ import pytest
 from livability.cli.app import main
 from livability.settings import Settings
 from scoring.model import MODEL_VERSION
-
-LIVABILITY = Path(sys.executable).parent / "livability"
-
-
-def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(LIVABILITY), *args],
-        env={"LIVABILITY_HOME": str(home), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.support.cli import run
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,6 @@ function's default days, a range written again after late readings, and refusals
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,8 @@ from schemas import ROW_ID, registry
 from schemas.validation import validate_row
 from scoring import rollup
 from tests.scoring.weeks import Reading, sensor_row
+from tests.support.cli import run
 
-LIVABILITY = Path(sys.executable).parent / "livability"
 TODAY = datetime.now(UTC).date()
 
 
@@ -86,17 +84,6 @@ def test_the_default_days_then_a_range_after_late_readings(
         f"  days: {day(8).isoformat()}..{day(7).isoformat()}",
     ]
     assert hours_of(settings, day(8)) == written  # again: the same rows, each once
-
-
-def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(LIVABILITY), *args],
-        env={"LIVABILITY_HOME": str(home), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
